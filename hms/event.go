@@ -2,6 +2,7 @@ package hms
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,24 +15,24 @@ type EventType string
 
 // The event types 100ms sends (reference: 100ms-webhook-events.txt).
 const (
-	SessionOpenSuccess  EventType = "session.open.success"
-	SessionCloseSuccess EventType = "session.close.success"
-	PeerJoinSuccess     EventType = "peer.join.success"
-	PeerLeaveSuccess    EventType = "peer.leave.success"
-	PeerJoinFailure     EventType = "peer.join.failure"
-	PeerLeaveFailure    EventType = "peer.leave.failure"
-	RoomEndSuccess      EventType = "room.end.success"
-	RoleChangeSuccess   EventType = "role.change.success"
-	RecordingSuccess    EventType = "recording.success"
-	RecordingFailed     EventType = "recording.failed"
-	BeamStartedSuccess  EventType = "beam.started.success"
-	BeamStoppedSuccess  EventType = "beam.stopped.success"
+	SessionOpenSuccess   EventType = "session.open.success"
+	SessionCloseSuccess  EventType = "session.close.success"
+	PeerJoinSuccess      EventType = "peer.join.success"
+	PeerLeaveSuccess     EventType = "peer.leave.success"
+	PeerJoinFailure      EventType = "peer.join.failure"
+	PeerLeaveFailure     EventType = "peer.leave.failure"
+	RoomEndSuccess       EventType = "room.end.success"
+	RoleChangeSuccess    EventType = "role.change.success"
+	RecordingSuccess     EventType = "recording.success"
+	RecordingFailed      EventType = "recording.failed"
+	BeamStartedSuccess   EventType = "beam.started.success"
+	BeamStoppedSuccess   EventType = "beam.stopped.success"
 	BeamRecordingSuccess EventType = "beam.recording.success"
-	BeamFailure         EventType = "beam.failure"
-	HLSStartedSuccess   EventType = "hls.started.success"
-	HLSStoppedSuccess   EventType = "hls.stopped.success"
-	HLSRecordingSuccess EventType = "hls.recording.success"
-	HLSFailure          EventType = "hls.failure"
+	BeamFailure          EventType = "beam.failure"
+	HLSStartedSuccess    EventType = "hls.started.success"
+	HLSStoppedSuccess    EventType = "hls.stopped.success"
+	HLSRecordingSuccess  EventType = "hls.recording.success"
+	HLSFailure           EventType = "hls.failure"
 )
 
 // ErrMalformedEvent is wrapped by every error ParseEvent returns; the
@@ -370,10 +371,17 @@ type RoleChange struct {
 // presigned download link, valid for about 24 hours.
 type Recording struct {
 	SessionRef
+	// Session is the session id under the name the v1 documentation gives
+	// it; SessionID falls back to it.
+	Session  string   `json:"session"`
 	Location string   `json:"location"`
 	URL      string   `json:"URL"`
 	Duration *float64 `json:"duration"`
 	Size     *int64   `json:"size"`
+}
+
+func (r Recording) refs() (string, string) {
+	return r.RoomID, cmp.Or(r.SessionID, r.Session)
 }
 
 // RecordingFailure is the data of recording.failed.
