@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -214,15 +216,43 @@ func (ev *Event) decodeData() {
 		ev.DataProblems = append(ev.DataProblems, "data is not a JSON object")
 		return
 	}
-	// encoding/json skips a field of the wrong type and goes on, reporting
-	// only the first; that is the leniency wanted, so the error is a note.
 	if err := json.Unmarshal(data, payload); err != nil {
-		ev.DataProblems = append(ev.DataProblems, describeJSONError(err))
+		// encoding/json reports only the first wrong-typed field and may
+		// leave it half-set (a *float64 pointing at 0 for "duration":"x"),
+		// so start over field by field: each bad field is noted and absent.
+		payload = newPayload(ev.Type)
+		ev.Data = payload
+		ev.DataProblems = append(ev.DataProblems, decodeFieldByField(ev.Type, data, payload)...)
 	}
 	collectTimeProblems(reflect.ValueOf(payload).Elem(), &ev.DataProblems)
+	if n, ok := payload.(interface{ normalize() }); ok {
+		n.normalize()
+	}
 	if r, ok := payload.(interface{ refs() (string, string) }); ok {
 		ev.RoomID, ev.SessionID = r.refs()
 	}
+}
+
+// decodeFieldByField decodes each top-level field of data into payload on
+// its own, skipping (and describing) those that do not fit their type.
+func decodeFieldByField(t EventType, data []byte, payload any) []string {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return []string{describeJSONError(err)}
+	}
+	var problems []string
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err != nil {
+			continue
+		}
+		if err := json.Unmarshal(one, newPayload(t)); err != nil {
+			problems = append(problems, describeJSONError(err))
+			continue
+		}
+		_ = json.Unmarshal(one, payload)
+	}
+	return problems
 }
 
 // collectTimeProblems walks the payload (and its embedded structs) for
@@ -372,7 +402,7 @@ type RoleChange struct {
 type Recording struct {
 	SessionRef
 	// Session is the session id under the name the v1 documentation gives
-	// it; SessionID falls back to it.
+	// it; SessionID is filled from it when absent.
 	Session  string   `json:"session"`
 	Location string   `json:"location"`
 	URL      string   `json:"URL"`
@@ -380,9 +410,8 @@ type Recording struct {
 	Size     *int64   `json:"size"`
 }
 
-func (r Recording) refs() (string, string) {
-	return r.RoomID, cmp.Or(r.SessionID, r.Session)
-}
+// normalize fills SessionID from the v1 name of the field.
+func (r *Recording) normalize() { r.SessionID = cmp.Or(r.SessionID, r.Session) }
 
 // RecordingFailure is the data of recording.failed.
 type RecordingFailure struct {

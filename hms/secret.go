@@ -1,9 +1,9 @@
 package hms
 
 import (
-	"fmt"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"strings"
 )
 
