@@ -1,0 +1,272 @@
+package hms
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+var testCreds = Credentials{AccessKey: "ak-123", Secret: "s3cr3t-value-never-printed"}
+
+func mustJoin(t *testing.T, p JoinParams) (string, time.Time) {
+	t.Helper()
+	tok, exp, err := JoinToken(testCreds, p)
+	if err != nil {
+		t.Fatalf("JoinToken: %v", err)
+	}
+	return tok, exp
+}
+
+func decodeSegment(t *testing.T, seg string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestJoinTokenClaimsRoundTrip(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	for _, role := range []Role{RoleHost, RoleGuest} {
+		t.Run(role.String(), func(t *testing.T) {
+			tok, exp := mustJoin(t, JoinParams{RoomID: "room-1", UserID: "uid-1", Role: role, Now: now})
+			parts := strings.Split(tok, ".")
+			if len(parts) != 3 {
+				t.Fatalf("token has %d parts", len(parts))
+			}
+			header := decodeSegment(t, parts[0])
+			if header["alg"] != "HS256" || header["typ"] != "JWT" || len(header) != 2 {
+				t.Errorf("header = %v", header)
+			}
+			raw := decodeSegment(t, parts[1])
+			keys := slices.Sorted(func(yield func(string) bool) {
+				for k := range raw {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+			want := []string{"access_key", "exp", "iat", "jti", "nbf", "role", "room_id", "type", "user_id", "version"}
+			if !slices.Equal(keys, want) {
+				t.Errorf("claims = %v, want exactly %v", keys, want)
+			}
+			if raw["type"] != "app" || raw["version"] != float64(2) || raw["role"] != role.String() {
+				t.Errorf("type/version/role = %v/%v/%v", raw["type"], raw["version"], raw["role"])
+			}
+			if _, err := uuid.Parse(raw["jti"].(string)); err != nil {
+				t.Errorf("jti %v is not a UUID", raw["jti"])
+			}
+
+			c, err := ParseJoinToken(testCreds.Secret, tok)
+			if err != nil {
+				t.Fatalf("ParseJoinToken: %v", err)
+			}
+			eq(t, "access_key", c.AccessKey, "ak-123")
+			eq(t, "room_id", c.RoomID, "room-1")
+			eq(t, "user_id", c.UserID, "uid-1")
+			eq(t, "role", c.Role, role.String())
+			eq(t, "iat backdated 10s", c.IssuedAt.Unix(), now.Add(-10*time.Second).Unix())
+			eq(t, "nbf = iat", c.NotBefore.Unix(), c.IssuedAt.Unix())
+			eq(t, "exp = now + default TTL", c.ExpiresAt.Unix(), now.Add(DefaultJoinTTL).Unix())
+			eq(t, "returned exp", exp.Unix(), c.ExpiresAt.Unix())
+			eq(t, "jti", c.ID, raw["jti"].(string))
+		})
+	}
+}
+
+func TestJoinTokenFreshJTI(t *testing.T) {
+	p := JoinParams{RoomID: "r", UserID: "u", Role: RoleGuest}
+	a, _ := mustJoin(t, p)
+	b, _ := mustJoin(t, p)
+	ca, _ := ParseJoinToken(testCreds.Secret, a)
+	cb, _ := ParseJoinToken(testCreds.Secret, b)
+	if ca.ID == cb.ID {
+		t.Errorf("two tokens share jti %s", ca.ID)
+	}
+}
+
+func TestJoinTokenExpiry(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		ttl      time.Duration
+		notAfter time.Time
+		want     time.Time
+	}{
+		{"default", 0, time.Time{}, now.Add(4 * time.Hour)},
+		{"custom", 30 * time.Minute, time.Time{}, now.Add(30 * time.Minute)},
+		{"capped at MaxJoinTTL", 72 * time.Hour, time.Time{}, now.Add(24 * time.Hour)},
+		{"capped by NotAfter", 0, now.Add(time.Hour), now.Add(time.Hour)},
+		{"NotAfter later than TTL", time.Hour, now.Add(3 * time.Hour), now.Add(time.Hour)},
+		{"NotAfter and MaxJoinTTL", 72 * time.Hour, now.Add(30 * time.Hour), now.Add(24 * time.Hour)},
+		{"NotAfter fraction rounds down", 0, now.Add(time.Hour + 900*time.Millisecond), now.Add(time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, exp := mustJoin(t, JoinParams{RoomID: "r", UserID: "u", Role: RoleHost, TTL: tt.ttl, NotAfter: tt.notAfter, Now: now})
+			if !exp.Equal(tt.want) {
+				t.Errorf("exp = %v, want %v", exp, tt.want)
+			}
+			if !tt.notAfter.IsZero() && exp.After(tt.notAfter) {
+				t.Errorf("exp %v after NotAfter %v", exp, tt.notAfter)
+			}
+		})
+	}
+}
+
+func TestJoinTokenRefusals(t *testing.T) {
+	now := time.Now()
+	ok := JoinParams{RoomID: "r", UserID: "u", Role: RoleHost, Now: now}
+	tests := []struct {
+		name  string
+		creds Credentials
+		edit  func(*JoinParams)
+		want  error
+	}{
+		{"zero role", testCreds, func(p *JoinParams) { p.Role = Role{} }, ErrInvalidArgument},
+		{"empty room", testCreds, func(p *JoinParams) { p.RoomID = "" }, ErrInvalidArgument},
+		{"empty user", testCreds, func(p *JoinParams) { p.UserID = "" }, ErrInvalidArgument},
+		{"negative TTL", testCreds, func(p *JoinParams) { p.TTL = -time.Second }, ErrInvalidArgument},
+		{"NotAfter passed", testCreds, func(p *JoinParams) { p.NotAfter = now.Add(-time.Minute) }, ErrInvalidArgument},
+		{"NotAfter within the second", testCreds, func(p *JoinParams) { p.NotAfter = now }, ErrInvalidArgument},
+		{"no secret", Credentials{AccessKey: "ak"}, func(*JoinParams) {}, ErrMissingCredentials},
+		{"no access key", Credentials{Secret: "s"}, func(*JoinParams) {}, ErrMissingCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := ok
+			tt.edit(&p)
+			tok, _, err := JoinToken(tt.creds, p)
+			if !errors.Is(err, tt.want) || tok != "" {
+				t.Errorf("JoinToken = %q, %v; want %v", tok, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRole(t *testing.T) {
+	eq(t, "host", RoleHost.String(), "host")
+	eq(t, "guest", RoleGuest.String(), "guest")
+	eq(t, "zero", Role{}.String(), "")
+	eq(t, "zero valid", Role{}.Valid(), false)
+	eq(t, "host valid", RoleHost.Valid(), true)
+	eq(t, "distinct", RoleHost == RoleGuest, false)
+}
+
+// signWith mints a token with arbitrary claims and method, to feed
+// ParseJoinToken what a forger or a misconfigured minter would.
+func signWith(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestParseJoinTokenRefusals(t *testing.T) {
+	now := time.Now()
+	good := func() jwt.MapClaims {
+		return jwt.MapClaims{
+			"access_key": "ak-123", "room_id": "r", "user_id": "u", "role": "host",
+			"type": "app", "version": 2, "jti": "id-1",
+			"iat": now.Add(-10 * time.Second).Unix(), "nbf": now.Add(-10 * time.Second).Unix(), "exp": now.Add(time.Hour).Unix(),
+		}
+	}
+	with := func(k string, v any) jwt.MapClaims {
+		c := good()
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	key := []byte(testCreds.Secret)
+	valid, _ := mustJoin(t, JoinParams{RoomID: "r", UserID: "u", Role: RoleHost})
+	parts := strings.Split(valid, ".")
+	sig := []byte(parts[2])
+	sig[3] ^= 1
+	unsigned := signWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good())
+
+	tests := []struct {
+		name, token string
+	}{
+		{"tampered signature", parts[0] + "." + parts[1] + "." + string(sig)},
+		{"tampered claims", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"room_id":"other"}`)) + "." + parts[2]},
+		{"wrong key", signWith(t, jwt.SigningMethodHS256, []byte("another-secret"), good())},
+		{"alg none", unsigned},
+		{"alg none, signature stripped", strings.TrimSuffix(unsigned, ".") + "."},
+		{"HS512", signWith(t, jwt.SigningMethodHS512, key, good())},
+		{"HS384", signWith(t, jwt.SigningMethodHS384, key, good())},
+		{"expired", signWith(t, jwt.SigningMethodHS256, key, with("exp", now.Add(-time.Minute).Unix()))},
+		{"no exp", signWith(t, jwt.SigningMethodHS256, key, with("exp", nil))},
+		{"not yet valid", signWith(t, jwt.SigningMethodHS256, key, with("nbf", now.Add(time.Hour).Unix()))},
+		{"management type", signWith(t, jwt.SigningMethodHS256, key, with("type", "management"))},
+		{"no type", signWith(t, jwt.SigningMethodHS256, key, with("type", nil))},
+		{"version 1", signWith(t, jwt.SigningMethodHS256, key, with("version", 1))},
+		{"version as string", signWith(t, jwt.SigningMethodHS256, key, with("version", "2"))},
+		{"no room", signWith(t, jwt.SigningMethodHS256, key, with("room_id", nil))},
+		{"no jti", signWith(t, jwt.SigningMethodHS256, key, with("jti", nil))},
+		{"garbage", "not.a.token"},
+		{"empty", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseJoinToken(testCreds.Secret, tt.token)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("ParseJoinToken = %+v, %v; want ErrInvalidToken", c, err)
+			}
+			if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error %q echoes the token", err)
+			}
+		})
+	}
+	if _, err := ParseJoinToken(testCreds.Secret, signWith(t, jwt.SigningMethodHS256, key, good())); err != nil {
+		t.Errorf("control token refused: %v", err)
+	}
+	if _, err := ParseJoinToken("", valid); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("empty secret: %v", err)
+	}
+}
+
+func TestCredentialsNeverPrintSecret(t *testing.T) {
+	c := testCreds
+	var outputs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "%T"} {
+		outputs = append(outputs, fmt.Sprintf(verb, c), fmt.Sprintf(verb, &c), fmt.Sprintf(verb, []Credentials{c}))
+	}
+	outputs = append(outputs, fmt.Sprint(c), fmt.Sprintln(c), c.String(), c.GoString())
+	js, err := json.Marshal(map[string]any{"creds": c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs = append(outputs, string(js))
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "creds", c)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "creds", c)
+	outputs = append(outputs, buf.String())
+	for _, out := range outputs {
+		if strings.Contains(out, c.Secret) || strings.Contains(out, "s3cr3t") {
+			t.Errorf("secret printed: %s", out)
+		}
+	}
+	if !strings.Contains(c.String(), "ak-123") {
+		t.Errorf("String() = %q, want the access key", c.String())
+	}
+}
