@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Appointment is the part of appointments/{id} these functions read. A zero
+// StartAt or EndAt means the bound is absent.
+type Appointment struct {
+	ID, DoctorID, ClientID, Status string
+	StartAt, EndAt                 time.Time
+}
+
+// Appointment reads appointments/{id}. It fails with ErrNotFound when the
+// document does not exist and with ErrMalformedAppointment when doctorId or
+// clientId is missing, empty or not a string, or an optional field has the
+// wrong type.
+func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error) {
+	if !validID(id) {
+		return Appointment{}, wrapf(ErrNotFound, "read appointment %q", id)
+	}
+	snap, err := s.fs.Collection(colAppointments).Doc(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return Appointment{}, wrapf(ErrNotFound, "read appointment %s", id)
+	}
+	if err != nil {
+		return Appointment{}, wrapf(err, "read appointment %s", id)
+	}
+	data := snap.Data()
+	a := Appointment{ID: id}
+	var problems []string
+	str := func(field string, required bool) string {
+		v, ok := data[field]
+		if !ok || v == nil {
+			if required {
+				problems = append(problems, field+" is missing")
+			}
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s is a %T, not a string", field, v))
+			return ""
+		}
+		if required && s == "" {
+			problems = append(problems, field+" is empty")
+		}
+		return s
+	}
+	tm := func(field string) time.Time {
+		v, ok := data[field]
+		if !ok || v == nil {
+			return time.Time{}
+		}
+		t, ok := v.(time.Time)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s is a %T, not a timestamp", field, v))
+		}
+		return t
+	}
+	a.DoctorID = str("doctorId", true)
+	a.ClientID = str("clientId", true)
+	a.Status = str("status", false)
+	a.StartAt = tm("startAt")
+	a.EndAt = tm("endAt")
+	if len(problems) > 0 {
+		return Appointment{}, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
+	}
+	return a, nil
+}
+
+// validID reports whether id can name a Firestore document: a path segment
+// with no slash, not "." or "..", not of the reserved __x__ form, and
+// within the 1500-byte limit.
+func validID(id string) bool {
+	if id == "" || id == "." || id == ".." || len(id) > 1500 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] == '/' {
+			return false
+		}
+	}
+	return !(len(id) >= 4 && id[:2] == "__" && id[len(id)-2:] == "__")
+}

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"cloud.google.com/go/firestore"
+)
+
+// Call and session status values (SPEC §2).
+const (
+	statusIdle   = "idle"
+	statusLive   = "live"
+	statusEnded  = "ended"
+	sessionOpen  = "open"
+	sessionClose = "closed"
+)
+
+// sessionStep applies session.open.success or session.close.success. These
+// are rare (two per session) and derive the call's state from all of its
+// sessions, so they read: the call document (which every such transaction
+// also writes, so two of them on one call serialise even when each creates
+// a session the other cannot see yet) and the sessions.
+//
+// Session fields:
+//   - status: closed beats open.
+//   - startedAt: session_started_at, earliest seen (open and close carry the same).
+//   - endedAt: the close event's timestamp, latest seen.
+//   - durationSec: endedAt − startedAt once both are known.
+//   - roomId: the event's room.
+//
+// Call fields, recomputed from the stored sessions that had an open or a
+// close (so never blindly incremented):
+//   - status: live if a session is open, else ended if any was seen, else idle.
+//   - activeSessionId: the open session (the latest started, should there be
+//     several), absent otherwise.
+//   - sessionCount: the number of sessions seen.
+//   - startedAt: earliest session startedAt.
+//   - endedAt: latest session endedAt, absent while live.
+//   - updatedAt: server time.
+func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at time.Time) txStep {
+	return func(ctx context.Context, tx *firestore.Transaction) ([]write, error) {
+		callRef := s.callRef(appt)
+		if _, err := tx.Get(callRef); err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		docs, err := tx.Documents(callRef.Collection(colSessions)).GetAll()
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]sessionState{}
+		var cur sessionState
+		for _, d := range docs {
+			st := sessionStateOf(d.Data())
+			if d.Ref.ID == sid {
+				cur = st
+			}
+			if st.status != "" {
+				seen[d.Ref.ID] = st
+			}
+		}
+
+		// Session rules.
+		if closing || cur.status == sessionClose {
+			cur.status = sessionClose
+		} else {
+			cur.status = sessionOpen
+		}
+		cur.startedAt = earlier(cur.startedAt, started)
+		if closing {
+			cur.endedAt = later(cur.endedAt, at)
+		}
+		seen[sid] = cur
+		sess := map[string]any{"status": cur.status}
+		setStr(sess, "roomId", roomID)
+		setTime(sess, "startedAt", cur.startedAt)
+		setTime(sess, "endedAt", cur.endedAt)
+		if !cur.startedAt.IsZero() && !cur.endedAt.IsZero() {
+			sess["durationSec"] = int64(cur.endedAt.Sub(cur.startedAt).Round(time.Second) / time.Second)
+		}
+
+		return []write{
+			{s.sessionRef(appt, sid), sess},
+			{callRef, deriveCall(seen)},
+		}, nil
+	}
+}
+
+type sessionState struct {
+	status             string
+	startedAt, endedAt time.Time
+}
+
+func sessionStateOf(d map[string]any) sessionState {
+	return sessionState{status: strAt(d, "status"), startedAt: timeAt(d, "startedAt"), endedAt: timeAt(d, "endedAt")}
+}
+
+// deriveCall computes the call's session-derived fields; absent values are
+// deleted so that a field never outlives its meaning.
+func deriveCall(seen map[string]sessionState) map[string]any {
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var active string
+	var activeStart, first, last time.Time
+	for _, id := range ids {
+		st := seen[id]
+		first = earlier(first, st.startedAt)
+		last = later(last, st.endedAt)
+		if st.status == sessionOpen && (active == "" || !st.startedAt.Before(activeStart)) {
+			active, activeStart = id, st.startedAt
+		}
+	}
+	call := map[string]any{
+		"sessionCount":    int64(len(seen)),
+		"updatedAt":       firestore.ServerTimestamp,
+		"activeSessionId": firestore.Delete,
+		"startedAt":       firestore.Delete,
+		"endedAt":         firestore.Delete,
+	}
+	switch {
+	case active != "":
+		call["status"] = statusLive
+		call["activeSessionId"] = active
+	case len(seen) > 0:
+		call["status"] = statusEnded
+		if !last.IsZero() {
+			call["endedAt"] = last
+		}
+	default:
+		call["status"] = statusIdle
+	}
+	if !first.IsZero() {
+		call["startedAt"] = first
+	}
+	return call
+}
