@@ -255,21 +255,23 @@ func decodeFieldByField(t EventType, data []byte, payload any) []string {
 	return problems
 }
 
+// timeType is the reflect.Type of Time, compared against field types.
+var timeType = reflect.TypeFor[Time]()
+
 // collectTimeProblems walks the payload (and its embedded structs) for
-// timestamps that were present but unparsable.
+// timestamps that were present but unparsable. It reads the invalid flag
+// through reflect rather than Interface(), which would copy every field.
 func collectTimeProblems(v reflect.Value, problems *[]string) {
 	t := v.Type()
 	for i := range t.NumField() {
-		f := v.Field(i)
-		switch x := f.Interface().(type) {
-		case Time:
-			if x.invalid {
-				*problems = append(*problems, fmt.Sprintf("field %q is not an RFC 3339 time", t.Field(i).Tag.Get("json")))
+		sf := t.Field(i)
+		switch {
+		case sf.Type == timeType:
+			if v.Field(i).FieldByName("invalid").Bool() {
+				*problems = append(*problems, fmt.Sprintf("field %q is not an RFC 3339 time", sf.Tag.Get("json")))
 			}
-		default:
-			if t.Field(i).Anonymous && f.Kind() == reflect.Struct {
-				collectTimeProblems(f, problems)
-			}
+		case sf.Anonymous && sf.Type.Kind() == reflect.Struct:
+			collectTimeProblems(v.Field(i), problems)
 		}
 	}
 }
