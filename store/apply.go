@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -51,7 +53,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	p := s.plan(ev, appt)
 
 	if p.tx == nil {
-		err := s.commitBlind(ctx, evRef, evDoc, p)
+		err := s.commitBlindRetry(ctx, evRef, evDoc, p)
 		switch {
 		case err == nil:
 			return res, nil
@@ -65,7 +67,15 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		// which and, for the guard, applies the event the careful way.
 		p.tx = p.onGuard
 	}
+	// Transactions of one call run one at a time in this instance: they
+	// are rare, and two of them locking the same documents wait on each
+	// other until the server aborts one (seconds, on the emulator).
+	unlock, err := s.lockCall(ctx, appt)
+	if err != nil {
+		return ApplyResult{}, wrapf(err, "apply event %s (%s): wait for this call's transactions", ev.ID, ev.Type)
+	}
 	dup, err := s.commitTx(ctx, evRef, evDoc, p.tx)
+	unlock()
 	if err != nil {
 		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
 	}
@@ -119,6 +129,39 @@ func (s *Store) commitBlind(ctx context.Context, evRef *firestore.DocumentRef, e
 	}
 	_, err := b.Commit(ctx)
 	return err
+}
+
+// commitBlindRetry retries a blind commit that the server aborted (it waited
+// too long for a lock a transaction held), with backoff, within ctx.
+func (s *Store) commitBlindRetry(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, p plan) error {
+	pause := 20 * time.Millisecond
+	for {
+		err := s.commitBlind(ctx, evRef, evDoc, p)
+		if status.Code(err) != codes.Aborted {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// lockCall serialises this instance's transactions on one call, giving up
+// when ctx ends (a hung Firestore must not hold other requests past their
+// deadline).
+func (s *Store) lockCall(ctx context.Context, appt string) (func(), error) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(appt))
+	sem := s.txLocks[h.Sum32()%uint32(len(s.txLocks))]
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // commitTx applies step in a transaction that first checks the event

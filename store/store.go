@@ -44,6 +44,10 @@ type Store struct {
 	// rooms caches hmsRooms/{roomId} → appointment id; the mapping never
 	// changes once written, so the cache never needs invalidating.
 	rooms sync.Map
+
+	// txLocks stripes the per-call transaction lock (see lockCall); each
+	// is a one-slot semaphore so that waiting can honour a context.
+	txLocks [64]chan struct{}
 }
 
 // Open connects to projectID's default database, or to the emulator named by
@@ -56,7 +60,11 @@ func Open(ctx context.Context, projectID string) (*Store, error) {
 	if err != nil {
 		return nil, wrap("open firestore client", err)
 	}
-	return &Store{fs: fs}, nil
+	st := &Store{fs: fs}
+	for i := range st.txLocks {
+		st.txLocks[i] = make(chan struct{}, 1)
+	}
+	return st, nil
 }
 
 // Close releases the client's connections.

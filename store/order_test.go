@@ -1,0 +1,121 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestApplyOrderIndependent applies generated histories in-order, then in
+// many random orders with random duplicates (sequentially, and with eight
+// concurrent writers), each on its own emulator project, and requires the
+// same documents every time.
+func TestApplyOrderIndependent(t *testing.T) {
+	const (
+		sequential = 50
+		concurrent = 10
+		parallel   = 4
+	)
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	evs := history(rng, "h", "room-order", 2, start)
+
+	run := func(t *testing.T, project string, order [][]byte, workers int) map[string]any {
+		s := newStore(t, project)
+		seed(t, s, "appt-order", "room-order")
+		if workers <= 1 {
+			for _, raw := range order {
+				apply(t, s, raw)
+			}
+		} else {
+			ch := make(chan []byte)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for raw := range ch {
+						apply(t, s, raw)
+					}
+				})
+			}
+			for _, raw := range order {
+				ch <- raw
+			}
+			close(ch)
+			wg.Wait()
+		}
+		if got, want := countDocs(t, s, colEvents), len(evs); got != want {
+			t.Errorf("%d hmsEvents documents, want %d", got, want)
+		}
+		return dump(t, s, "appt-order")
+	}
+
+	inOrder := make([][]byte, len(evs))
+	for i, e := range evs {
+		inOrder[i] = e.raw
+	}
+	want := run(t, "demo-order-0", inOrder, 1)
+	checkHistoryShape(t, want)
+
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range sequential + concurrent {
+		order := append([][]byte(nil), inOrder...)
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for range rng.IntN(len(order)/2) + 1 {
+			at := rng.IntN(len(order) + 1)
+			dup := order[rng.IntN(len(order))]
+			order = append(order[:at], append([][]byte{dup}, order[at:]...)...)
+		}
+		workers := 1
+		if i >= sequential {
+			workers = 8
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t.Run(fmt.Sprintf("order%02d-w%d", i, workers), func(t *testing.T) {
+				got := run(t, fmt.Sprintf("demo-order-%d", i+1), order, workers)
+				var d []string
+				diff(want, got, "", &d)
+				if len(d) > 0 {
+					t.Errorf("documents differ from in-order application:\n%v", d)
+				}
+			})
+		}()
+	}
+	wg.Wait()
+}
+
+// checkHistoryShape spot-checks the in-order result, so that the order test
+// cannot pass by every order producing the same wrong documents.
+func checkHistoryShape(t *testing.T, d map[string]any) {
+	t.Helper()
+	call := d["call"].(map[string]any)
+	if call["status"] != "ended" || call["sessionCount"] != int64(2) || call["activeSessionId"] != nil {
+		t.Errorf("call = %v", call)
+	}
+	sessions := d[colSessions].(map[string]any)
+	s0 := sessions["h-s0"].(map[string]any)
+	if s0["status"] != "closed" || s0["durationSec"] == nil {
+		t.Errorf("session h-s0 = %v", s0)
+	}
+	peers := s0["peers"].(map[string]any)
+	if len(peers) != 3 {
+		t.Errorf("%d peers, want 3: %v", len(peers), peers)
+	}
+	rejoin := peers["h-s0-p-cli2"].(map[string]any)
+	if rejoin["role"] != "co-host" || rejoin["durationSec"] == nil || rejoin["joinedAt"] == nil {
+		t.Errorf("rejoined peer = %v", rejoin)
+	}
+	recs := d[colRecordings].(map[string]any)
+	if len(recs) != 10 {
+		t.Errorf("%d recordings, want 10 (sfu, browser ok and failed, hls ok and failed, per session): %v", len(recs), recs)
+	}
+	streams := call["streams"].(map[string]any)
+	if len(streams) != 8 {
+		t.Errorf("%d streams, want 8", len(streams))
+	}
+}
