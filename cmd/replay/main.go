@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -133,6 +134,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%s -> error: %v\n", label, err)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				fmt.Fprintf(stderr, "replay: nothing listens at %s: start scripts/dev first, or pass -url\n", *url)
+				return 1
+			}
 			continue
 		}
 		if status/100 != 2 {
