@@ -1,0 +1,169 @@
+package functions
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// newLogger writes JSON lines in the shape Cloud Logging reads from a
+// function's stdout: "severity" and "message" instead of slog's level and
+// msg, so that severities and messages show up in the console.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.LevelKey:
+				return slog.String("severity", severity(a.Value.Any().(slog.Level)))
+			case slog.MessageKey:
+				a.Key = "message"
+			}
+			return a
+		},
+	}))
+}
+
+func severity(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return "WARNING"
+	case l >= slog.LevelInfo:
+		return "INFO"
+	default:
+		return "DEBUG"
+	}
+}
+
+// traceAttr links a log line to the request's trace, from Cloud Run's
+// X-Cloud-Trace-Context ("TRACE/SPAN;o=1") or the W3C traceparent
+// ("00-TRACE-SPAN-01") header.
+func traceAttr(r *http.Request, projectID string) (slog.Attr, bool) {
+	var trace string
+	if h := r.Header.Get("X-Cloud-Trace-Context"); h != "" {
+		trace, _, _ = strings.Cut(h, "/")
+	} else if h := r.Header.Get("Traceparent"); h != "" {
+		if parts := strings.Split(h, "-"); len(parts) == 4 {
+			trace = parts[1]
+		}
+	}
+	if trace == "" || len(trace) > 64 || strings.Trim(trace, "0123456789abcdefABCDEF") != "" {
+		return slog.Attr{}, false
+	}
+	if projectID == "" {
+		return slog.String("logging.googleapis.com/trace", trace), true
+	}
+	return slog.String("logging.googleapis.com/trace", "projects/"+projectID+"/traces/"+trace), true
+}
+
+// requestLog gathers what a handler learns about its request (appointment,
+// event, the error behind a failure) for the one line logged when it ends.
+type requestLog struct {
+	mu    sync.Mutex
+	attrs []slog.Attr
+	err   error
+}
+
+type requestLogKey struct{}
+
+// annotate adds fields to the request's log line.
+func annotate(ctx context.Context, attrs ...slog.Attr) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		rl.mu.Lock()
+		rl.attrs = append(rl.attrs, attrs...)
+		rl.mu.Unlock()
+	}
+}
+
+// noteError records the cause of a failed request; errors here are ours or
+// our dependencies' and carry no secret or token.
+func noteError(ctx context.Context, err error) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok && err != nil {
+		rl.mu.Lock()
+		rl.err = err
+		rl.mu.Unlock()
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// withRequestLog logs exactly one line per request, when it ends, with the
+// function, status, latency, trace and whatever the handler annotated.
+func withRequestLog(logger *slog.Logger, function string, projectID func() string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rl := &requestLog{}
+		rec := &statusRecorder{ResponseWriter: w}
+		next(rec, r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl)))
+
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		latency := time.Since(start)
+		attrs := []slog.Attr{
+			slog.String("function", function),
+			slog.Group("httpRequest",
+				slog.String("requestMethod", r.Method),
+				slog.Int("status", status),
+				slog.String("latency", formatLatency(latency)),
+				slog.Int64("requestSize", r.ContentLength),
+				slog.Int("responseSize", rec.bytes),
+				slog.String("userAgent", r.UserAgent()),
+			),
+		}
+		if t, ok := traceAttr(r, projectID()); ok {
+			attrs = append(attrs, t)
+		}
+		rl.mu.Lock()
+		attrs = append(attrs, rl.attrs...)
+		if rl.err != nil {
+			attrs = append(attrs, slog.String("error", rl.err.Error()))
+		}
+		rl.mu.Unlock()
+
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400:
+			level = slog.LevelWarn
+		}
+		logger.LogAttrs(r.Context(), level, function+" "+http.StatusText(status), attrs...)
+	}
+}
+
+// formatLatency writes a duration the way Cloud Logging's httpRequest
+// expects it: seconds with a trailing "s".
+func formatLatency(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}
