@@ -163,14 +163,18 @@ func firstSecret(list string) string {
 	return ""
 }
 
-// defaultSource finds the sample events, looking from the working directory
-// and the repository root (the folder holding go.mod above it).
+// defaultSource finds the sample events, looking from $REPLAY_ROOT (set by
+// scripts/replay), the working directory and the repository root (the
+// folder holding go.mod above it).
 func defaultSource() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	roots := []string{wd}
+	if r := os.Getenv("REPLAY_ROOT"); r != "" {
+		roots = []string{r, wd}
+	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			roots = append(roots, dir)
