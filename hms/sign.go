@@ -1,10 +1,7 @@
 package hms
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,12 +19,7 @@ const (
 	tokenVersion        = 2
 )
 
-// jwtHeaderSegment is base64url({"alg":"HS256","typ":"JWT"}). The header never
-// changes, so it is encoded once rather than marshalled from a map per token
-// as jwt.Token.SigningString does.
-var jwtHeaderSegment = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
-// tokenClaims are the claims of both token kinds, in the order 100ms's SDK
+// tokenClaims are the claims of both token kinds, as 100ms's server SDK
 // writes them. A struct rather than jwt.MapClaims: encoding/json caches a
 // struct's encoder, while a map is sorted and reflected on every call.
 type tokenClaims struct {
@@ -37,10 +29,7 @@ type tokenClaims struct {
 	Role      string `json:"role,omitempty"`
 	Type      string `json:"type"`
 	Version   int    `json:"version"`
-	IssuedAt  int64  `json:"iat"`
-	NotBefore int64  `json:"nbf"`
-	ExpiresAt int64  `json:"exp"`
-	ID        string `json:"jti"`
+	jwt.RegisteredClaims
 }
 
 // newTokenClaims fills the claims common to both kinds: a fresh jti and
@@ -50,45 +39,25 @@ func newTokenClaims(accessKey, typ string, now, exp time.Time) (tokenClaims, err
 	if err != nil {
 		return tokenClaims{}, fmt.Errorf("token id: %w", err)
 	}
-	issued := now.Add(-clockSkew).Unix()
+	issued := jwt.NewNumericDate(now.Add(-clockSkew))
 	return tokenClaims{
 		AccessKey: accessKey,
 		Type:      typ,
 		Version:   tokenVersion,
-		IssuedAt:  issued,
-		NotBefore: issued,
-		ExpiresAt: exp.Unix(),
-		ID:        id.String(),
+		RegisteredClaims: jwt.RegisteredClaims{
+			IssuedAt:  issued,
+			NotBefore: issued,
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        id.String(),
+		},
 	}, nil
 }
 
-// signHS256 returns the compact JWT of claims, signed with golang-jwt's HS256.
+// signHS256 returns the compact JWT of claims, signed HS256 by golang-jwt.
 func signHS256(key []byte, claims *tokenClaims) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", fmt.Errorf("encode claims: %w", err)
-	}
-	enc := base64.RawURLEncoding
-	var b strings.Builder
-	b.Grow(len(jwtHeaderSegment) + 2 + enc.EncodedLen(len(payload)) + enc.EncodedLen(32))
-	b.WriteString(jwtHeaderSegment)
-	b.WriteByte('.')
-	var seg [1024]byte
-	if n := enc.EncodedLen(len(payload)); n <= len(seg) {
-		enc.Encode(seg[:n], payload)
-		b.Write(seg[:n])
-	} else {
-		b.WriteString(enc.EncodeToString(payload))
-	}
-	signingString := b.String()
-	sig, err := jwt.SigningMethodHS256.Sign(signingString, key)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	var sigSeg [64]byte
-	n := enc.EncodedLen(len(sig))
-	enc.Encode(sigSeg[:n], sig)
-	b.WriteByte('.')
-	b.Write(sigSeg[:n])
-	return b.String(), nil
+	return token, nil
 }
