@@ -26,10 +26,10 @@ func init() {
 	// for the function this instance serves (both when run locally).
 	target := os.Getenv("FUNCTION_TARGET")
 	if target == "" || target == "hmsToken" {
-		a.logSettingsProblem("hmsToken", tokenSettings)
+		a.logSettingsProblem("hmsToken", a.tokenSettingsErr)
 	}
 	if target == "" || target == "hmssWebhook" {
-		a.logSettingsProblem("hmssWebhook", webhookSettings)
+		a.logSettingsProblem("hmssWebhook", a.webhookSettingsErr)
 	}
 	HmsToken = a.tokenHandler()
 	HmssWebhook = a.webhookHandler()
@@ -52,6 +52,10 @@ type app struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	// What stops each function from serving, if anything: settings do not
+	// change during an instance's life, so they are checked once.
+	tokenSettingsErr, webhookSettingsErr error
+
 	mu    sync.Mutex
 	store *store.Store
 	auth  *auth.Client
@@ -59,11 +63,16 @@ type app struct {
 }
 
 func newApp(getenv func(string) string, logger *slog.Logger) *app {
-	return &app{cfg: loadConfig(getenv), logger: logger, now: time.Now}
+	cfg := loadConfig(getenv)
+	return &app{
+		cfg: cfg, logger: logger, now: time.Now,
+		tokenSettingsErr:   cfg.check(tokenSettings...),
+		webhookSettingsErr: cfg.check(webhookSettings...),
+	}
 }
 
-func (a *app) logSettingsProblem(function string, required []string) {
-	if err := a.cfg.check(required...); err != nil {
+func (a *app) logSettingsProblem(function string, err error) {
+	if err != nil {
 		a.logger.Error(function+" is misconfigured: every request will fail until it is fixed",
 			slog.String("function", function), slog.String("error", err.Error()))
 	}

@@ -57,7 +57,7 @@ func (a *app) tokenHandler() http.HandlerFunc {
 // issueToken reads as the handler's steps: decode → authenticate →
 // authorise → act.
 func (a *app) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (*tokenResult, *callError) {
-	if err := a.cfg.check(tokenSettings...); err != nil {
+	if err := a.tokenSettingsErr; err != nil {
 		return nil, fail(statusInternal, "The video service is not configured: "+err.Error()+".", err)
 	}
 	var req tokenRequest

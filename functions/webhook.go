@@ -46,7 +46,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		w.Header().Set("Allow", http.MethodPost)
 		return http.StatusMethodNotAllowed, webhookAnswer{Status: "refused", Error: "method must be POST"}
 	}
-	if err := a.cfg.check(webhookSettings...); err != nil {
+	if err := a.webhookSettingsErr; err != nil {
 		noteError(ctx, err)
 		return http.StatusInternalServerError, webhookAnswer{Status: "misconfigured", Error: err.Error()}
 	}
