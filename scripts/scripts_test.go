@@ -273,3 +273,41 @@ func TestShellcheck(t *testing.T) {
 		t.Fatalf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// TestEnvExample checks that .env_example names every SPEC §1 variable with
+// a comment, and that the scripts read it without complaint.
+func TestEnvExample(t *testing.T) {
+	b, err := os.ReadFile("../.env_example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	assign := regexp.MustCompile(`^(# )?[A-Z_]+=`)
+	for _, v := range []string{"HMS_ACCESS_KEY", "HMS_SECRET", "HMS_TEMPLATE_ID", "HMS_WEBHOOK_SECRET",
+		"HMS_WEBHOOK_HEADER", "HMS_API_BASE", "HMS_TOKEN_TTL", "JOIN_EARLY", "JOIN_LATE",
+		"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"} {
+		at := -1
+		for i, l := range lines {
+			if strings.HasPrefix(l, v+"=") || strings.HasPrefix(l, "# "+v+"=") {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			t.Errorf(".env_example lacks %s", v)
+			continue
+		}
+		// Above it, past any settings of the same group, a comment.
+		i := at - 1
+		for i >= 0 && assign.MatchString(lines[i]) {
+			i--
+		}
+		if i < 0 || !strings.HasPrefix(lines[i], "#") {
+			t.Errorf("%s has no comment above it", v)
+		}
+	}
+	out, stderr, err := runScript(t, nil, "deploy", "--print", "--env-file", "../.env_example", "--project", "my-clinic-prod")
+	if err != nil || strings.Contains(stderr, "not KEY=VALUE") {
+		t.Fatalf("deploy --print on .env_example: %v\n%s\n%s", err, out, stderr)
+	}
+}
