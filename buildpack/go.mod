@@ -1,6 +1,6 @@
 module github.com/telemed/videocalls/buildpack
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/GoogleCloudPlatform/functions-framework-go v1.9.2
