@@ -4,12 +4,20 @@
 package scripts
 
 import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // script returns the absolute path of a script in this folder.
@@ -310,4 +318,166 @@ func TestEnvExample(t *testing.T) {
 	if err != nil || strings.Contains(stderr, "not KEY=VALUE") {
 		t.Fatalf("deploy --print on .env_example: %v\n%s\n%s", err, out, stderr)
 	}
+}
+
+// TestDevEndToEnd runs scripts/dev as a developer would, checks that both
+// functions answer on their paths with the emulators it started behind
+// them, then presses Ctrl-C and checks that everything stopped.
+func TestDevEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the emulators; skipped with -short")
+	}
+	const jar = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+	for _, need := range []string{jar, "../node_modules/.bin/firebase"} {
+		if _, err := os.Stat(need); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("scripts/dev needs %s (run npm ci; the jar ships with the machine image): %v", need, err)
+			}
+			t.Skipf("scripts/dev needs %s (run npm ci at the repository root): %v", need, err)
+		}
+	}
+	port := freePort(t)
+	out := &syncBuffer{}
+	cmd := exec.Command(script(t, "dev"))
+	cmd.Env = append(cleanEnv(), "PORT="+port, "HMS_ACCESS_KEY=ak-dev", "HMS_SECRET=dev-secret-dev-secret-dev-secret",
+		"HMS_TEMPLATE_ID=tmpl-dev", "HMS_WEBHOOK_SECRET=dev-webhook-secret", "HMS_API_BASE=http://127.0.0.1:1")
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		}
+	})
+
+	deadline := time.After(4 * time.Minute)
+	for !strings.Contains(out.String(), "Ctrl-C stops everything") {
+		select {
+		case err := <-exited:
+			stopped = true
+			t.Fatalf("scripts/dev exited: %v\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("scripts/dev not ready after 4 minutes:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Logf("scripts/dev ready after %s", time.Since(started).Round(100*time.Millisecond))
+	text := out.String()
+	fsHost := regexp.MustCompile(`FIRESTORE_EMULATOR_HOST=(\S+)`).FindStringSubmatch(text)
+	authHost := regexp.MustCompile(`FIREBASE_AUTH_EMULATOR_HOST=(\S+)`).FindStringSubmatch(text)
+	if fsHost == nil || authHost == nil {
+		t.Fatalf("emulator hosts not printed:\n%s", text)
+	}
+	base := "http://127.0.0.1:" + port
+	for _, path := range []string{"/hmssWebhook", "/demo-videocalls/us-central1/hmssWebhook"} {
+		resp := httpDo(t, http.MethodGet, base+path, nil, nil)
+		if resp.status != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s: %d, want 405", path, resp.status)
+		}
+	}
+	// The webhook stores an event in the Firestore emulator.
+	event := `{"version":"2.0","id":"dev-e2e-1","timestamp":"2021-11-30T12:58:49Z","type":"session.open.success",` +
+		`"data":{"room_id":"r-unknown","session_id":"s1","session_started_at":"2021-11-30T12:58:49Z"}}`
+	resp := httpDo(t, http.MethodPost, base+"/hmssWebhook", strings.NewReader(event),
+		map[string]string{"X-Webhook-Secret": "dev-webhook-secret", "Content-Type": "application/json"})
+	if resp.status != http.StatusOK {
+		t.Errorf("POST /hmssWebhook: %d %s, want 200", resp.status, resp.body)
+	}
+	// hmsToken verifies an ID token from the Auth emulator, then finds no
+	// such appointment in Firestore.
+	signUp := httpDo(t, http.MethodPost, "http://"+authHost[1]+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any",
+		strings.NewReader(`{"email":"dev@example.com","password":"dev-password","returnSecureToken":true}`),
+		map[string]string{"Content-Type": "application/json"})
+	var su struct {
+		IDToken string `json:"idToken"`
+	}
+	if err := json.Unmarshal([]byte(signUp.body), &su); err != nil || su.IDToken == "" {
+		t.Fatalf("sign-up on the Auth emulator: %d %s", signUp.status, signUp.body)
+	}
+	for _, path := range []string{"/hmsToken", "/demo-videocalls/us-central1/hmsToken"} {
+		resp := httpDo(t, http.MethodPost, base+path, strings.NewReader(`{"data":{"appointmentId":"no-such-appointment"}}`),
+			map[string]string{"Authorization": "Bearer " + su.IDToken, "Content-Type": "application/json"})
+		if resp.status != http.StatusNotFound || !strings.Contains(resp.body, "NOT_FOUND") {
+			t.Errorf("POST %s: %d %s, want 404 NOT_FOUND", path, resp.status, resp.body)
+		}
+	}
+
+	// Ctrl-C: the terminal signals the script's process group.
+	stopped = true
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("scripts/dev still running 30 s after Ctrl-C:\n%s", out.String())
+	}
+	for _, host := range []string{"127.0.0.1:" + port, fsHost[1], authHost[1]} {
+		if c, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still answers after Ctrl-C", host)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func httpDo(t *testing.T, method, url string, body io.Reader, header map[string]string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b)}
+}
+
+// syncBuffer collects a process's output for polling while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
