@@ -274,7 +274,7 @@ func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("shellcheck not installed (apt-get install shellcheck)")
 	}
-	cmd := exec.Command("shellcheck", "-x", "scripts/dev", "scripts/deploy", "scripts/replay", "scripts/lib/common.sh")
+	cmd := exec.Command("shellcheck", "-x", "scripts/dev", "scripts/deploy", "scripts/replay", "scripts/buildpack-check", "scripts/lib/common.sh")
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()
 	if err != nil {
