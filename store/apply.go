@@ -74,7 +74,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if err != nil {
 		return ApplyResult{}, wrapf(err, "apply event %s (%s): wait for this call's transactions", ev.ID, ev.Type)
 	}
-	dup, err := s.commitTx(ctx, evRef, evDoc, p.tx)
+	dup, err := s.commitTxRetry(ctx, evRef, evDoc, p.tx)
 	unlock()
 	if err != nil {
 		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
@@ -143,6 +143,24 @@ func (s *Store) commitBlindRetry(ctx context.Context, evRef *firestore.DocumentR
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// commitTxRetry runs commitTx again while the server keeps aborting it
+// (lock timeouts under contention), within ctx.
+func (s *Store) commitTxRetry(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, step txStep) (bool, error) {
+	pause := 50 * time.Millisecond
+	for {
+		dup, err := s.commitTx(ctx, evRef, evDoc, step)
+		if status.Code(err) != codes.Aborted {
+			return dup, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("%w (after: %v)", ctx.Err(), err)
 		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
 		}
 		pause = min(2*pause, time.Second)

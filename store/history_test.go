@@ -154,6 +154,12 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		add(end, "session.close.success", base())
 		t0 = end.Add(time.Hour)
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
+	sortHistory(evs)
 	return evs
 }
+
+func sortHistory(evs []historyEvent) {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
+}
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(7, 11)) }

@@ -39,6 +39,14 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	if !validID(created.ID) {
 		return Room{}, fmt.Errorf("create room for appointment %s: unusable room id %q", appt.ID, created.ID)
 	}
+	// Racing callers in this instance take turns: on the same document,
+	// concurrent transactions wait on each other's locks until the server
+	// aborts one, which costs seconds on the emulator.
+	unlock, err := s.lockCall(ctx, appt.ID)
+	if err != nil {
+		return Room{}, wrapf(err, "record room for appointment %s", appt.ID)
+	}
+	defer unlock()
 	var got Room
 	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(callRef)
@@ -77,7 +85,7 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 		}
 		dropEmpty(room, "roomName")
 		return tx.Set(s.fs.Collection(colRooms).Doc(created.ID), room)
-	})
+	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
 	}

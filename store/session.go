@@ -19,9 +19,13 @@ const (
 
 // sessionStep applies session.open.success or session.close.success. These
 // are rare (two per session) and derive the call's state from all of its
-// sessions, so they read: the call document (which every such transaction
-// also writes, so two of them on one call serialise even when each creates
-// a session the other cannot see yet) and the sessions.
+// sessions, so they read. Not the sessions collection: a query in a
+// transaction locks far more than its results on the emulator (opens and
+// closes of unrelated calls waited on each other for a minute), and the
+// session documents are the hottest ones. Instead each call has a
+// bookkeeping document, hmsCalls/{appointmentId}, holding
+// sessions.{sessionId}: {status, startedAt, endedAt}, written only by these
+// transactions; they read it and the call document by id.
 //
 // Session fields:
 //   - status: closed beats open.
@@ -41,25 +45,18 @@ const (
 //   - updatedAt: server time.
 func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at time.Time) txStep {
 	return func(ctx context.Context, tx *firestore.Transaction) ([]write, error) {
-		callRef := s.callRef(appt)
-		if _, err := tx.Get(callRef); err != nil && !isNotFound(err) {
-			return nil, err
-		}
-		docs, err := tx.Documents(callRef.Collection(colSessions)).GetAll()
+		callRef, bookRef := s.callRef(appt), s.fs.Collection(colCallBooks).Doc(appt)
+		snaps, err := tx.GetAll([]*firestore.DocumentRef{callRef, bookRef})
 		if err != nil {
 			return nil, err
 		}
 		seen := map[string]sessionState{}
-		var cur sessionState
-		for _, d := range docs {
-			st := sessionStateOf(d.Data())
-			if d.Ref.ID == sid {
-				cur = st
-			}
-			if st.status != "" {
-				seen[d.Ref.ID] = st
+		for id, v := range mapAt(dataOf(snaps[1]), "sessions") {
+			if m, ok := v.(map[string]any); ok {
+				seen[id] = sessionStateOf(m)
 			}
 		}
+		cur := seen[sid]
 
 		// Session rules.
 		if closing || cur.status == sessionClose {
@@ -79,9 +76,13 @@ func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at 
 		if !cur.startedAt.IsZero() && !cur.endedAt.IsZero() {
 			sess["durationSec"] = int64(cur.endedAt.Sub(cur.startedAt).Round(time.Second) / time.Second)
 		}
+		book := map[string]any{"status": cur.status}
+		setTime(book, "startedAt", cur.startedAt)
+		setTime(book, "endedAt", cur.endedAt)
 
 		return []write{
 			{s.sessionRef(appt, sid), sess},
+			{bookRef, map[string]any{"sessions": map[string]any{sid: book}}},
 			{callRef, deriveCall(seen)},
 		}, nil
 	}

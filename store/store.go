@@ -26,6 +26,9 @@ const (
 	// colPeers holds one bookkeeping document per peer, outside the app's
 	// view; see peerguard.go for why it exists.
 	colPeers = "hmsPeers"
+	// colCallBooks holds one bookkeeping document per call, outside the
+	// app's view; see session.go.
+	colCallBooks = "hmsCalls"
 )
 
 var (

@@ -207,7 +207,7 @@ func Wipe(tb testing.TB, projectID string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 60 * time.Second} // slow on a loaded CI machine
 	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatalf("wipe Firestore emulator: %v", err)
