@@ -2,7 +2,7 @@
 // buildpack generates for this source: it imports the package at the module
 // root, whose init registers the functions declaratively, and starts the
 // functions framework on $PORT, serving the function named by
-// FUNCTION_TARGET at "/". Its test builds and starts it for each function,
+// FUNCTION_TARGET at "/". The test in check/ builds and starts it for each function,
 // proving the repository deploys as laid out.
 package main
 

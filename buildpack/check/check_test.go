@@ -1,4 +1,6 @@
-package main
+// Package check builds and runs the buildpack-style main in the folder
+// above, as Cloud Functions would, without importing it itself.
+package check
 
 import (
 	"context"
@@ -81,7 +83,7 @@ func TestServesEachFunction(t *testing.T) {
 func buildMain(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "main")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, "..")
 	out, err := runWithTimeout(cmd, 10*time.Minute)
 	if err != nil {
 		hint := ""
