@@ -481,3 +481,41 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestGoLineFitsDeployRuntime checks that go.mod (and buildpack/go.mod) ask
+// for no newer Go than the runtime scripts/deploy names, so that the
+// buildpack can build the source with that runtime's Go.
+func TestGoLineFitsDeployRuntime(t *testing.T) {
+	b, err := os.ReadFile("deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`--runtime=go(\d)(\d+)`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("scripts/deploy names no --runtime=goNNN")
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	if !strings.Contains(string(b), "--base-image=go"+m[1]+m[2]) {
+		t.Errorf("scripts/deploy --run uses another base image than --runtime=go%s%s", m[1], m[2])
+	}
+	for _, mod := range []string{"../go.mod", "../buildpack/go.mod"} {
+		b, err := os.ReadFile(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)(?:\.(\d+))?\s*$`).FindStringSubmatch(string(b))
+		if g == nil {
+			t.Fatalf("%s has no go line", mod)
+		}
+		gMajor, _ := strconv.Atoi(g[1])
+		gMinor, _ := strconv.Atoi(g[2])
+		if gMajor > major || (gMajor == major && gMinor > minor) {
+			t.Errorf("%s says go %s.%s, newer than the deploy runtime go%d%d", mod, g[1], g[2], major, minor)
+		}
+		if gMajor == major && gMinor == minor && g[3] != "" && g[3] != "0" {
+			t.Errorf("%s says go %s.%s.%s: the go%d%d runtime may ship an earlier %s.%s patch; use %s.%s.0",
+				mod, g[1], g[2], g[3], major, minor, g[1], g[2], g[1], g[2])
+		}
+	}
+}
