@@ -161,7 +161,7 @@ func (s *Store) peerStep(appt string, f peerFacts) txStep {
 			g["durationDerived"] = derived
 		}
 		if derived && !joined.IsZero() && !left.IsZero() {
-			p["durationSec"] = int64(left.Sub(joined).Round(time.Second) / time.Second)
+			p["durationSec"] = durationSec(joined, left)
 		}
 		return []write{{sRef, f.sessionDoc(p)}, {gRef, g}}, nil
 	}

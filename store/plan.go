@@ -207,6 +207,12 @@ func seconds(d *float64) *int64 {
 	return &n
 }
 
+// durationSec is to − from in whole seconds, never negative: 100ms stamps
+// some events to the second, so an end can precede a start by a fraction.
+func durationSec(from, to time.Time) int64 {
+	return int64(max(to.Sub(from), 0).Round(time.Second) / time.Second)
+}
+
 func earlier(a, b time.Time) time.Time {
 	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 		return b

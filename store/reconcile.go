@@ -60,7 +60,7 @@ func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID s
 				fill("leftAt", l)
 			}
 			if !joined.IsZero() && !left.IsZero() {
-				fill("durationSec", int64(left.Sub(joined).Round(time.Second)/time.Second))
+				fill("durationSec", durationSec(joined, left))
 			}
 			if len(m) > 0 {
 				add[p.PeerID] = m

@@ -74,7 +74,7 @@ func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at 
 		setTime(sess, "startedAt", cur.startedAt)
 		setTime(sess, "endedAt", cur.endedAt)
 		if !cur.startedAt.IsZero() && !cur.endedAt.IsZero() {
-			sess["durationSec"] = int64(cur.endedAt.Sub(cur.startedAt).Round(time.Second) / time.Second)
+			sess["durationSec"] = durationSec(cur.startedAt, cur.endedAt)
 		}
 		book := map[string]any{"status": cur.status}
 		setTime(book, "startedAt", cur.startedAt)
