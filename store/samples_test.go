@@ -222,7 +222,7 @@ func checkSampleRecordings(t *testing.T, s *Store) {
 			"url":         "https://<file-access-url>?<signature>",
 			"durationSec": int64(351),
 			"sizeBytes":   int64(13933649),
-			"error":       "Upload Failure", // kept next to the success
+			"error":       "Upload Failure",              // kept next to the success
 			"createdAt":   ts(t, "2021-11-30T20:12:35Z"), // no created_at: the event's time
 		},
 		"browser-" + sampleBeam: map[string]any{
