@@ -67,6 +67,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	emulatortest.StopFirestore()
+	emulatortest.StopAuth()
 	os.Exit(code)
 }
 
