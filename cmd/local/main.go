@@ -61,14 +61,18 @@ func run(ctx context.Context) error {
 // alias is an extra path a function is served at.
 type alias struct{ function, path string }
 
-// aliasPaths returns the emulator-style paths of both functions.
+// aliasPaths returns the emulator-style paths of both functions, under
+// their entry-point names and under the lowercase names scripts/deploy gives
+// them, so that the app can call the same name locally and deployed.
 func aliasPaths(project, region string) ([]alias, error) {
 	if project == "" {
 		return nil, errors.New("GOOGLE_CLOUD_PROJECT is not set (scripts/dev sets demo-videocalls)")
 	}
 	var out []alias
-	for _, fn := range []string{"hmsToken", "hmssWebhook"} {
-		out = append(out, alias{fn, "/" + project + "/" + region + "/" + fn})
+	for _, fn := range []struct{ entry, deployed string }{{"hmsToken", "hms-token"}, {"hmssWebhook", "hmss-webhook"}} {
+		out = append(out,
+			alias{fn.entry, "/" + project + "/" + region + "/" + fn.entry},
+			alias{fn.entry, "/" + project + "/" + region + "/" + fn.deployed})
 	}
 	return out, nil
 }

@@ -12,7 +12,9 @@ func TestAliasPaths(t *testing.T) {
 	}
 	want := []alias{
 		{"hmsToken", "/demo-videocalls/europe-west1/hmsToken"},
+		{"hmsToken", "/demo-videocalls/europe-west1/hms-token"},
 		{"hmssWebhook", "/demo-videocalls/europe-west1/hmssWebhook"},
+		{"hmssWebhook", "/demo-videocalls/europe-west1/hmss-webhook"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("aliasPaths = %v, want %v", got, want)
