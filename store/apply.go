@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -14,10 +13,6 @@ import (
 
 	"github.com/telemed/videocalls/hms"
 )
-
-// eventTTL is how long hmsEvents documents live (expireAt, for a Firestore
-// TTL policy).
-const eventTTL = 90 * 24 * time.Hour
 
 // txAttempts bounds transaction retries; the caller's deadline bounds them too.
 const txAttempts = 10
@@ -35,7 +30,7 @@ type ApplyResult struct {
 // ApplyEvent stores raw in hmsEvents/{ev.ID} and applies ev to calls/... in
 // one atomic write guarded by the creation of hmsEvents/{ev.ID}, so that a
 // redelivered event changes nothing. Events change the same documents
-// whatever their order of arrival (see rules.go).
+// whatever their order of arrival (the merge rules are next to each plan).
 func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (ApplyResult, error) {
 	if ev == nil {
 		return ApplyResult{}, errors.New("store: apply event: nil event")
@@ -47,207 +42,128 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	res := ApplyResult{AppointmentID: appt}
-	evRef := s.fs.Collection(colEvents).Doc(ev.ID)
-	evDoc := eventDoc(ev, raw, appt, time.Now())
-	p := s.plan(ev, appt)
-
-	if p.tx == nil {
-		err := s.commitBlindRetry(ctx, evRef, evDoc, p)
+	evWrite := write{s.fs.Collection(colEvents).Doc(ev.ID), eventDoc(ev, raw, appt, time.Now())}
+	for p := s.plan(ev, appt); ; p = *p.orElse {
+		var err error
+		if p.read != nil {
+			err = s.commitTx(ctx, evWrite, p)
+		} else {
+			err = s.commitBlind(ctx, evWrite, p)
+		}
 		switch {
 		case err == nil:
-			return res, nil
+			return ApplyResult{AppointmentID: appt}, nil
+		case errors.Is(err, errDuplicate),
+			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
+			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
-		case p.onGuard == nil:
-			res.Duplicate = true
-			return res, nil
 		}
-		// Either the event or the guard existed; the transaction tells
-		// which and, for the guard, applies the event the careful way.
-		p.tx = p.onGuard
+		// The event document or one of p.creates existed: orElse tells
+		// which (it creates the event document again) and applies the
+		// event as that existing document requires.
 	}
-	// Transactions of one call run one at a time in this instance: they
-	// are rare, and two of them locking the same documents wait on each
-	// other until the server aborts one (seconds, on the emulator).
-	unlock, err := s.lockCall(ctx, appt)
-	if err != nil {
-		return ApplyResult{}, wrapf(err, "apply event %s (%s): wait for this call's transactions", ev.ID, ev.Type)
-	}
-	dup, err := s.commitTxRetry(ctx, evRef, evDoc, p.tx)
-	unlock()
-	if err != nil {
-		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
-	}
-	res.Duplicate = dup
-	return res, nil
 }
 
-// plan is what one event does to Firestore: either blind writes (merges,
-// plus an optional guard document to create), or a read-then-write step
-// run in a transaction.
+// plan is what one event does to Firestore, in one atomic commit that also
+// creates the event document: either blind writes (creates and merges, no
+// reads), or a transaction (tx) when a field's rule needs a stored value.
 type plan struct {
-	// merges are merge-sets (MergeAll) whose field writes are idempotent
-	// and commute with every other event's writes.
+	// creates are documents that must not exist yet: each stands for a
+	// condition under which merges are right (see peer.go, stream.go,
+	// recording.go). When one exists, orElse is applied instead.
+	creates []write
+	// merges are merge-sets (MergeAll) whose field writes commute with
+	// every other event's writes, given creates.
 	merges []write
-	// guard is created in the same commit as merges; when it already
-	// exists the commit fails and onGuard runs instead.
-	guard   *write
-	onGuard txStep
-	// tx reads and then returns the writes to make; used when a field's
-	// rule needs the stored value (status ranks, latest-wins roles, counts).
-	tx txStep
+	orElse *plan
+	// read, when set, makes the plan a transaction instead: it reads this
+	// one bookkeeping document, and step turns its fields (empty when it
+	// does not exist) into the merge-sets to make. step may run several
+	// times (transaction retries), so it keeps no state.
+	read *firestore.DocumentRef
+	step func(stored map[string]any) []write
 }
 
-// write is one merge-set (or, for a guard, one create) of a document.
+// write is one merge-set, or for plan.creates one create, of a document.
 type write struct {
 	ref  *firestore.DocumentRef
 	data map[string]any
 }
 
-// txStep reads what it needs through tx and returns the writes to make. It
-// may run several times (transaction retries), so it must not keep state.
-type txStep func(ctx context.Context, tx *firestore.Transaction) ([]write, error)
-
 // errDuplicate aborts a transaction whose event document already exists.
 var errDuplicate = errors.New("duplicate event")
 
-// commitBlind writes the event document, the guard and the merges in one
-// atomic commit with no reads, so that it takes no locks and never aborts
-// on contention.
-func (s *Store) commitBlind(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, p plan) error {
-	// WriteBatch is deprecated in favour of transactions and BulkWriter,
-	// but BulkWriter is not atomic and a transaction costs an extra round
-	// trip; a batch is exactly "one atomic commit, no reads".
-	b := s.fs.Batch() //nolint:staticcheck // SA1019: see above.
-	b.Create(evRef, evDoc)
-	if p.guard != nil {
-		b.Create(p.guard.ref, p.guard.data)
-	}
-	for _, w := range p.merges {
-		b.Set(w.ref, w.data, firestore.MergeAll)
-	}
-	_, err := b.Commit(ctx)
-	return err
+// commitBlind creates the event document and p.creates and makes p.merges
+// in one atomic commit with no reads, so that it takes no locks before the
+// commit and never aborts on contention. A commit the server aborted (it
+// waited too long for a lock that a transaction held) is retried.
+func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
+	return retryAborted(ctx, 20*time.Millisecond, func() error {
+		// WriteBatch is deprecated in favour of transactions and
+		// BulkWriter, but BulkWriter is not atomic and a transaction
+		// costs extra round trips; a batch is exactly "one atomic
+		// commit, no reads".
+		b := s.fs.Batch() //nolint:staticcheck // SA1019: see above.
+		b.Create(ev.ref, ev.data)
+		for _, w := range p.creates {
+			b.Create(w.ref, w.data)
+		}
+		for _, w := range p.merges {
+			b.Set(w.ref, w.data, firestore.MergeAll)
+		}
+		_, err := b.Commit(ctx)
+		return err
+	})
 }
 
-// commitBlindRetry retries a blind commit that the server aborted (it waited
-// too long for a lock a transaction held), with backoff, within ctx.
-func (s *Store) commitBlindRetry(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, p plan) error {
-	pause := 20 * time.Millisecond
+// commitTx reads the event document and p.read in one call of a
+// transaction, returns errDuplicate when the event document exists, and
+// otherwise creates it with the writes of p.step. Transactions reading one
+// bookkeeping document run one at a time in this instance (lock.go).
+func (s *Store) commitTx(ctx context.Context, ev write, p plan) error {
+	unlock, err := s.lock(ctx, p.read.Path)
+	if err != nil {
+		return fmt.Errorf("wait for transactions on %s: %w", p.read.ID, err)
+	}
+	defer unlock()
+	return retryAborted(ctx, 50*time.Millisecond, func() error {
+		return s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			snaps, err := tx.GetAll([]*firestore.DocumentRef{ev.ref, p.read})
+			if err != nil {
+				return err
+			}
+			if snaps[0].Exists() {
+				return errDuplicate
+			}
+			if err := tx.Create(ev.ref, ev.data); err != nil {
+				return err
+			}
+			for _, w := range p.step(dataOf(snaps[1])) {
+				if err := tx.Set(w.ref, w.data, firestore.MergeAll); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, firestore.MaxAttempts(txAttempts))
+	})
+}
+
+// retryAborted calls commit again, with jittered backoff from pause up to a
+// second, while the server aborts it (lock timeouts under contention), and
+// gives up when ctx ends.
+func retryAborted(ctx context.Context, pause time.Duration, commit func() error) error {
 	for {
-		err := s.commitBlind(ctx, evRef, evDoc, p)
+		err := commit()
 		if status.Code(err) != codes.Aborted {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
-		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
+		case <-time.After(pause + rand.N(pause)):
 		}
 		pause = min(2*pause, time.Second)
-	}
-}
-
-// commitTxRetry runs commitTx again while the server keeps aborting it
-// (lock timeouts under contention), within ctx.
-func (s *Store) commitTxRetry(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, step txStep) (bool, error) {
-	pause := 50 * time.Millisecond
-	for {
-		dup, err := s.commitTx(ctx, evRef, evDoc, step)
-		if status.Code(err) != codes.Aborted {
-			return dup, err
-		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Errorf("%w (after: %v)", ctx.Err(), err)
-		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
-		}
-		pause = min(2*pause, time.Second)
-	}
-}
-
-// lockCall serialises this instance's transactions on one call, giving up
-// when ctx ends (a hung Firestore must not hold other requests past their
-// deadline).
-func (s *Store) lockCall(ctx context.Context, appt string) (func(), error) {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(appt))
-	sem := s.txLocks[h.Sum32()%uint32(len(s.txLocks))]
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// commitTx applies step in a transaction that first checks the event
-// document; it reports whether the event was a duplicate.
-func (s *Store) commitTx(ctx context.Context, evRef *firestore.DocumentRef, evDoc map[string]any, step txStep) (bool, error) {
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(evRef)
-		if err == nil && snap.Exists() {
-			return errDuplicate
-		}
-		if err != nil && status.Code(err) != codes.NotFound {
-			return err
-		}
-		writes, err := step(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if err := tx.Create(evRef, evDoc); err != nil {
-			return err
-		}
-		for _, w := range writes {
-			if err := tx.Set(w.ref, w.data, firestore.MergeAll); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, firestore.MaxAttempts(txAttempts))
-	if errors.Is(err, errDuplicate) {
-		return true, nil
-	}
-	return false, err
-}
-
-// eventDoc is hmsEvents/{id}: created once, never changed.
-func eventDoc(ev *hms.Event, raw []byte, appt string, now time.Time) map[string]any {
-	d := map[string]any{
-		"raw":        string(raw),
-		"type":       string(ev.Type),
-		"timestamp":  ev.Timestamp,
-		"receivedAt": firestore.ServerTimestamp,
-		// Local clock: a TTL a few seconds off matters to no one.
-		"expireAt": now.Add(eventTTL),
-	}
-	setStr(d, "roomId", ev.RoomID)
-	setStr(d, "sessionId", ev.SessionID)
-	setStr(d, "appointmentId", appt)
-	return d
-}
-
-// setStr sets a string field only when known: SPEC §2 wants unknown fields
-// absent, not empty.
-func setStr(m map[string]any, k, v string) {
-	if v != "" {
-		m[k] = v
-	}
-}
-
-// setTime sets a timestamp field only when known.
-func setTime(m map[string]any, k string, t time.Time) {
-	if !t.IsZero() {
-		m[k] = t
-	}
-}
-
-// setInt sets an integer field only when known.
-func setInt(m map[string]any, k string, v *int64) {
-	if v != nil {
-		m[k] = *v
 	}
 }
 

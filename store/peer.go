@@ -1,44 +1,47 @@
 package store
 
 import (
-	"context"
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/hms"
 )
 
 // Per-peer attendance, calls/{a}/sessions/{s}.peers.{peerId} (SPEC §2).
 //
 // Merge rule of each field:
 //   - userId, userName: every event of the peer carries the same values;
-//     any writer may set them.
+//     any of them may write them.
 //   - joinedAt: earliest joined_at seen (peer.join.success, else
 //     role.change.success, which carries the original join time).
-//   - leftAt: left_at of peer.leave.success (else the event time). 100ms
-//     sends one leave per peer id (a rejoin is a new peer id); a second,
-//     distinct leave would be taken only by the transactional path.
-//   - leaveReason: from the leave.
-//   - durationSec: the leave's duration when it has one (blind: no other
-//     event writes it); else leftAt − joinedAt, computed by whichever of
-//     the leave and the join commits second (both then take the read path).
 //   - role: from the latest (event timestamp, then role.change over join,
 //     then event id) of the join and the role changes.
+//   - leftAt, leaveReason: from peer.leave.success (left_at, else the event
+//     time). 100ms sends one leave per peer id; a rejoin is a new peer.
+//   - durationSec: the leave's duration when it has one; else
+//     leftAt − joinedAt, written by whichever of the leave and the join (or
+//     a role change moving joinedAt) commits second.
 //
-// Joins and leaves are the frequent events: they arrive together at the
-// start and end of every session, so they must not read the session
-// document. The role rule needs the winner's key, which no SPEC field
-// holds, and Firestore has no conditional field write; so each peer has a
-// small bookkeeping document, hmsPeers/{sessionId}:{peerId} (the "guard"):
+// Joins and leaves are the frequent events, sent together at the start and
+// end of every session; they must not read the session document, which
+// every peer of the session writes. The rules above that need a stored
+// value (role, and a duration-less leave's duration) keep it in a small
+// bookkeeping document per peer, hmsPeers/{sessionId}:{peerId}, that only
+// this peer's events touch:
 //   - roleAt, roleRank, roleEventId: the key of the event whose role is stored;
-//   - durationDerived: durationSec is leftAt − joinedAt, to be recomputed
-//     if joinedAt moves earlier;
-//   - expireAt: for the same TTL policy as hmsEvents.
-// A join creates the guard in its blind commit. If the guard already exists
-// (a role change, or a leave without duration, came first), the commit
-// fails as a whole and the join is applied in a transaction that reads the
-// guard and the session. Role changes and duration-less leaves, both rare,
-// always use that transaction. Whoever commits second sees the other.
+//   - joinedAt, leftAt: as stored in the session (leftAt only from a
+//     duration-less leave);
+//   - durationDerived: durationSec is leftAt − joinedAt;
+//   - expireAt: for the TTL policy of hmsEvents.
+// A join creates it in its blind commit, so a join with nothing before it
+// writes blind. If it exists (a role change or a duration-less leave came
+// first), the join is applied in a transaction that reads it, as role
+// changes and duration-less leaves always are. Whoever commits second sees
+// the other. Leaves with a duration are blind: no other event writes
+// their fields.
 
+// Ranks of the events that set a role, for equal timestamps.
 const (
 	rankJoin       = 0
 	rankRoleChange = 1
@@ -63,144 +66,118 @@ func (k roleKey) after(o roleKey) bool {
 
 // peerFacts is what one peer event says about its peer.
 type peerFacts struct {
-	sid, pid, roomID string
-	userID, userName string
-	joinedAt         time.Time
-	role             string
-	roleKey          roleKey // zero when the event carries no role rule
-	leftAt           time.Time
-	leaveReason      string
-	duration         *int64
+	appt, sid, pid, roomID string
+	userID, userName       string
+	joinedAt               time.Time
+	role                   string
+	roleKey                roleKey
+	leftAt                 time.Time
+	leaveReason            string
+	duration               *int64
 }
 
-func (f peerFacts) ok() bool { return f.sid != "" && f.pid != "" }
+func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
+	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
+		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
+		role:     d.Role, roleKey: roleKey{norm(ev.Timestamp), rankJoin, ev.ID}}
+	if f.sid == "" || f.pid == "" {
+		return plan{}
+	}
+	book := expiry()
+	book["joinedAt"] = f.joinedAt
+	p := map[string]any{"joinedAt": f.joinedAt}
+	if f.role != "" {
+		p["role"] = f.role
+		f.setRoleKey(book)
+	}
+	return plan{
+		creates: []write{{s.peerBookRef(f.sid, f.pid), book}},
+		merges:  []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}},
+		orElse:  s.peerTx(f),
+	}
+}
 
-func (f peerFacts) hasRole() bool { return f.role != "" && f.roleKey.id != "" }
+func (s *Store) peerLeavePlan(ev *hms.Event, appt string, d *hms.PeerLeave) plan {
+	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
+		leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)), leaveReason: d.Reason, duration: seconds(d.Duration)}
+	if f.sid == "" || f.pid == "" {
+		return plan{}
+	}
+	if f.duration == nil {
+		// leftAt − joinedAt needs the join: read it.
+		return *s.peerTx(f)
+	}
+	p := map[string]any{"leftAt": f.leftAt, "durationSec": *f.duration}
+	setStr(p, "leaveReason", f.leaveReason)
+	return plan{merges: []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}}}
+}
 
-// identity holds the fields every event of the peer may write.
-func (f peerFacts) identity() map[string]any {
-	p := map[string]any{}
+func (s *Store) roleChangePlan(ev *hms.Event, appt string, d *hms.RoleChange) plan {
+	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
+		joinedAt: tm(d.JoinedAt), role: d.Role, roleKey: roleKey{norm(ev.Timestamp), rankRoleChange, ev.ID}}
+	if f.sid == "" || f.pid == "" {
+		return plan{}
+	}
+	return *s.peerTx(f)
+}
+
+// sessionDoc is the session merge of peer fields p, with the identity
+// every event of the peer may write.
+func (f peerFacts) sessionDoc(p map[string]any) map[string]any {
 	setStr(p, "userId", f.userID)
 	setStr(p, "userName", f.userName)
-	return p
-}
-
-// blindSession is the merge a join (with no guard yet) or a leave with a
-// duration makes: fields no other event contends for.
-func (f peerFacts) blindSession() map[string]any {
-	p := f.identity()
-	setTime(p, "joinedAt", f.joinedAt)
-	if f.hasRole() {
-		p["role"] = f.role
-	}
-	setTime(p, "leftAt", f.leftAt)
-	setStr(p, "leaveReason", f.leaveReason)
-	setInt(p, "durationSec", f.duration)
-	return f.sessionDoc(p)
-}
-
-func (f peerFacts) sessionDoc(peer map[string]any) map[string]any {
-	d := map[string]any{"peers": map[string]any{f.pid: peer}}
+	d := map[string]any{"peers": map[string]any{f.pid: p}}
 	setStr(d, "roomId", f.roomID)
 	return d
 }
 
-// newGuard is the guard a join creates: its role is the stored one.
-func (f peerFacts) newGuard(now time.Time) map[string]any {
-	return map[string]any{
-		"roleAt":      f.roleKey.at,
-		"roleRank":    f.roleKey.rank,
-		"roleEventId": f.roleKey.id,
-		"expireAt":    now.Add(eventTTL),
-	}
+func (f peerFacts) setRoleKey(book map[string]any) {
+	book["roleAt"], book["roleRank"], book["roleEventId"] = f.roleKey.at, f.roleKey.rank, f.roleKey.id
 }
 
-func (s *Store) peerGuardRef(sid, pid string) *firestore.DocumentRef {
+func (s *Store) peerBookRef(sid, pid string) *firestore.DocumentRef {
 	return s.fs.Collection(colPeers).Doc(sid + ":" + pid)
 }
 
-// peerStep applies a peer event after reading the peer's guard and stored
-// entry; it is the path for role changes, duration-less leaves, and joins
-// whose guard already existed.
-func (s *Store) peerStep(appt string, f peerFacts) txStep {
-	return func(ctx context.Context, tx *firestore.Transaction) ([]write, error) {
-		gRef, sRef := s.peerGuardRef(f.sid, f.pid), s.sessionRef(appt, f.sid)
-		snaps, err := tx.GetAll([]*firestore.DocumentRef{gRef, sRef})
-		if err != nil {
-			return nil, err
-		}
-		guard, sess := dataOf(snaps[0]), dataOf(snaps[1])
-		stored := mapAt(sess, "peers", f.pid)
-
-		p := f.identity()
-		g := map[string]any{"expireAt": time.Now().Add(eventTTL)}
+// peerTx applies a peer event after reading the peer's bookkeeping
+// document (only): the path of role changes, duration-less leaves, and
+// joins whose bookkeeping document already existed.
+func (s *Store) peerTx(f peerFacts) *plan {
+	ref := s.peerBookRef(f.sid, f.pid)
+	return &plan{read: ref, step: func(stored map[string]any) []write {
+		p, book := map[string]any{}, expiry()
 
 		joined := earlier(timeAt(stored, "joinedAt"), f.joinedAt)
 		setTime(p, "joinedAt", joined)
+		setTime(book, "joinedAt", joined)
 
-		if f.hasRole() {
-			cur, has := guardKey(guard)
-			if !has || f.roleKey.after(cur) {
+		if f.role != "" {
+			if cur, ok := storedRoleKey(stored); !ok || f.roleKey.after(cur) {
 				p["role"] = f.role
-				g["roleAt"], g["roleRank"], g["roleEventId"] = f.roleKey.at, f.roleKey.rank, f.roleKey.id
+				f.setRoleKey(book)
 			}
 		}
 
 		left := timeAt(stored, "leftAt")
-		derived, _ := guard["durationDerived"].(bool)
-		if !f.leftAt.IsZero() {
-			left = later(left, f.leftAt)
+		derived, _ := stored["durationDerived"].(bool)
+		if !f.leftAt.IsZero() { // a leave without duration
+			left, derived = later(left, f.leftAt), true
 			p["leftAt"] = left
 			setStr(p, "leaveReason", f.leaveReason)
-			if f.duration != nil {
-				p["durationSec"] = *f.duration
-				derived = false
-			} else {
-				derived = true
-			}
-			g["durationDerived"] = derived
+			book["leftAt"], book["durationDerived"] = left, true
 		}
 		if derived && !joined.IsZero() && !left.IsZero() {
 			p["durationSec"] = durationSec(joined, left)
 		}
-		return []write{{sRef, f.sessionDoc(p)}, {gRef, g}}, nil
-	}
+		return []write{{s.sessionRef(f.appt, f.sid), f.sessionDoc(p)}, {ref, book}}
+	}}
 }
 
-func guardKey(g map[string]any) (roleKey, bool) {
-	id, _ := g["roleEventId"].(string)
+func storedRoleKey(book map[string]any) (roleKey, bool) {
+	id, _ := book["roleEventId"].(string)
 	if id == "" {
 		return roleKey{}, false
 	}
-	rank, _ := g["roleRank"].(int64)
-	return roleKey{at: timeAt(g, "roleAt"), rank: rank, id: id}, true
-}
-
-func dataOf(snap *firestore.DocumentSnapshot) map[string]any {
-	if snap == nil || !snap.Exists() {
-		return map[string]any{}
-	}
-	return snap.Data()
-}
-
-// mapAt walks nested maps; a missing or non-map step gives an empty map.
-func mapAt(m map[string]any, path ...string) map[string]any {
-	for _, k := range path {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			return map[string]any{}
-		}
-		m = next
-	}
-	return m
-}
-
-func timeAt(m map[string]any, k string) time.Time {
-	t, _ := m[k].(time.Time)
-	return norm(t)
-}
-
-func strAt(m map[string]any, k string) string {
-	s, _ := m[k].(string)
-	return s
+	rank, _ := book["roleRank"].(int64)
+	return roleKey{at: timeAt(book, "roleAt"), rank: rank, id: id}, true
 }

@@ -1,80 +1,117 @@
 package store
 
 import (
+	"slices"
 	"time"
-
-	"cloud.google.com/go/firestore"
 
 	"github.com/telemed/videocalls/hms"
 )
 
 // Recordings, calls/{a}/recordings/{recordingId} (SPEC §2): sfu-<sessionId>
 // for SFU recordings, <kind>-<beamId> for browser and HLS ones, so that a
-// success and a failure of one recording meet in one document. Merge rules:
-//   - status: success beats failed. A success writes it blind (nothing
-//     beats it); a failure reads the document in a transaction (rare, and
-//     the document is its recording's own) and writes "failed" only when
-//     no success is stored.
+// success and a failure of one recording meet in one document. All are
+// blind writes. Merge rules:
+//   - status: success beats failed. A success writes it unconditionally; a
+//     failure only in a commit that creates the document, so only when no
+//     success (nor other failure) came before; a later success overwrites it.
 //   - kind, sessionId: the same in every event of the recording.
 //   - location, url, playlistUrl, durationSec, sizeBytes, layers,
 //     thumbnails, startedAt, stoppedAt: from the success only.
-//   - createdAt: the success's created_at (else its event time); a failure's
-//     event time only while no success is stored.
-//   - error: from the failure, kept even when a success also arrives.
-// beam.failure and hls.failure cannot say whether the failed job was
-// recording or streaming, so they record a failed browser/hls recording as
-// well as the failed stream.
+//   - createdAt: the success's created_at (else its event time); a
+//     failure's event time only with its status, as above.
+//   - error: from the failure, kept when a success also arrives.
 
-// recordingSuccess is the blind merge of a recording's success event.
-func recordingSuccess(kind, sid string, createdAt time.Time, fields map[string]any) map[string]any {
-	fields["kind"] = kind
-	fields["status"] = "success"
-	setStr(fields, "sessionId", sid)
-	setTime(fields, "createdAt", createdAt)
-	return fields
+func (s *Store) recordingPlan(ev *hms.Event, appt string) plan {
+	sid, at := ev.SessionID, norm(ev.Timestamp)
+	r := map[string]any{"status": "success"}
+	var kind, id string
+	switch d := ev.Data.(type) {
+	case *hms.Recording:
+		kind, id = "sfu", sid
+		r["createdAt"] = at
+		setInt(r, "durationSec", seconds(d.Duration))
+		setInt(r, "sizeBytes", d.Size)
+		setStr(r, "location", d.Location)
+		setStr(r, "url", d.URL)
+	case *hms.RecordingFailure:
+		if !validID(sid) {
+			return plan{}
+		}
+		return s.withRecFailure(appt, plan{}, &recFailure{kind: "sfu", id: "sfu-" + sid, sid: sid, err: d.Error, at: at})
+	case *hms.BeamRecording:
+		kind, id = "browser", d.BeamID
+		r["createdAt"] = firstTime(tm(d.CreatedAt), at)
+		setInt(r, "durationSec", seconds(d.Duration))
+		setStr(r, "location", d.Location)
+		setStr(r, "url", d.Location)
+		setTime(r, "startedAt", tm(d.StartedAt))
+		setTime(r, "stoppedAt", tm(d.StoppedAt))
+	case *hms.HLSRecording:
+		kind, id = "hls", d.BeamID
+		r["createdAt"] = firstTime(tm(d.CreatedAt), at)
+		setInt(r, "durationSec", seconds(d.Duration))
+		setStr(r, "playlistUrl", d.VODPlaylistLocation)
+		setTime(r, "startedAt", tm(d.StartedAt))
+		setTime(r, "stoppedAt", tm(d.StoppedAt))
+		if l := layers(d.SingleFiles); l != nil {
+			r["layers"] = l
+		}
+		if t := thumbnails(d.Thumbnails); t != nil {
+			r["thumbnails"] = t
+		}
+	}
+	if !validID(id) {
+		return plan{}
+	}
+	r["kind"] = kind
+	setStr(r, "sessionId", sid)
+	return plan{merges: []write{{s.recordingRef(appt, kind+"-"+id), r}}}
 }
 
-// recFailure is a recording failure, applied after reading the recording.
+// recFailure is a failure of recording id.
 type recFailure struct {
 	kind, id, sid, err string
 	at                 time.Time
 }
 
-func (r *recFailure) merge(stored map[string]any) map[string]any {
-	m := map[string]any{"kind": r.kind}
-	setStr(m, "sessionId", r.sid)
-	setStr(m, "error", r.err)
-	if strAt(stored, "status") != "success" {
-		m["status"] = "failed"
-		setTime(m, "createdAt", r.at)
+// withRecFailure adds the failure rf to p, whose merges are unconditional
+// (p has no creates): the failed status comes with creating the recording
+// document, and without it when the document exists.
+func (s *Store) withRecFailure(appt string, p plan, rf *recFailure) plan {
+	ref := s.recordingRef(appt, rf.id)
+	rec := map[string]any{"kind": rf.kind}
+	setStr(rec, "sessionId", rf.sid)
+	setStr(rec, "error", rf.err)
+	created := map[string]any{"status": "failed", "createdAt": rf.at}
+	for k, v := range rec {
+		created[k] = v
 	}
-	return m
-}
-
-// peerFailure is the blind merge of peer.join.failure / peer.leave.failure
-// into calls/{a}.peerFailures.{eventId}: one entry per event, written by
-// that event only, so no rule is needed beyond exactly-once.
-func peerFailure(eventID, kind string, p hms.PeerRef, msg string, at time.Time) map[string]any {
-	f := map[string]any{"kind": kind}
-	setStr(f, "peerId", p.PeerID)
-	setStr(f, "userId", p.UserID)
-	setStr(f, "role", p.Role)
-	setStr(f, "error", msg)
-	setTime(f, "at", at)
-	return map[string]any{
-		"peerFailures": map[string]any{eventID: f},
-		"updatedAt":    firestore.ServerTimestamp,
+	return plan{
+		creates: []write{{ref, created}},
+		merges:  p.merges,
+		orElse:  &plan{merges: append(slices.Clip(p.merges), write{ref, rec})},
 	}
 }
 
-// roomEnd is the blind merge of room.end.success into its session's roomEnd:
-// written by that event only (100ms ends a session's room once).
-func roomEnd(d *hms.RoomEnd, at time.Time) map[string]any {
-	e := map[string]any{"lockRoom": d.LockRoom, "at": at}
-	setStr(e, "reason", d.Reason)
-	setStr(e, "source", d.Source)
-	setStr(e, "userId", d.UserID)
-	sess := map[string]any{"roomEnd": e}
-	setStr(sess, "roomId", d.RoomID)
-	return sess
+func layers(files []hms.RecordingFile) []any {
+	var out []any
+	for _, f := range files {
+		m := map[string]any{}
+		setStr(m, "layer", f.Layer)
+		setStr(m, "location", f.Location)
+		setStr(m, "url", f.PresignedURL)
+		out = append(out, m)
+	}
+	return out
+}
+
+func thumbnails(ts []hms.Thumbnail) []any {
+	var out []any
+	for _, t := range ts {
+		m := map[string]any{"width": t.Width, "height": t.Height, "offset": t.Offset}
+		setStr(m, "location", t.Location)
+		setStr(m, "url", t.URL)
+		out = append(out, m)
+	}
+	return out
 }

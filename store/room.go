@@ -42,7 +42,7 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	// Racing callers in this instance take turns: on the same document,
 	// concurrent transactions wait on each other's locks until the server
 	// aborts one, which costs seconds on the emulator.
-	unlock, err := s.lockCall(ctx, appt.ID)
+	unlock, err := s.lock(ctx, colCalls+"/"+appt.ID)
 	if err != nil {
 		return Room{}, wrapf(err, "record room for appointment %s", appt.ID)
 	}

@@ -1,11 +1,12 @@
 package store
 
 import (
-	"context"
 	"sort"
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/hms"
 )
 
 // Call and session status values (SPEC §2).
@@ -17,21 +18,20 @@ const (
 	sessionClose = "closed"
 )
 
-// sessionStep applies session.open.success or session.close.success. These
+// sessionPlan applies session.open.success or session.close.success. These
 // are rare (two per session) and derive the call's state from all of its
-// sessions, so they read. Not the sessions collection: a query in a
-// transaction locks far more than its results on the emulator (opens and
-// closes of unrelated calls waited on each other for a minute), and the
-// session documents are the hottest ones. Instead each call has a
-// bookkeeping document, hmsCalls/{appointmentId}, holding
-// sessions.{sessionId}: {status, startedAt, endedAt}, written only by these
-// transactions; they read it and the call document by id.
+// sessions, so they read. Not the sessions collection nor the call: a query
+// in a transaction locks far more than its results on the emulator, and the
+// session and call documents are the ones every other event writes.
+// Instead each call has a bookkeeping document, hmsCalls/{appointmentId},
+// holding sessions.{sessionId}: {status, startedAt, endedAt}, written only
+// by these transactions, and they read only that.
 //
 // Session fields:
 //   - status: closed beats open.
 //   - startedAt: session_started_at, earliest seen (open and close carry the same).
 //   - endedAt: the close event's timestamp, latest seen.
-//   - durationSec: endedAt − startedAt once both are known.
+//   - durationSec: endedAt − startedAt once both are known (never negative).
 //   - roomId: the event's room.
 //
 // Call fields, recomputed from the stored sessions that had an open or a
@@ -43,15 +43,15 @@ const (
 //   - startedAt: earliest session startedAt.
 //   - endedAt: latest session endedAt, absent while live.
 //   - updatedAt: server time.
-func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at time.Time) txStep {
-	return func(ctx context.Context, tx *firestore.Transaction) ([]write, error) {
-		callRef, bookRef := s.callRef(appt), s.fs.Collection(colCallBooks).Doc(appt)
-		snaps, err := tx.GetAll([]*firestore.DocumentRef{callRef, bookRef})
-		if err != nil {
-			return nil, err
-		}
+func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, closing bool) plan {
+	if ev.SessionID == "" {
+		return plan{}
+	}
+	sid, roomID, started, at := ev.SessionID, ref.RoomID, tm(ref.SessionStartedAt), norm(ev.Timestamp)
+	bookRef := s.fs.Collection(colCallBooks).Doc(appt)
+	step := func(stored map[string]any) []write {
 		seen := map[string]sessionState{}
-		for id, v := range mapAt(dataOf(snaps[1]), "sessions") {
+		for id, v := range mapAt(stored, "sessions") {
 			if m, ok := v.(map[string]any); ok {
 				seen[id] = sessionStateOf(m)
 			}
@@ -83,9 +83,10 @@ func (s *Store) sessionStep(appt, sid, roomID string, closing bool, started, at 
 		return []write{
 			{s.sessionRef(appt, sid), sess},
 			{bookRef, map[string]any{"sessions": map[string]any{sid: book}}},
-			{callRef, deriveCall(seen)},
-		}, nil
+			{s.callRef(appt), deriveCall(seen)},
+		}
 	}
+	return plan{read: bookRef, step: step}
 }
 
 type sessionState struct {

@@ -23,12 +23,13 @@ const (
 	colRecordings   = "recordings"
 	colRooms        = "hmsRooms"
 	colEvents       = "hmsEvents"
-	// colPeers holds one bookkeeping document per peer, outside the app's
-	// view; see peerguard.go for why it exists.
-	colPeers = "hmsPeers"
-	// colCallBooks holds one bookkeeping document per call, outside the
-	// app's view; see session.go.
+	// Bookkeeping documents, outside the app's view, that let the merge
+	// rules read a little without reading the documents every event writes:
+	// one per peer (peer.go), per call (session.go), and per stream
+	// status rank (stream.go).
+	colPeers     = "hmsPeers"
 	colCallBooks = "hmsCalls"
+	colStreams   = "hmsStreams"
 )
 
 var (
@@ -48,7 +49,7 @@ type Store struct {
 	// changes once written, so the cache never needs invalidating.
 	rooms sync.Map
 
-	// txLocks stripes the per-call transaction lock (see lockCall); each
+	// txLocks stripes the transaction locks (see lock.go); each
 	// is a one-slot semaphore so that waiting can honour a context.
 	txLocks [64]chan struct{}
 }

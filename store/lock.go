@@ -1,0 +1,24 @@
+package store
+
+import (
+	"context"
+	"hash/fnv"
+)
+
+// lock serialises this instance's transactions on one key (the bookkeeping
+// document they read, or a call for EnsureRoom), giving up when ctx ends: a
+// hung Firestore must not hold other requests past their deadline. Two
+// transactions locking the same document wait on each other until the
+// server aborts one, which costs seconds on the emulator; taking turns
+// here costs one commit.
+func (s *Store) lock(ctx context.Context, key string) (unlock func(), err error) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	sem := s.txLocks[h.Sum32()%uint32(len(s.txLocks))]
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
