@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -13,9 +14,6 @@ import (
 
 	"github.com/telemed/videocalls/hms"
 )
-
-// txAttempts bounds transaction retries; the caller's deadline bounds them too.
-const txAttempts = 10
 
 // ApplyResult says what ApplyEvent did.
 type ApplyResult struct {
@@ -46,7 +44,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	for p := s.plan(ev, appt); ; p = *p.orElse {
 		var err error
 		if p.read != nil {
-			err = s.commitTx(ctx, evWrite, p)
+			err = s.commitRead(ctx, evWrite, p)
 		} else {
 			err = s.commitBlind(ctx, evWrite, p)
 		}
@@ -67,7 +65,8 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 
 // plan is what one event does to Firestore, in one atomic commit that also
 // creates the event document: either blind writes (creates and merges, no
-// reads), or a transaction (tx) when a field's rule needs a stored value.
+// reads), or a read and a conditional commit when a field's rule needs a
+// stored value.
 type plan struct {
 	// creates are documents that must not exist yet: each stands for a
 	// condition under which merges are right (see peer.go, stream.go,
@@ -77,12 +76,13 @@ type plan struct {
 	// every other event's writes, given creates.
 	merges []write
 	orElse *plan
-	// read, when set, makes the plan a transaction instead: it reads this
-	// one bookkeeping document, and step turns its fields (empty when it
-	// does not exist) into the merge-sets to make. step may run several
-	// times (transaction retries), so it keeps no state.
+	// read, when set, makes the plan read instead: it reads this one
+	// bookkeeping document, and step turns its fields (empty when it does
+	// not exist) into its new fields and the merge-sets to make, committed
+	// only if it did not change meanwhile (commitRead). step may run
+	// several times, so it keeps no state.
 	read *firestore.DocumentRef
-	step func(stored map[string]any) []write
+	step func(stored map[string]any) (book map[string]any, merges []write)
 }
 
 // write is one merge-set, or for plan.creates one create, of a document.
@@ -91,7 +91,7 @@ type write struct {
 	data map[string]any
 }
 
-// errDuplicate aborts a transaction whose event document already exists.
+// errDuplicate stops commitRead when the event document already exists.
 var errDuplicate = errors.New("duplicate event")
 
 // commitBlind creates the event document and p.creates and makes p.merges
@@ -117,36 +117,68 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 	})
 }
 
-// commitTx reads the event document and p.read in one call of a
-// transaction, returns errDuplicate when the event document exists, and
-// otherwise creates it with the writes of p.step. Transactions reading one
-// bookkeeping document run one at a time in this instance (lock.go).
-func (s *Store) commitTx(ctx context.Context, ev write, p plan) error {
+// commitRead applies a plan that reads, optimistically: it reads the event
+// document and p.read in one call (errDuplicate when the event exists),
+// then commits the event document, p.read's new fields and p.step's merges
+// in one batch that holds only if p.read is unchanged since it was read
+// (created when it did not exist, else updated with its update time as
+// precondition). When that fails, another event wrote p.read in between:
+// read again. Two round trips, and no lock held on the server while this
+// instance thinks; plans reading one document take turns here (lock.go).
+func (s *Store) commitRead(ctx context.Context, ev write, p plan) error {
 	unlock, err := s.lock(ctx, p.read.Path)
 	if err != nil {
-		return fmt.Errorf("wait for transactions on %s: %w", p.read.ID, err)
+		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
 	}
 	defer unlock()
-	return retryAborted(ctx, 50*time.Millisecond, func() error {
-		return s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-			snaps, err := tx.GetAll([]*firestore.DocumentRef{ev.ref, p.read})
-			if err != nil {
-				return err
-			}
-			if snaps[0].Exists() {
-				return errDuplicate
-			}
-			if err := tx.Create(ev.ref, ev.data); err != nil {
-				return err
-			}
-			for _, w := range p.step(dataOf(snaps[1])) {
-				if err := tx.Set(w.ref, w.data, firestore.MergeAll); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, firestore.MaxAttempts(txAttempts))
-	})
+	pause := 10 * time.Millisecond
+	for {
+		snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{ev.ref, p.read})
+		if err != nil {
+			return err
+		}
+		if snaps[0].Exists() {
+			return errDuplicate
+		}
+		book, merges := p.step(dataOf(snaps[1]))
+		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
+		b.Create(ev.ref, ev.data)
+		if snaps[1].Exists() {
+			b.Update(p.read, leafUpdates(nil, book), firestore.LastUpdateTime(snaps[1].UpdateTime))
+		} else {
+			b.Create(p.read, book)
+		}
+		for _, w := range merges {
+			b.Set(w.ref, w.data, firestore.MergeAll)
+		}
+		_, err = b.Commit(ctx)
+		switch status.Code(err) {
+		case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		case <-time.After(rand.N(pause)):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// leafUpdates turns a merge-set's data into the updates of its leaf fields,
+// which is what a merge-set (MergeAll) writes.
+func leafUpdates(prefix firestore.FieldPath, data map[string]any) []firestore.Update {
+	var out []firestore.Update
+	for k, v := range data {
+		path := append(slices.Clip(prefix), k)
+		if m, ok := v.(map[string]any); ok && len(m) > 0 {
+			out = append(out, leafUpdates(path, m)...)
+			continue
+		}
+		out = append(out, firestore.Update{FieldPath: path, Value: v})
+	}
+	return out
 }
 
 // retryAborted calls commit again, with jittered backoff from pause up to a

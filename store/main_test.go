@@ -143,14 +143,9 @@ func diff(a, b any, path string, out *[]string) {
 }
 
 func short(v any) string {
-	s := reflect.ValueOf(v).String()
-	if v != nil {
-		s = fmtAny(v)
-	}
+	s := fmt.Sprintf("%#v", v)
 	if len(s) > 120 {
 		s = s[:120] + "..."
 	}
 	return s
 }
-
-func fmtAny(v any) string { return fmt.Sprintf("%#v", v) }

@@ -36,8 +36,8 @@ import (
 //   - expireAt: for the TTL policy of hmsEvents.
 // A join creates it in its blind commit, so a join with nothing before it
 // writes blind. If it exists (a role change or a duration-less leave came
-// first), the join is applied in a transaction that reads it, as role
-// changes and duration-less leaves always are. Whoever commits second sees
+// first), the join is applied by reading it (commitRead), as role changes
+// and duration-less leaves always are. Whoever commits second sees
 // the other. Leaves with a duration are blind: no other event writes
 // their fields.
 
@@ -141,10 +141,11 @@ func (s *Store) peerBookRef(sid, pid string) *firestore.DocumentRef {
 
 // peerTx applies a peer event after reading the peer's bookkeeping
 // document (only): the path of role changes, duration-less leaves, and
-// joins whose bookkeeping document already existed.
+// joins whose bookkeeping document already existed. It never reads the
+// session document.
 func (s *Store) peerTx(f peerFacts) *plan {
 	ref := s.peerBookRef(f.sid, f.pid)
-	return &plan{read: ref, step: func(stored map[string]any) []write {
+	return &plan{read: ref, step: func(stored map[string]any) (map[string]any, []write) {
 		p, book := map[string]any{}, expiry()
 
 		joined := earlier(timeAt(stored, "joinedAt"), f.joinedAt)
@@ -169,7 +170,7 @@ func (s *Store) peerTx(f peerFacts) *plan {
 		if derived && !joined.IsZero() && !left.IsZero() {
 			p["durationSec"] = durationSec(joined, left)
 		}
-		return []write{{s.sessionRef(f.appt, f.sid), f.sessionDoc(p)}, {ref, book}}
+		return book, []write{{s.sessionRef(f.appt, f.sid), f.sessionDoc(p)}}
 	}}
 }
 

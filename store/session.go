@@ -25,7 +25,7 @@ const (
 // session and call documents are the ones every other event writes.
 // Instead each call has a bookkeeping document, hmsCalls/{appointmentId},
 // holding sessions.{sessionId}: {status, startedAt, endedAt}, written only
-// by these transactions, and they read only that.
+// by these events, and they read only that (commitRead).
 //
 // Session fields:
 //   - status: closed beats open.
@@ -49,7 +49,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 	}
 	sid, roomID, started, at := ev.SessionID, ref.RoomID, tm(ref.SessionStartedAt), norm(ev.Timestamp)
 	bookRef := s.fs.Collection(colCallBooks).Doc(appt)
-	step := func(stored map[string]any) []write {
+	step := func(stored map[string]any) (map[string]any, []write) {
 		seen := map[string]sessionState{}
 		for id, v := range mapAt(stored, "sessions") {
 			if m, ok := v.(map[string]any); ok {
@@ -80,9 +80,8 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		setTime(book, "startedAt", cur.startedAt)
 		setTime(book, "endedAt", cur.endedAt)
 
-		return []write{
+		return map[string]any{"sessions": map[string]any{sid: book}}, []write{
 			{s.sessionRef(appt, sid), sess},
-			{bookRef, map[string]any{"sessions": map[string]any{sid: book}}},
 			{s.callRef(appt), deriveCall(seen)},
 		}
 	}

@@ -32,6 +32,9 @@ const (
 	colStreams   = "hmsStreams"
 )
 
+// txAttempts bounds transaction retries; the caller's deadline bounds them too.
+const txAttempts = 10
+
 var (
 	// ErrNotFound means the requested document does not exist.
 	ErrNotFound = errors.New("not found")
@@ -85,10 +88,11 @@ func (s *Store) Close() error {
 // from the rest with status.Code. A context error becomes the matching
 // status, so a deadline spent waiting on Firestore reads as DeadlineExceeded.
 type Error struct {
-	Op  string
-	Err error
+	Op  string // what the store was doing, e.g. "read appointment a1"
+	Err error  // the cause
 }
 
+// Error says "store: <op>: <cause>".
 func (e *Error) Error() string { return "store: " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the cause, so that errors.Is sees ErrNotFound and context errors.

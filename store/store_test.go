@@ -97,8 +97,9 @@ func TestEnsureRoomRace(t *testing.T) {
 func TestApplyExactlyOnce(t *testing.T) {
 	rng := newRand()
 	evs := history(rng, "x", "room-x", 1, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	// One of each path: blind with guard (join), blind (leave with
-	// duration), transaction (open, role change, leave without duration).
+	// One event of each type, so one of each path: blind, blind with a
+	// create (join, stream statuses, recording failures), and transaction
+	// (open, close, role change, leave without duration).
 	byType := map[string][]byte{}
 	for _, e := range evs {
 		ev, _ := hms.ParseEvent(e.raw)
