@@ -93,7 +93,7 @@ func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 	return plan{
 		creates: []write{{s.peerBookRef(f.sid, f.pid), book}},
 		merges:  []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}},
-		orElse:  s.peerTx(f),
+		orElse:  s.peerRead(f),
 	}
 }
 
@@ -105,7 +105,7 @@ func (s *Store) peerLeavePlan(ev *hms.Event, appt string, d *hms.PeerLeave) plan
 	}
 	if f.duration == nil {
 		// leftAt − joinedAt needs the join: read it.
-		return *s.peerTx(f)
+		return *s.peerRead(f)
 	}
 	p := map[string]any{"leftAt": f.leftAt, "durationSec": *f.duration}
 	setStr(p, "leaveReason", f.leaveReason)
@@ -118,7 +118,7 @@ func (s *Store) roleChangePlan(ev *hms.Event, appt string, d *hms.RoleChange) pl
 	if f.sid == "" || f.pid == "" {
 		return plan{}
 	}
-	return *s.peerTx(f)
+	return *s.peerRead(f)
 }
 
 // sessionDoc is the session merge of peer fields p, with the identity
@@ -139,11 +139,11 @@ func (s *Store) peerBookRef(sid, pid string) *firestore.DocumentRef {
 	return s.fs.Collection(colPeers).Doc(sid + ":" + pid)
 }
 
-// peerTx applies a peer event after reading the peer's bookkeeping
+// peerRead applies a peer event after reading the peer's bookkeeping
 // document (only): the path of role changes, duration-less leaves, and
 // joins whose bookkeeping document already existed. It never reads the
 // session document.
-func (s *Store) peerTx(f peerFacts) *plan {
+func (s *Store) peerRead(f peerFacts) *plan {
 	ref := s.peerBookRef(f.sid, f.pid)
 	return &plan{read: ref, step: func(stored map[string]any) (map[string]any, []write) {
 		p, book := map[string]any{}, expiry()

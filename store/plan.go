@@ -7,13 +7,14 @@ import (
 )
 
 // plan decides, for each event type, which documents it changes and how.
-// Every event is blind (creates and merge-sets, no reads) except these,
-// which read one bookkeeping document that few events share, in a
-// transaction: session open and close (hmsCalls, session.go), role changes
-// and leaves without a duration (hmsPeers, peer.go), and a join whose
-// hmsPeers document already exists. No transaction reads a document that
-// every event of a call writes (calls/{a} and its sessions). The merge rule
-// of every field is written next to its plan.
+// Every event is one blind commit (creates and merge-sets, no reads),
+// except these, which read one bookkeeping document that few events share
+// and commit on condition that it did not change (commitRead): session open
+// and close (hmsCalls, session.go), role changes and leaves without a
+// duration (hmsPeers, peer.go), and a join whose hmsPeers document already
+// exists. Nothing reads a document that every event of a call writes
+// (calls/{a} and its sessions). The merge rule of every field is written
+// next to its plan.
 func (s *Store) plan(ev *hms.Event, appt string) plan {
 	if appt == "" || (ev.SessionID != "" && !validID(ev.SessionID)) {
 		return plan{} // unknown room, or an unusable session id: raw only

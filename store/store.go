@@ -52,7 +52,7 @@ type Store struct {
 	// changes once written, so the cache never needs invalidating.
 	rooms sync.Map
 
-	// txLocks stripes the transaction locks (see lock.go); each
+	// txLocks stripes the read-then-write locks (see lock.go); each
 	// is a one-slot semaphore so that waiting can honour a context.
 	txLocks [64]chan struct{}
 }
@@ -129,3 +129,5 @@ func wrapf(err error, format string, args ...any) error {
 	}
 	return &Error{Op: fmt.Sprintf(format, args...), Err: err}
 }
+
+func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
