@@ -1,0 +1,168 @@
+package sessiongen
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/telemed/videocalls/hms"
+)
+
+func TestRoomsAreRealistic(t *testing.T) {
+	g := New(Config{Seed: 1, Prefix: "t", MaxSessions: 2})
+	rooms := g.Rooms(3000)
+	all := All(rooms)
+	if len(all) < 3000 {
+		t.Fatalf("%d events, want at least 3000", len(all))
+	}
+	ids := map[string]bool{}
+	types := map[string]int{}
+	for _, r := range rooms {
+		if !strings.HasPrefix(r.AppointmentID, "t-") || r.ID == "" {
+			t.Fatalf("room %+v", r)
+		}
+		if !slices.IsSortedFunc(r.Events, func(a, b Event) int { return a.At.Compare(b.At) }) {
+			t.Errorf("room %s: events not in time order", r.ID)
+		}
+		// Per session: opens first, closes last, and a user who rejoins
+		// does so under a new peer id.
+		sessions := map[string][]*hms.Event{}
+		for _, e := range r.Events {
+			if ids[e.ID] {
+				t.Fatalf("event id %s twice", e.ID)
+			}
+			ids[e.ID] = true
+			types[e.Type]++
+			ev, err := hms.ParseEvent(e.Body)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", e.Type, err, e.Body)
+			}
+			if len(ev.DataProblems) > 0 {
+				t.Errorf("%s: data problems %v\n%s", e.Type, ev.DataProblems, e.Body)
+			}
+			if ev.ID != e.ID || string(ev.Type) != e.Type || ev.RoomID != r.ID || ev.SessionID != e.SessionID {
+				t.Errorf("envelope %+v does not match %+v", ev, e)
+			}
+			if !ev.Timestamp.Equal(e.At.Truncate(time.Second)) {
+				t.Errorf("%s: timestamp %v, want %v", e.ID, ev.Timestamp, e.At.Truncate(time.Second))
+			}
+			if e.SessionID != "" {
+				sessions[e.SessionID] = append(sessions[e.SessionID], ev)
+			}
+		}
+		if len(sessions) < 1 || len(sessions) > 2 {
+			t.Errorf("room %s: %d sessions", r.ID, len(sessions))
+		}
+		for sid, evs := range sessions {
+			if evs[0].Type != hms.SessionOpenSuccess {
+				t.Errorf("session %s starts with %s", sid, evs[0].Type)
+			}
+			closes := 0
+			for _, ev := range evs {
+				if ev.Type == hms.SessionCloseSuccess {
+					closes++
+				}
+			}
+			if closes != 1 {
+				t.Errorf("session %s closes %d times", sid, closes)
+			}
+		}
+	}
+	for _, typ := range []hms.EventType{
+		hms.SessionOpenSuccess, hms.SessionCloseSuccess, hms.PeerJoinSuccess, hms.PeerLeaveSuccess,
+		hms.PeerJoinFailure, hms.PeerLeaveFailure, hms.RoomEndSuccess, hms.RoleChangeSuccess,
+		hms.RecordingSuccess, hms.RecordingFailed, hms.BeamStartedSuccess, hms.BeamStoppedSuccess,
+		hms.BeamRecordingSuccess, hms.BeamFailure, hms.HLSStartedSuccess, hms.HLSStoppedSuccess,
+		hms.HLSRecordingSuccess, hms.HLSFailure,
+	} {
+		if types[string(typ)] == 0 {
+			t.Errorf("no %s event in %d", typ, len(all))
+		}
+	}
+	if types["peer.join.success"] <= 2*types["session.open.success"] {
+		t.Errorf("%d joins for %d sessions: no rejoins", types["peer.join.success"], types["session.open.success"])
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	a := All(New(Config{Seed: 7}).Rooms(500))
+	b := All(New(Config{Seed: 7}).Rooms(500))
+	c := All(New(Config{Seed: 8}).Rooms(500))
+	if len(a) != len(b) {
+		t.Fatalf("%d and %d events from one seed", len(a), len(b))
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].Body, b[i].Body) {
+			t.Fatalf("event %d differs between two runs of one seed", i)
+		}
+	}
+	if bytes.Equal(a[0].Body, c[0].Body) {
+		t.Error("two seeds give the same first event")
+	}
+}
+
+// TestBodiesLookLike100ms compares each generated type's envelope keys and
+// data keys with the documented samples: the same envelope, and no data
+// field that neither the sample nor the reference documents.
+func TestBodiesLookLike100ms(t *testing.T) {
+	files, err := filepath.Glob("../../hms/testdata/events/distinct/*.json")
+	if err != nil || len(files) == 0 {
+		t.Skipf("no samples: %v", err)
+	}
+	type body struct {
+		env  []string
+		data map[string]bool
+	}
+	read := func(raw []byte) body {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]json.RawMessage
+		_ = json.Unmarshal(m["data"], &d)
+		b := body{data: map[string]bool{}}
+		for k := range m {
+			b.env = append(b.env, k)
+		}
+		slices.Sort(b.env)
+		for k := range d {
+			b.data[k] = true
+		}
+		return b
+	}
+	samples := map[string]body{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samples[strings.TrimSuffix(filepath.Base(f), ".json")] = read(raw)
+	}
+	seen := map[string]bool{}
+	for _, e := range All(New(Config{Seed: 3}).Rooms(2000)) {
+		if seen[e.Type] {
+			continue
+		}
+		seen[e.Type] = true
+		want, ok := samples[e.Type]
+		if !ok {
+			continue
+		}
+		got := read(e.Body)
+		if !slices.Equal(got.env, want.env) {
+			t.Errorf("%s envelope keys %v, sample has %v", e.Type, got.env, want.env)
+		}
+		for k := range got.data {
+			// reason is documented for peer.leave.success (client request,
+			// peer kicked, ...) but missing from the sample.
+			if !want.data[k] && !(e.Type == "peer.leave.success" && k == "reason") {
+				t.Errorf("%s data has %q, the sample does not", e.Type, k)
+			}
+		}
+	}
+}
