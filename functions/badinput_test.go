@@ -1,0 +1,343 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/telemed/videocalls/internal/emulatortest"
+)
+
+// updateREADME rewrites the README's bad-input table from what the functions
+// answered: go test ./functions -run TestBadInputTable -update
+var updateREADME = flag.Bool("update", false, "rewrite the bad-input table in README.md from the answers observed")
+
+const (
+	badInputStart = "<!-- bad-input-table:start -->"
+	badInputEnd   = "<!-- bad-input-table:end -->"
+	readmePath    = "../README.md"
+)
+
+// badRequest is one row of the README's bad-input table: a request the
+// functions must refuse (or, for a wrong-typed webhook field, accept), sent
+// end to end to the local server on the emulators.
+type badRequest struct {
+	function string // hmsToken or hmssWebhook
+	request  string // markdown, as the README shows it
+	want     string // the answer this row must get, as rendered
+	send     func(t *testing.T) string
+}
+
+// TestBadInputTable sends every bad request of the README's table to the
+// running functions, checks each answer against the row's expectation, and
+// compares the rendered table with the README block between the
+// bad-input-table markers (or rewrites that block with -update).
+func TestBadInputTable(t *testing.T) {
+	e := setupE2E(t)
+	rows := badRequests(t, e)
+
+	var failed bool
+	got := make([]string, len(rows))
+	for i, row := range rows {
+		got[i] = row.send(t)
+		if got[i] != row.want {
+			failed = true
+			t.Errorf("%s: %s: answered %s, want %s", row.function, row.request, got[i], row.want)
+		}
+	}
+	table := renderBadInputTable(rows, got)
+	if failed {
+		t.Logf("observed table:\n%s", table)
+		return
+	}
+
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, current, after, err := splitBadInputBlock(string(readme))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	if current == table {
+		return
+	}
+	if *updateREADME {
+		if err := os.WriteFile(readmePath, []byte(before+table+after), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote the bad-input table in %s", filepath.Clean(readmePath))
+		return
+	}
+	t.Errorf("README.md's bad-input table differs from the answers observed; "+
+		"run `go test ./functions -run TestBadInputTable -update` and review the change.\n--- README\n%s--- observed\n%s", current, table)
+}
+
+// splitBadInputBlock returns the README around and between the markers; the
+// block starts after the start marker's line and ends before the end marker.
+func splitBadInputBlock(readme string) (before, block, after string, err error) {
+	i := strings.Index(readme, badInputStart)
+	j := strings.Index(readme, badInputEnd)
+	if i < 0 || j < i {
+		return "", "", "", fmt.Errorf("markers %s and %s not found in order", badInputStart, badInputEnd)
+	}
+	i += len(badInputStart) + 1 // and its newline
+	if i > j {
+		i = j
+	}
+	return readme[:i], readme[i:j], readme[j:], nil
+}
+
+func renderBadInputTable(rows []badRequest, answers []string) string {
+	var b strings.Builder
+	b.WriteString("| function | request | answer |\n| --- | --- | --- |\n")
+	for i, row := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", row.function, row.request, answers[i])
+	}
+	return b.String()
+}
+
+func badRequests(t *testing.T, e *e2eEnv) []badRequest {
+	doctor, client, stranger := e.signUp(t, "bad-doctor"), e.signUp(t, "bad-client"), e.signUp(t, "bad-stranger")
+	revoked, disabled, deleted := e.signUp(t, "bad-revoked"), e.signUp(t, "bad-disabled"), e.signUp(t, "bad-deleted")
+	emulatortest.RevokeTokens(t, e.auth, e.project, revoked.uid)
+	emulatortest.DisableUser(t, e.auth, e.project, disabled.uid)
+	emulatortest.DeleteUser(t, e.auth, e.project, deleted.uid)
+	time.Sleep(1100 * time.Millisecond) // revocation has one-second resolution
+
+	now := time.Now()
+	seed := func(name string, fields map[string]any) string {
+		id := "bad-" + name + "-" + uuid.NewString()[:8]
+		doc := map[string]any{"doctorId": doctor.uid, "clientId": client.uid}
+		for k, v := range fields {
+			doc[k] = v
+		}
+		e.seedAppointment(t, id, doc)
+		return id
+	}
+	open := seed("open", map[string]any{"startAt": now.Add(-5 * time.Minute), "endAt": now.Add(time.Hour)})
+	expired := emulatortest.ExpiredIDToken(e.project, doctor.uid)
+	otherProject := emulatortest.UnsignedIDToken("demo-other-project", doctor.uid, now.Add(-time.Minute), now.Add(time.Hour))
+	forged := forgedIDToken(t, e.project, doctor.uid, now)
+	e.remember(expired, otherProject, forged)
+
+	validBody := func(appt string) []byte {
+		b, _ := json.Marshal(map[string]any{"data": map[string]string{"appointmentId": appt}})
+		return b
+	}
+	jsonCT := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + doctor.idToken}
+	// callable sends a raw request to hmsToken and renders "code STATUS".
+	callable := func(method string, header map[string]string, body []byte) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			ans := e.send(t, method, "/hmsToken", header, body)
+			return callableCell(t, ans)
+		}
+	}
+	// token calls hmsToken the way the SDKs do, as idToken, for appt.
+	token := func(idToken, appt string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			code, ans := e.callToken(t, idToken, appt)
+			switch {
+			case ans.Error != nil && ans.Error.Message == "":
+				return fmt.Sprintf("%d %s without a message", code, ans.Error.Status)
+			case ans.Error != nil:
+				return fmt.Sprintf("%d `%s`", code, ans.Error.Status)
+			case ans.Result != nil:
+				return fmt.Sprintf("%d result (role `%v`)", code, ans.Result["role"])
+			}
+			return fmt.Sprintf("%d (no result, no error)", code)
+		}
+	}
+
+	eventID := func() string { return "bad-input-" + uuid.NewString() }
+	event := func(id, typ, ts string, data string) []byte {
+		return []byte(fmt.Sprintf(`{"version":"2.0","id":%q,"type":%q,"timestamp":%q,"data":%s}`, id, typ, ts, data))
+	}
+	const ts = "2026-01-02T03:04:05.123456789Z"
+	secretHeader := map[string]string{"X-Webhook-Secret": e2eWebhookSecret, "Content-Type": "application/json"}
+	// webhook posts body with header and renders "code status"; stored says
+	// whether hmsEvents/{id} must exist afterwards.
+	webhook := func(method string, header map[string]string, id string, body []byte, stored bool) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			ans := e.send(t, method, "/hmssWebhook", header, body)
+			cell := webhookCell(t, ans)
+			if id != "" {
+				if got := e.doc(t, "hmsEvents/"+id) != nil; got != stored {
+					cell += fmt.Sprintf(" (hmsEvents/%s stored: %v)", id, got)
+				}
+			}
+			return cell
+		}
+	}
+	withSecret := func(secret string) map[string]string {
+		h := map[string]string{"Content-Type": "application/json"}
+		if secret != "" {
+			h["X-Webhook-Secret"] = secret
+		}
+		return h
+	}
+
+	const (
+		invalid    = "400 `INVALID_ARGUMENT`"
+		unauth     = "401 `UNAUTHENTICATED`"
+		precond    = "400 `FAILED_PRECONDITION`"
+		refused4xx = " `refused`"
+	)
+	bigCallable := []byte(`{"data":{"appointmentId":"` + strings.Repeat("a", maxCallableBody) + `"}}`)
+	id1, id2, id3, id4, id5, id6, id7, id8 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
+	return []badRequest{
+		{"hmsToken", "`GET` instead of `POST`", invalid, callable(http.MethodGet, jsonCT, nil)},
+		{"hmsToken", "`PUT` with a valid body", invalid, callable(http.MethodPut, jsonCT, validBody(open))},
+		{"hmsToken", "`Content-Type: text/plain`", invalid, callable(http.MethodPost,
+			map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + doctor.idToken}, validBody(open))},
+		{"hmsToken", "no `Content-Type`", invalid, callable(http.MethodPost,
+			map[string]string{"Authorization": "Bearer " + doctor.idToken}, validBody(open))},
+		{"hmsToken", "body over 64 KiB", invalid, callable(http.MethodPost, jsonCT, bigCallable)},
+		{"hmsToken", "malformed JSON (`{\"data\":`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":`))},
+		{"hmsToken", "JSON that is not an object (`[]`)", invalid, callable(http.MethodPost, jsonCT, []byte(`[]`))},
+		{"hmsToken", "no `data` (`{\"appointmentId\":\"…\"}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"appointmentId":"`+open+`"}`))},
+		{"hmsToken", "`data` not an object (`{\"data\":\"x\"}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":"x"}`))},
+		{"hmsToken", "missing `appointmentId` (`{\"data\":{}}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{}}`))},
+		{"hmsToken", "blank `appointmentId`", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":"  "}}`))},
+		{"hmsToken", "`appointmentId` a number", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":42}}`))},
+		{"hmsToken", "no ID token", unauth, token("", open)},
+		{"hmsToken", "`Authorization` not `Bearer`", unauth, callable(http.MethodPost,
+			map[string]string{"Content-Type": "application/json", "Authorization": "Basic " + doctor.idToken}, validBody(open))},
+		{"hmsToken", "garbage ID token (`not-a-jwt`)", unauth, token("not-a-jwt", open)},
+		{"hmsToken", "expired ID token", unauth, token(expired, open)},
+		{"hmsToken", "ID token of another project (`aud`/`iss`)", unauth, token(otherProject, open)},
+		{"hmsToken", "revoked ID token (tokens revoked after it was issued)", unauth, token(revoked.idToken, open)},
+		{"hmsToken", "ID token of a disabled user", unauth, token(disabled.idToken, open)},
+		{"hmsToken", "ID token of a deleted user", unauth, token(deleted.idToken, open)},
+		{"hmsToken", "forged ID token (valid claims, signed by another key). **Emulator only:** the Admin SDK skips signatures " +
+			"when `FIREBASE_AUTH_EMULATOR_HOST` is set, so it is accepted here; in production the signature is checked " +
+			"and the answer is 401 `UNAUTHENTICATED`", "200 result (role `host`)", token(forged, open)},
+		{"hmsToken", "foreign appointment (caller is neither doctor nor client)", "403 `PERMISSION_DENIED`", token(stranger.idToken, open)},
+		{"hmsToken", "unknown appointment", "404 `NOT_FOUND`", token(doctor.idToken, "bad-no-such-appointment")},
+		{"hmsToken", "cancelled appointment (`status: \"Cancelled\"`)", precond, token(client.idToken, seed("cancelled", map[string]any{"status": "Cancelled"}))},
+		{"hmsToken", "too early (`startAt` 20 min away, `JOIN_EARLY=15m`)", precond, token(doctor.idToken, seed("early", map[string]any{"startAt": now.Add(20 * time.Minute)}))},
+		{"hmsToken", "too late (`endAt` 61 min ago, `JOIN_LATE=1h`)", precond, token(client.idToken, seed("late", map[string]any{"endAt": now.Add(-61 * time.Minute)}))},
+		{"hmsToken", "appointment without a string `doctorId`", precond, token(client.idToken, seed("malformed", map[string]any{"doctorId": 7}))},
+
+		{"hmssWebhook", "`GET` instead of `POST`", "405" + refused4xx + " (`Allow: POST`)", func(t *testing.T) string {
+			ans := e.send(t, http.MethodGet, "/hmssWebhook", secretHeader, nil)
+			cell := webhookCell(t, ans)
+			if ans.header.Get("Allow") == http.MethodPost {
+				cell += " (`Allow: POST`)"
+			}
+			return cell
+		}},
+		{"hmssWebhook", "no secret header", "401" + refused4xx, webhook(http.MethodPost, withSecret(""), id1, event(id1, "session.open.success", ts, `{}`), false)},
+		{"hmssWebhook", "wrong secret", "401" + refused4xx, webhook(http.MethodPost, withSecret("wrong-secret"), id2, event(id2, "session.open.success", ts, `{}`), false)},
+		{"hmssWebhook", "secret in another header (`Authorization`)", "401" + refused4xx, webhook(http.MethodPost,
+			map[string]string{"Authorization": e2eWebhookSecret}, id3, event(id3, "session.open.success", ts, `{}`), false)},
+		{"hmssWebhook", "body over 512 KiB", "413" + refused4xx, webhook(http.MethodPost, secretHeader, id4,
+			event(id4, "session.open.success", ts, `{"pad":"`+strings.Repeat("x", maxWebhookBody)+`"}`), false)},
+		{"hmssWebhook", "body over 512 KiB with a wrong secret", "401" + refused4xx, webhook(http.MethodPost, withSecret("wrong-secret"), "",
+			bytes.Repeat([]byte("x"), maxWebhookBody+1), false)},
+		{"hmssWebhook", "not JSON (`{\"id\":`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "", []byte(`{"id":`), false)},
+		{"hmssWebhook", "JSON that is not an object (`[1]`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "", []byte(`[1]`), false)},
+		{"hmssWebhook", "no `id`", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "",
+			[]byte(`{"type":"session.open.success","timestamp":"`+ts+`","data":{}}`), false)},
+		{"hmssWebhook", "no `type`", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id5,
+			[]byte(`{"id":"`+id5+`","timestamp":"`+ts+`","data":{}}`), false)},
+		{"hmssWebhook", "no `timestamp`", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id6,
+			[]byte(`{"id":"`+id6+`","type":"session.open.success","data":{}}`), false)},
+		{"hmssWebhook", "unparsable `timestamp` (`\"yesterday\"`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id7,
+			event(id7, "session.open.success", "yesterday", `{}`), false)},
+		{"hmssWebhook", "`data` field of the wrong type (`peer.join.success` with `joined_at: 5`, `duration: \"x\"`): stored, field treated as absent",
+			"200 `stored`", webhook(http.MethodPost, secretHeader, id8,
+				event(id8, "peer.join.success", ts, `{"room_id":"bad-input-room","session_id":"s1","peer_id":"p1","joined_at":5,"duration":"x"}`), true)},
+	}
+}
+
+// send makes one request to the local server and returns its answer.
+func (e *e2eEnv) send(t *testing.T, method, path string, header map[string]string, body []byte) httpAnswer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return httpAnswer{code: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// callableCell renders a callable answer as "code `STATUS`".
+func callableCell(t *testing.T, ans httpAnswer) string {
+	t.Helper()
+	var out callableAnswer
+	if err := json.Unmarshal(ans.body, &out); err != nil {
+		return fmt.Sprintf("%d, not JSON", ans.code)
+	}
+	if out.Error == nil {
+		return fmt.Sprintf("%d without an error", ans.code)
+	}
+	if out.Error.Message == "" {
+		return fmt.Sprintf("%d `%s` without a message", ans.code, out.Error.Status)
+	}
+	return fmt.Sprintf("%d `%s`", ans.code, out.Error.Status)
+}
+
+// webhookCell renders a webhook answer as "code `status`".
+func webhookCell(t *testing.T, ans httpAnswer) string {
+	t.Helper()
+	var out webhookAnswer
+	if err := json.Unmarshal(ans.body, &out); err != nil {
+		return fmt.Sprintf("%d, not JSON", ans.code)
+	}
+	if ans.code != http.StatusOK && out.Error == "" {
+		return fmt.Sprintf("%d `%s` without a reason", ans.code, out.Status)
+	}
+	return fmt.Sprintf("%d `%s`", ans.code, out.Status)
+}
+
+// forgedIDToken returns an ID token with claims the project would accept,
+// signed RS256 by a key Google never issued: production refuses it on the
+// signature, which the Admin SDK does not check in emulator mode.
+func forgedIDToken(t *testing.T, project, uid string, issuedAt time.Time) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss":       "https://securetoken.google.com/" + project,
+		"aud":       project,
+		"sub":       uid,
+		"user_id":   uid,
+		"auth_time": issuedAt.Unix(),
+		"iat":       issuedAt.Unix(),
+		"exp":       issuedAt.Add(time.Hour).Unix(),
+		"firebase":  map[string]any{"identities": map[string]any{}, "sign_in_provider": "password"},
+	})
+	tok.Header["kid"] = "forged-key"
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
