@@ -87,16 +87,17 @@ func decodeCallable(w http.ResponseWriter, r *http.Request, data any) *callError
 		}
 		return fail(statusInvalidArgument, "Request body could not be read.", err)
 	}
-	var envelope struct {
-		Data json.RawMessage `json:"data"`
-	}
+	// A map, not a struct: encoding/json matches struct fields without
+	// regard to case, and the protocol's key is exactly "data".
+	var envelope map[string]json.RawMessage
 	if err := json.Unmarshal(body, &envelope); err != nil {
 		return fail(statusInvalidArgument, "Request body must be a JSON object.", nil)
 	}
-	if len(envelope.Data) == 0 || string(envelope.Data) == "null" {
+	raw := envelope["data"]
+	if len(raw) == 0 || string(raw) == "null" {
 		return fail(statusInvalidArgument, `Request body must have a "data" field.`, nil)
 	}
-	if err := json.Unmarshal(envelope.Data, data); err != nil {
+	if err := json.Unmarshal(raw, data); err != nil {
 		return fail(statusInvalidArgument, `Request "data" must be an object with the documented fields.`, nil)
 	}
 	return nil

@@ -1,0 +1,245 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/internal/emulatortest"
+)
+
+// FuzzDecodeCallable feeds the callable request decoder random methods,
+// content types and bodies. It must never panic; every refusal is
+// INVALID_ARGUMENT with a message; and it succeeds only for a POST with a
+// JSON content type whose body, at most maxCallableBody bytes, is a JSON
+// object whose "data" member (exactly that key) is an object.
+func FuzzDecodeCallable(f *testing.F) {
+	for _, s := range []struct{ method, contentType, body string }{
+		{"POST", "application/json", `{"data":{"appointmentId":"appt-1"}}`},
+		{"POST", "application/json; charset=utf-8", `{"data":{}}`},
+		{"POST", "Application/JSON", `{"data":{"appointmentId":null},"extra":[1,2]}`},
+		{"POST", "application/json", `{"data":null}`},
+		{"POST", "application/json", `{"data":"x"}`},
+		{"POST", "application/json", `{"data":{"appointmentId":7}}`},
+		{"POST", "application/json", `[]`},
+		{"POST", "application/json", `{"data":{}} trailing`},
+		{"POST", "text/plain", `{"data":{}}`},
+		{"POST", "", `{"data":{}}`},
+		{"POST", "application/json;;", `{"data":{}}`},
+		{"GET", "application/json", ``},
+		{"OPTIONS", "application/json", `{"data":{}}`},
+		// Regression: encoding/json matches struct fields case-insensitively,
+		// so the decoder accepted "Data" and "DATA" as "data".
+		{"POST", "application/json", `{"Data":{"appointmentId":"appt-1"}}`},
+		{"POST", "application/json", `{"data":null,"DATA":{}}`},
+	} {
+		f.Add(s.method, s.contentType, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, method, contentType string, body []byte) {
+		req, err := http.NewRequest(method, "/hmsToken", bytes.NewReader(body))
+		if err != nil {
+			return // not a method net/http can send
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		var data tokenRequest
+		cerr := decodeCallable(httptest.NewRecorder(), req, &data)
+		if cerr != nil {
+			if cerr.status != statusInvalidArgument || cerr.message == "" {
+				t.Fatalf("refusal %v: want INVALID_ARGUMENT with a message", cerr)
+			}
+			return
+		}
+		if method != http.MethodPost {
+			t.Fatalf("accepted method %q", method)
+		}
+		if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
+			t.Fatalf("accepted content type %q", contentType)
+		}
+		if len(body) > maxCallableBody {
+			t.Fatalf("accepted a body of %d bytes", len(body))
+		}
+		var envelope map[string]json.RawMessage
+		if err := json.Unmarshal(body, &envelope); err != nil {
+			t.Fatalf("accepted a body that is not a JSON object: %q", body)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(envelope["data"], &obj); err != nil || obj == nil {
+			t.Fatalf(`accepted a body whose "data" is not an object: %q`, body)
+		}
+	})
+}
+
+// The webhook fuzz target's settings: its own project in the shared
+// Firestore emulator, one secret, and a 100ms that is never reached (no
+// fuzzed room belongs to an appointment, so nothing is reconciled).
+const (
+	fuzzProject = "demo-fuzz-webhook"
+	fuzzSecret  = "fuzz-webhook-secret-9c1e"
+)
+
+// FuzzWebhookHandler drives the whole webhook handler, backed by the real
+// Firestore emulator, with random methods, secret headers, content types
+// and bodies. It must never panic, never answer 2xx without the configured
+// secret in the configured header, never answer 2xx for a body that
+// hms.ParseEvent rejects, and never store a request it refused: after a
+// non-2xx answer no hmsEvents document holds that body, and none that did
+// not exist before was created.
+func FuzzWebhookHandler(f *testing.F) {
+	emulatortest.Firestore(f)
+	a := newApp(testEnv(map[string]string{
+		envProject:       fuzzProject,
+		envWebhookSecret: fuzzSecret,
+		envAPIBase:       "http://127.0.0.1:1",
+	}), newLogger(io.Discard))
+	h := a.webhookHandler()
+	fs, err := firestore.NewClient(context.Background(), fuzzProject)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { fs.Close() })
+
+	// Seeds: every reference event, and the malformed shapes.
+	var samples [][]byte
+	err = filepath.WalkDir(filepath.Join("..", "hms", "testdata", "events"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil {
+			samples = append(samples, b)
+		}
+		return err
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{
+		``, `{`, `null`, `[]`, `{}`, `{"id":"e"}`, `{"id":"e","type":"x"}`,
+		`{"id":"f1","type":"session.open.success","timestamp":"yesterday"}`,
+		`{"id":"f2","type":"peer.join.success","timestamp":"2024-01-01T00:00:00Z","data":{"joined_at":5}}`,
+		`{"id":"a/b","type":"peer.join.success","timestamp":"2024-01-01T00:00:00Z"}`,
+		`{"id":"__x__","type":"x","timestamp":"2024-01-01T00:00:00Z"}`,
+		`{"id":7,"type":"x","timestamp":"2024-01-01T00:00:00Z"}`,
+	} {
+		samples = append(samples, []byte(s))
+	}
+	for i, b := range samples {
+		f.Add("POST", "X-Webhook-Secret", "", true, "application/json", b)
+		if i%4 == 0 {
+			f.Add("POST", "X-Webhook-Secret", fuzzSecret+" ", false, "text/plain", b)
+			f.Add("PUT", "X-Webhook-Secret", "", true, "", b)
+			f.Add("POST", "Authorization", fuzzSecret, false, "application/json", b)
+		}
+	}
+
+	f.Fuzz(func(t *testing.T, method, header, value string, useSecret bool, contentType string, body []byte) {
+		req, err := http.NewRequest(method, "/hmssWebhook", bytes.NewReader(body))
+		if err != nil {
+			return // not a method net/http can send
+		}
+		if useSecret {
+			req.Header.Set("X-Webhook-Secret", fuzzSecret)
+		} else {
+			req.Header.Set(header, value)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		id := eventIDOf(body)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		existed := id != "" && eventExists(t, ctx, fs, id)
+
+		rec := httptest.NewRecorder()
+		h(rec, req)
+
+		var ans webhookAnswer
+		if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil || ans.Status == "" {
+			t.Fatalf("answer %d %q is not the webhook's JSON", rec.Code, rec.Body)
+		}
+		ok := rec.Code/100 == 2
+		if ok && req.Header.Get("X-Webhook-Secret") != fuzzSecret {
+			t.Fatalf("answered %d without the secret (header %q)", rec.Code, header)
+		}
+		if ok && method != http.MethodPost {
+			t.Fatalf("answered %d to %s", rec.Code, method)
+		}
+		_, perr := hms.ParseEvent(body)
+		if ok && perr != nil {
+			t.Fatalf("answered %d to a body ParseEvent rejects (%v): %q", rec.Code, perr, body)
+		}
+		if rec.Code == http.StatusServiceUnavailable && perr == nil && validDocID(id) {
+			t.Fatalf("answered 503 for a valid event (is the emulator up?): %s", rec.Body)
+		}
+		if ok || id == "" || !validDocID(id) {
+			return
+		}
+		snap, err := fs.Collection("hmsEvents").Doc(id).Get(ctx)
+		switch {
+		case isNotFound(err):
+			return
+		case err != nil:
+			t.Fatalf("read hmsEvents/%s: %v", id, err)
+		case !existed:
+			t.Fatalf("answered %d but created hmsEvents/%s", rec.Code, id)
+		}
+		if raw, _ := snap.Data()["raw"].(string); perr != nil && raw == string(body) {
+			t.Fatalf("hmsEvents/%s holds a body ParseEvent rejects: %q", id, body)
+		}
+	})
+}
+
+// eventIDOf returns the body's "id" when it is a JSON object with a string
+// id: the only document a request could have stored.
+func eventIDOf(body []byte) string {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		// The handler never stores what does not decode; an id-like
+		// prefix still names nothing it could have written.
+		return ""
+	}
+	var id string
+	if json.Unmarshal(v.ID, &id) != nil {
+		return ""
+	}
+	return id
+}
+
+// validDocID reports whether id can name a Firestore document, so that
+// reading it is meaningful.
+func validDocID(id string) bool {
+	return id != "" && id != "." && id != ".." && !strings.Contains(id, "/") && len(id) <= 1500 &&
+		!(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
+}
+
+func eventExists(t *testing.T, ctx context.Context, fs *firestore.Client, id string) bool {
+	t.Helper()
+	if !validDocID(id) {
+		return false
+	}
+	_, err := fs.Collection("hmsEvents").Doc(id).Get(ctx)
+	switch {
+	case err == nil:
+		return true
+	case isNotFound(err):
+		return false
+	}
+	t.Fatalf("read hmsEvents/%s: %v", id, err)
+	return false
+}
