@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/telemed/videocalls/internal/sessiongen"
+)
+
+// report collects the figures and the checks' findings.
+type report struct {
+	opts         *options
+	rooms        int
+	events       int
+	load0, load1 string
+	load         *loadResult
+	floorBefore  floorResult
+	floorAfter   floorResult
+	refTime      time.Duration
+
+	outageStart, outageEnd time.Duration
+
+	storedDocs  int      // hmsEvents documents of the measured events
+	totalDocs   int      // all hmsEvents documents (warm-up included)
+	warmEvents  int      // warm-up events sent
+	lost        []string // event ids missing from hmsEvents
+	lostTypes   map[string]int
+	wrongBody   int // raw differs from the body sent
+	wrongAppt   int // appointmentId missing or wrong
+	twice       int // events answered "stored" more than once
+	callsEqual  int
+	callsDiffer []string // "appt: path, path"
+}
+
+// check reads Firestore and fills in rep's findings.
+func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []sessiongen.Room, events []sessiongen.Event, warm int, rep *report) error {
+	apptOfRoom := map[string]string{}
+	for _, r := range rooms {
+		apptOfRoom[r.ID] = r.AppointmentID
+	}
+	rep.warmEvents = warm
+	rep.lostTypes = map[string]int{}
+	for _, n := range rep.load.stored {
+		if n > 1 {
+			rep.twice++
+		}
+	}
+
+	// hmsEvents: one document per event, with its exact body.
+	var mu sync.Mutex
+	const chunk = 300
+	err := parallel(ctx, (len(events)+chunk-1)/chunk, 8, func(ctx context.Context, c int) error {
+		part := events[c*chunk : min(len(events), (c+1)*chunk)]
+		refs := make([]*firestore.DocumentRef, len(part))
+		for i, e := range part {
+			refs[i] = fsMain.Collection("hmsEvents").Doc(e.ID)
+		}
+		snaps, err := fsMain.GetAll(ctx, refs)
+		if err != nil {
+			return fmt.Errorf("read hmsEvents: %w", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, snap := range snaps {
+			e := part[i]
+			if !snap.Exists() {
+				rep.lost = append(rep.lost, e.ID)
+				rep.lostTypes[e.Type]++
+				continue
+			}
+			rep.storedDocs++
+			d := snap.Data()
+			if raw, _ := d["raw"].(string); raw != string(e.Body) {
+				rep.wrongBody++
+			}
+			if appt, _ := d["appointmentId"].(string); appt != apptOfRoom[e.RoomID] {
+				rep.wrongAppt++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	agg, err := fsMain.Collection("hmsEvents").NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return fmt.Errorf("count hmsEvents: %w", err)
+	}
+	rep.totalDocs = countOf(agg["n"])
+
+	// calls/...: equal to the in-order reference.
+	return parallel(ctx, len(rooms), 16, func(ctx context.Context, i int) error {
+		appt := rooms[i].AppointmentID
+		got, err := dumpCall(ctx, fsMain, appt)
+		if err != nil {
+			return err
+		}
+		want, err := dumpCall(ctx, fsRef, appt)
+		if err != nil {
+			return err
+		}
+		var paths []string
+		diff(got, want, "", &paths)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(paths) == 0 {
+			rep.callsEqual++
+		} else {
+			if len(paths) > 3 {
+				paths = append(paths[:3], fmt.Sprintf("(+%d)", len(paths)-3))
+			}
+			rep.callsDiffer = append(rep.callsDiffer, appt+": "+strings.Join(paths, ", "))
+		}
+		return nil
+	})
+}
+
+func countOf(v any) int {
+	switch n := v.(type) {
+	case int64:
+		return int(n)
+	case interface{ GetIntegerValue() int64 }:
+		return int(n.GetIntegerValue())
+	}
+	return -1
+}
+
+// volatile are the fields two orders of the same events may leave
+// different (SPEC §4): server times. A recording's createdAt is the
+// event's, so it is compared; the call's is the room's creation time.
+var volatile = []string{"updatedAt", "receivedAt"}
+
+// dumpCall reads calls/{appt} with its sessions and recordings, without the
+// volatile fields, times as RFC 3339 strings.
+func dumpCall(ctx context.Context, fs *firestore.Client, appt string) (map[string]any, error) {
+	out := map[string]any{}
+	ref := fs.Collection("calls").Doc(appt)
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read calls/%s: %w", appt, err)
+	}
+	call := snap.Data()
+	delete(call, "createdAt")
+	out["call"] = normalize(strip(call))
+	for _, col := range []string{"sessions", "recordings"} {
+		docs, err := ref.Collection(col).Documents(ctx).GetAll()
+		if err != nil {
+			return nil, fmt.Errorf("read calls/%s/%s: %w", appt, col, err)
+		}
+		for _, d := range docs {
+			out[col+"/"+d.Ref.ID] = normalize(strip(d.Data()))
+		}
+	}
+	return out, nil
+}
+
+func strip(m map[string]any) map[string]any {
+	for _, k := range volatile {
+		delete(m, k)
+	}
+	return m
+}
+
+// normalize turns times into strings, so that equal instants compare equal.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = normalize(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = normalize(x)
+		}
+		return out
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// diff appends the paths where a and b differ.
+func diff(a, b any, path string, out *[]string) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := slices.Sorted(maps.Keys(am))
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			diff(am[k], bm[k], p, out)
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, path)
+	}
+}
+
+// ok reports whether every check passed.
+func (r *report) ok() bool {
+	return len(r.lost) == 0 && r.twice == 0 && r.wrongBody == 0 && r.wrongAppt == 0 &&
+		len(r.callsDiffer) == 0 && r.totalDocs == r.events+r.warmEvents
+}
+
+// print writes the summary table.
+func (r *report) print(w io.Writer) {
+	o, l := r.opts, r.load
+	secs := l.elapsed.Seconds()
+	p50, p99, pmax := percentiles(l.latencies)
+	fmt.Fprintf(w, "\n== hmssWebhook load test: %d events in %d rooms, each delivered %d times in random order by %d senders (seed %d)\n",
+		r.events, r.rooms, o.k, o.senders, o.seed)
+	fmt.Fprintf(w, "   machine: %d CPUs; load average %s before, %s after the load\n", numCPU(), r.load0, r.load1)
+	fmt.Fprintf(w, "\n%-13s %s\n", "load", fmt.Sprintf("%d deliveries, %d attempts in %.1fs", l.deliveries, l.attempts, secs))
+	fmt.Fprintf(w, "%-13s %.0f unique events/s, %.0f deliveries/s, %.0f attempts/s\n", "throughput",
+		float64(r.events)/secs, float64(l.deliveries)/secs, float64(l.attempts)/secs)
+	fmt.Fprintf(w, "%-13s p50 %s, p99 %s, max %s (every attempt)\n", "latency", ms(p50), ms(p99), ms(pmax))
+	fmt.Fprintf(w, "%-13s %s\n", "answers", statusCounts(l.byCode))
+	fmt.Fprintf(w, "%-13s %d deliveries retried, %d got a 503, %d given up after %d retries (%d distinct events)\n",
+		"retries", l.retried, l.with503, sum(l.gaveUp), len(o.retries), len(l.gaveUp))
+	if o.outage > 0 {
+		if r.outageStart > 0 {
+			fmt.Fprintf(w, "%-13s emulator paused (SIGSTOP) from %.1fs to %.1fs of the load\n", "outage",
+				r.outageStart.Seconds(), r.outageEnd.Seconds())
+		} else {
+			fmt.Fprintf(w, "%-13s did not happen: the load ended before -outage-after\n", "outage")
+		}
+	}
+	if o.floor > 0 {
+		floor := (r.floorBefore.rate() + r.floorAfter.rate()) / 2
+		fmt.Fprintf(w, "%-13s %.0f batches/s (before %.0f, after %.0f; %d writers, create + merge into 1 of 50 shared docs)\n",
+			"floor", floor, r.floorBefore.rate(), r.floorAfter.rate(), o.floorWriters)
+		fmt.Fprintf(w, "%-13s deliveries/s ÷ floor = %.2f; unique events/s ÷ floor = %.2f (goal ≥ 0.4)\n", "ratio",
+			float64(l.deliveries)/secs/floor, float64(r.events)/secs/floor)
+	}
+	fmt.Fprintf(w, "%-13s applied once in order through the store package in %.1fs (%s)\n", "reference", r.refTime.Seconds(), o.refProject)
+	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d hmsEvents documents (want %d incl. %d warm-up): %d extra\n",
+		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents, r.totalDocs-r.events-r.warmEvents)
+	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
+	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)
+	fmt.Fprintf(w, "%-13s %d/%d calls documents (with sessions, recordings) equal the in-order result, %d differ\n",
+		"calls", r.callsEqual, r.rooms, len(r.callsDiffer))
+	if len(r.lost) > 0 {
+		fmt.Fprintf(w, "%-13s by type: %s\n", "lost events", counts(r.lostTypes))
+	}
+	sort.Strings(r.callsDiffer)
+	for i, d := range r.callsDiffer {
+		if i == o.showDiffs {
+			fmt.Fprintf(w, "%-13s ... %d more\n", "", len(r.callsDiffer)-i)
+			break
+		}
+		fmt.Fprintf(w, "%-13s %s\n", "differs", d)
+	}
+	verdict := "PASS: nothing lost, nothing applied twice, every document equals the in-order result"
+	if !r.ok() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s\n", verdict)
+}
+
+func percentiles(d []time.Duration) (p50, p99, pmax time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return at(0.50), at(0.99), s[len(s)-1]
+}
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+func statusCounts(m map[int]int) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := fmt.Sprint(k)
+		if k == 0 {
+			name = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", name, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func counts(m map[string]int) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func numCPU() int { return runtime.NumCPU() }

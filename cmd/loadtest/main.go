@@ -1,0 +1,339 @@
+// Command loadtest drives a running hmssWebhook (cmd/local) on the Firestore
+// emulator with realistic 100ms webhook traffic, checks the result, and
+// prints a summary table. scripts/loadtest starts the emulator and the
+// server and runs it; run it yourself only against an emulator.
+//
+// What it does, in order:
+//
+//  1. Generates session histories (internal/sessiongen) of at least
+//     -events events and records each room for its appointment in
+//     Firestore, as hmsToken would (store.EnsureRoom), in the server's
+//     project and in a reference project.
+//  2. Warms up: the floor workload and -warmup events on rooms of their own.
+//  3. Measures the emulator's floor: -floor-writers writers committing
+//     atomic batches that create one document and merge into one of 50
+//     shared ones, for -floor.
+//  4. Delivers every event -k times, shuffled, from -c concurrent senders,
+//     to -url with the secret header; a failed delivery is retried as 100ms
+//     does (-retries, default after 1 s, 3 s and 10 s, then given up). With
+//     -outage, the emulator (-emulator-pid) is paused with SIGSTOP
+//     -outage-after into the load and resumed -outage later.
+//  5. Measures the floor again (the figure is the mean of both runs).
+//  6. Applies the same events once, in time order per room, through the
+//     store package (the code the webhook runs) to the reference project.
+//  7. Checks: every event is in hmsEvents once with its exact body and its
+//     appointment; no event was answered "stored" twice; every
+//     calls/{appointmentId} document with its sessions and recordings
+//     equals the reference, all fields but updatedAt and receivedAt (and
+//     the call's createdAt).
+//
+// It refuses to run unless FIRESTORE_EMULATOR_HOST is set, and it wipes the
+// projects it uses on that emulator first. The webhook secret is read from
+// HMS_WEBHOOK_SECRET (the first of a comma-separated list) and never
+// printed. The exit status is 1 when an event is lost or applied twice or
+// a document differs, 2 on a usage or setup error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/internal/sessiongen"
+	"github.com/telemed/videocalls/store"
+)
+
+// options are the command-line flags.
+type options struct {
+	url          string
+	project      string
+	refProject   string
+	floorProject string
+	events       int
+	k            int
+	senders      int
+	seed         uint64
+	maxSessions  int
+	timeout      time.Duration
+	retries      []time.Duration
+	floor        time.Duration
+	floorWriters int
+	warmup       int
+	outage       time.Duration
+	outageAfter  time.Duration
+	emulatorPid  int
+	fakeHMS      string
+	showDiffs    int
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, o, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	o := &options{}
+	defProject := os.Getenv("GOOGLE_CLOUD_PROJECT")
+	if defProject == "" {
+		defProject = "demo-loadtest"
+	}
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080/hmssWebhook", "hmssWebhook URL")
+	fs.StringVar(&o.project, "project", defProject, "the server's project id (GOOGLE_CLOUD_PROJECT)")
+	fs.StringVar(&o.refProject, "ref-project", "", "project for the in-order reference (default <project>-ref)")
+	fs.StringVar(&o.floorProject, "floor-project", "", "project for the floor measurement (default <project>-floor)")
+	fs.IntVar(&o.events, "events", 10000, "unique events to generate (whole sessions, so a few more)")
+	fs.IntVar(&o.k, "k", 4, "deliveries of each event")
+	fs.IntVar(&o.senders, "c", 32, "concurrent senders")
+	fs.Uint64Var(&o.seed, "seed", 1, "generator and shuffle seed")
+	fs.IntVar(&o.maxSessions, "sessions", 2, "at most this many sessions per room")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Second, "HTTP timeout of one delivery attempt")
+	retries := fs.String("retries", "1s,3s,10s", "waits before each retry of a failed delivery, comma-separated (\"\" for none)")
+	fs.DurationVar(&o.floor, "floor", 5*time.Second, "length of each floor measurement (0 skips it)")
+	fs.IntVar(&o.floorWriters, "floor-writers", 32, "concurrent writers of the floor measurement")
+	fs.IntVar(&o.warmup, "warmup", 500, "warm-up events sent once before the measured load, on rooms of their own")
+	fs.DurationVar(&o.outage, "outage", 0, "pause the Firestore emulator this long during the load (needs -emulator-pid)")
+	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
+	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
+	fs.StringVar(&o.fakeHMS, "fake-hms", "", "serve a fake 100ms REST API on this host:port, answering 404 to everything (point the server's HMS_API_BASE at it)")
+	fs.IntVar(&o.showDiffs, "show", 5, "list at most this many lost events and differing documents")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]   (see scripts/loadtest --help)\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.refProject == "" {
+		o.refProject = o.project + "-ref"
+	}
+	if o.floorProject == "" {
+		o.floorProject = o.project + "-floor"
+	}
+	for _, s := range strings.Split(*retries, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("-retries: %q is not a duration", s)
+		}
+		o.retries = append(o.retries, d)
+	}
+	switch {
+	case o.events < 1 || o.k < 1 || o.senders < 1 || o.floorWriters < 1 || o.maxSessions < 1:
+		return nil, errors.New("-events, -k, -c, -floor-writers and -sessions must be positive")
+	case o.outage > 0 && o.emulatorPid <= 0:
+		return nil, errors.New("-outage needs the emulator's pid (-emulator-pid or FIRESTORE_EMULATOR_PID)")
+	case o.project == o.refProject || o.project == o.floorProject || o.refProject == o.floorProject:
+		return nil, errors.New("-project, -ref-project and -floor-project must differ")
+	}
+	return o, nil
+}
+
+func envInt(name string) int {
+	var n int
+	_, _ = fmt.Sscan(os.Getenv(name), &n)
+	return n
+}
+
+// run does the whole test and reports whether every check passed.
+func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
+	emu := os.Getenv("FIRESTORE_EMULATOR_HOST")
+	if emu == "" {
+		return false, errors.New("FIRESTORE_EMULATOR_HOST is not set: this tool writes and wipes data, and runs only against the emulator")
+	}
+	secret, _, _ := strings.Cut(os.Getenv("HMS_WEBHOOK_SECRET"), ",")
+	if secret = strings.TrimSpace(secret); secret == "" {
+		return false, errors.New("HMS_WEBHOOK_SECRET is not set (the server's webhook secret)")
+	}
+	header := os.Getenv("HMS_WEBHOOK_HEADER")
+	if header == "" {
+		header = "X-Webhook-Secret"
+	}
+	if o.fakeHMS != "" {
+		stopFake, err := serveFakeHMS(o.fakeHMS)
+		if err != nil {
+			return false, err
+		}
+		defer stopFake()
+	}
+	rep := &report{opts: o, load0: loadAvg()}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+
+	for _, p := range []string{o.project, o.refProject, o.floorProject} {
+		if err := wipe(ctx, emu, p); err != nil {
+			return false, err
+		}
+	}
+	main, err := store.Open(ctx, o.project)
+	if err != nil {
+		return false, err
+	}
+	defer main.Close()
+	ref, err := store.Open(ctx, o.refProject)
+	if err != nil {
+		return false, err
+	}
+	defer ref.Close()
+	fsMain, err := firestore.NewClient(ctx, o.project)
+	if err != nil {
+		return false, err
+	}
+	defer fsMain.Close()
+	fsRef, err := firestore.NewClient(ctx, o.refProject)
+	if err != nil {
+		return false, err
+	}
+	defer fsRef.Close()
+	fsFloor, err := firestore.NewClient(ctx, o.floorProject)
+	if err != nil {
+		return false, err
+	}
+	defer fsFloor.Close()
+
+	// 1. Histories and rooms.
+	rooms := sessiongen.New(sessiongen.Config{Seed: o.seed, Prefix: "lt", MaxSessions: o.maxSessions}).Rooms(o.events)
+	var warmRooms []sessiongen.Room
+	if o.warmup > 0 {
+		warmRooms = sessiongen.New(sessiongen.Config{Seed: o.seed + 1_000_003, Prefix: "warm", MaxSessions: o.maxSessions}).Rooms(o.warmup)
+	}
+	events := sessiongen.All(rooms)
+	rep.rooms, rep.events = len(rooms), len(events)
+	logf("generated %d events in %d rooms; recording the rooms", len(events), len(rooms))
+	if err := seedRooms(ctx, main, append(append([]sessiongen.Room(nil), rooms...), warmRooms...)); err != nil {
+		return false, err
+	}
+	if err := seedRooms(ctx, ref, rooms); err != nil {
+		return false, err
+	}
+
+	// 2. Warm-up.
+	client := newHTTPClient(o)
+	if o.floor > 0 {
+		logf("warm-up: floor workload")
+		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, 2*time.Second); err != nil {
+			return false, err
+		}
+	}
+	if len(warmRooms) > 0 {
+		warm := sessiongen.All(warmRooms)
+		logf("warm-up: %d events through the webhook", len(warm))
+		s := newSender(client, o, header, secret)
+		res := s.deliver(ctx, warm, 1, 0, nil)
+		if res.byCode[http.StatusOK] == 0 {
+			return false, fmt.Errorf("warm-up: no delivery answered 200 (answers %v); is the server at %s running with the same secret and project?", res.byCode, o.url)
+		}
+	}
+
+	// 3. Floor before.
+	if o.floor > 0 {
+		logf("floor: %d writers for %s", o.floorWriters, o.floor)
+		if rep.floorBefore, err = measureFloor(ctx, fsFloor, "a", o.floorWriters, o.floor); err != nil {
+			return false, err
+		}
+	}
+
+	// 4. The load.
+	var pauser *outage
+	if o.outage > 0 {
+		pauser = &outage{pid: o.emulatorPid, after: o.outageAfter, length: o.outage}
+	}
+	logf("load: %d events x %d deliveries, %d senders%s", len(events), o.k, o.senders, pauser.describe())
+	s := newSender(client, o, header, secret)
+	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
+	if pauser != nil {
+		rep.outageStart, rep.outageEnd = pauser.start, pauser.end
+	}
+	rep.load1 = loadAvg()
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+
+	// 5. Floor after.
+	if o.floor > 0 {
+		logf("floor again")
+		if rep.floorAfter, err = measureFloor(ctx, fsFloor, "b", o.floorWriters, o.floor); err != nil {
+			return false, err
+		}
+	}
+
+	// 6. Reference.
+	logf("reference: applying %d events once, in order, to %s", len(events), o.refProject)
+	refStart := time.Now()
+	if err := applyInOrder(ctx, ref, rooms); err != nil {
+		return false, err
+	}
+	rep.refTime = time.Since(refStart)
+
+	// 7. Checks.
+	logf("checking")
+	if err := check(ctx, fsMain, fsRef, rooms, events, len(sessiongen.All(warmRooms)), rep); err != nil {
+		return false, err
+	}
+	rep.print(out)
+	return rep.ok(), nil
+}
+
+// wipe deletes every document of project on the emulator.
+func wipe(ctx context.Context, host, project string) error {
+	url := fmt.Sprintf("http://%s/emulator/v1/projects/%s/databases/(default)/documents", host, project)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("wipe %s: %w", project, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("wipe %s: %s: %s", project, resp.Status, body)
+	}
+	return nil
+}
+
+// loadAvg returns /proc/loadavg's first three fields, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
