@@ -42,7 +42,8 @@ type report struct {
 	wrongAppt   int // appointmentId missing or wrong
 	twice       int // events answered "stored" more than once
 	callsEqual  int
-	callsDiffer []string // "appt: path, path"
+	subDocs     map[string]int // sessions and recordings compared
+	callsDiffer []string       // "appt: path, path"
 }
 
 // check reads Firestore and fills in rep's findings.
@@ -53,6 +54,7 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 	}
 	rep.warmEvents = warm
 	rep.lostTypes = map[string]int{}
+	rep.subDocs = map[string]int{}
 	for _, n := range rep.load.stored {
 		if n > 1 {
 			rep.twice++
@@ -116,6 +118,11 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 		diff(got, want, "", &paths)
 		mu.Lock()
 		defer mu.Unlock()
+		for k := range want {
+			if col, _, ok := strings.Cut(k, "/"); ok {
+				rep.subDocs[col]++
+			}
+		}
 		if len(paths) == 0 {
 			rep.callsEqual++
 		} else {
@@ -264,8 +271,8 @@ func (r *report) print(w io.Writer) {
 		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents, r.totalDocs-r.events-r.warmEvents)
 	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
 	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)
-	fmt.Fprintf(w, "%-13s %d/%d calls documents (with sessions, recordings) equal the in-order result, %d differ\n",
-		"calls", r.callsEqual, r.rooms, len(r.callsDiffer))
+	fmt.Fprintf(w, "%-13s %d/%d calls documents equal the in-order result (with %d sessions, %d recordings), %d differ\n",
+		"calls", r.callsEqual, r.rooms, r.subDocs["sessions"], r.subDocs["recordings"], len(r.callsDiffer))
 	if len(r.lost) > 0 {
 		fmt.Fprintf(w, "%-13s by type: %s\n", "lost events", counts(r.lostTypes))
 	}

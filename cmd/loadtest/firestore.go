@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,18 +122,42 @@ func measureFloor(ctx context.Context, fs *firestore.Client, prefix string, writ
 // errStop ends a parallel worker without an error.
 var errStop = errors.New("stop")
 
-// serveFakeHMS answers every request with 404, as 100ms does for an
-// unknown session: the reconciliation after session.close fails fast and
-// changes nothing.
-func serveFakeHMS(addr string) (func(), error) {
+// serveFakeHMS serves a fake of 100ms's REST API on addr. Without rooms it
+// answers 404 to everything, as 100ms does for an unknown session: the
+// reconciliation after session.close fails fast and changes nothing. With
+// rooms, GET .../sessions/{id} answers the session as 100ms knows it (every
+// peer, with its join and leave times), so that the reconciliation of
+// SPEC §4 can repair attendance whose events were lost.
+func serveFakeHMS(addr string, rooms []sessiongen.Room) (func(), error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fake 100ms API: %w", err)
 	}
+	known := map[string][]byte{}
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	for _, r := range rooms {
+		for _, s := range r.Sessions {
+			peers := map[string]any{}
+			for _, p := range s.Peers {
+				peers[p.ID] = map[string]any{"id": p.ID, "name": p.Name, "role": p.Role, "user_id": p.UserID,
+					"joined_at": ts(p.JoinedAt), "left_at": ts(p.LeftAt)}
+			}
+			body, err := json.Marshal(map[string]any{"id": s.ID, "room_id": r.ID, "active": false,
+				"created_at": ts(s.StartedAt), "updated_at": ts(s.EndedAt), "peers": peers})
+			if err != nil {
+				return nil, err
+			}
+			known[s.ID] = body
+		}
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if dir, id := path.Split(r.URL.Path); r.Method == http.MethodGet && strings.HasSuffix(dir, "/sessions/") && known[id] != nil {
+			_, _ = w.Write(known[id])
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"code":404,"message":"session not found"}`))
+		_, _ = w.Write([]byte(`{"code":404,"message":"not found"}`))
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return func() { _ = srv.Close() }, nil

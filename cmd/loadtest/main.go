@@ -73,6 +73,7 @@ type options struct {
 	outageAfter  time.Duration
 	emulatorPid  int
 	fakeHMS      string
+	reconcile    bool
 	showDiffs    int
 }
 
@@ -122,6 +123,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
 	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
 	fs.StringVar(&o.fakeHMS, "fake-hms", "", "serve a fake 100ms REST API on this host:port, answering 404 to everything (point the server's HMS_API_BASE at it)")
+	fs.BoolVar(&o.reconcile, "reconcile", false, "with -fake-hms, answer GET /sessions/{id} with the generated sessions' peers, so that the webhook's reconciliation can repair lost peer events")
 	fs.IntVar(&o.showDiffs, "show", 5, "list at most this many lost events and differing documents")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]   (see scripts/loadtest --help)\n\n")
@@ -154,6 +156,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-events, -k, -c, -floor-writers and -sessions must be positive")
 	case o.outage > 0 && o.emulatorPid <= 0:
 		return nil, errors.New("-outage needs the emulator's pid (-emulator-pid or FIRESTORE_EMULATOR_PID)")
+	case o.reconcile && o.fakeHMS == "":
+		return nil, errors.New("-reconcile needs -fake-hms (scripts/loadtest sets it)")
 	case o.project == o.refProject || o.project == o.floorProject || o.refProject == o.floorProject:
 		return nil, errors.New("-project, -ref-project and -floor-project must differ")
 	}
@@ -179,13 +183,6 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	header := os.Getenv("HMS_WEBHOOK_HEADER")
 	if header == "" {
 		header = "X-Webhook-Secret"
-	}
-	if o.fakeHMS != "" {
-		stopFake, err := serveFakeHMS(o.fakeHMS)
-		if err != nil {
-			return false, err
-		}
-		defer stopFake()
 	}
 	rep := &report{opts: o, load0: loadAvg()}
 	logf := func(format string, args ...any) {
@@ -231,6 +228,17 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	}
 	events := sessiongen.All(rooms)
 	rep.rooms, rep.events = len(rooms), len(events)
+	if o.fakeHMS != "" {
+		var known []sessiongen.Room
+		if o.reconcile {
+			known = append(append(known, rooms...), warmRooms...)
+		}
+		stopFake, err := serveFakeHMS(o.fakeHMS, known)
+		if err != nil {
+			return false, err
+		}
+		defer stopFake()
+	}
 	logf("generated %d events in %d rooms; recording the rooms", len(events), len(rooms))
 	if err := seedRooms(ctx, main, append(append([]sessiongen.Room(nil), rooms...), warmRooms...)); err != nil {
 		return false, err

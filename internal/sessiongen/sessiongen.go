@@ -41,6 +41,23 @@ type Room struct {
 	TemplateID    string
 	AppointmentID string
 	Events        []Event
+	// Sessions is what 100ms itself knows of the room's sessions (its
+	// GET /sessions/{id}), for a fake of its REST API.
+	Sessions []Session
+}
+
+// Session is one session as 100ms's REST API reports it.
+type Session struct {
+	ID                 string
+	StartedAt, EndedAt time.Time
+	Peers              []Peer
+}
+
+// Peer is one peer id of a session: its user, its role at the end (after
+// role changes), and when it joined and left.
+type Peer struct {
+	ID, UserID, Name, Role string
+	JoinedAt, LeftAt       time.Time
 }
 
 // Config parameterises a Generator. The zero value is usable.
@@ -210,13 +227,19 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 			kv{"reason", reasons[g.rng.IntN(len(reasons))]},
 		)))
 	}
-	// Role changes of a guest while present; two may share one envelope
-	// second.
+	// Role changes of a guest while present; the latest decides the role
+	// 100ms reports at the end.
+	finalRole := map[string]string{}
+	lastChange := map[string]time.Time{}
 	for range g.rng.IntN(3) {
 		p := peers[1+g.rng.IntN(len(peers)-1)]
 		roles := []string{"host", "guest", "co-host"}
-		add(within(p.join, p.leave), "role.change.success", common(obj{
-			{"joined_at", ts(p.join)}, {"peer_id", p.id}, {"role", roles[g.rng.IntN(len(roles))]},
+		role, at := roles[g.rng.IntN(len(roles))], within(p.join, p.leave)
+		if !at.Before(lastChange[p.id]) {
+			finalRole[p.id], lastChange[p.id] = role, at
+		}
+		add(at, "role.change.success", common(obj{
+			{"joined_at", ts(p.join)}, {"peer_id", p.id}, {"role", role},
 			{"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID},
 			{"user_id", p.user}, {"user_name", p.name}, {"user_data", ""},
 		}))
@@ -335,6 +358,15 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 	add(end, "session.close.success", common(obj{
 		{"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID},
 	}))
+	known := Session{ID: sid, StartedAt: started, EndedAt: end}
+	for _, p := range peers {
+		role := p.role
+		if fr, ok := finalRole[p.id]; ok {
+			role = fr
+		}
+		known.Peers = append(known.Peers, Peer{ID: p.id, UserID: p.user, Name: p.name, Role: role, JoinedAt: p.join, LeftAt: p.leave})
+	}
+	r.Sessions = append(r.Sessions, known)
 	return end
 }
 

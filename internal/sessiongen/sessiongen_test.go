@@ -166,3 +166,38 @@ func TestBodiesLookLike100ms(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionsMatchEvents(t *testing.T) {
+	for _, r := range New(Config{Seed: 5, MaxSessions: 2}).Rooms(1000) {
+		joins := map[string]string{} // peer id → session id
+		for _, e := range r.Events {
+			if e.Type == "peer.join.success" {
+				joins[peerID(t, e.Body)] = e.SessionID
+			}
+		}
+		n := 0
+		for _, s := range r.Sessions {
+			for _, p := range s.Peers {
+				n++
+				if joins[p.ID] != s.ID || p.UserID == "" || p.Role == "" || !p.LeftAt.After(p.JoinedAt) {
+					t.Errorf("room %s session %s: peer %+v does not match the events", r.ID, s.ID, p)
+				}
+			}
+		}
+		if n != len(joins) {
+			t.Errorf("room %s: %d peers known, %d joined", r.ID, n, len(joins))
+		}
+	}
+}
+
+func peerID(t *testing.T, body []byte) string {
+	var b struct {
+		Data struct {
+			PeerID string `json:"peer_id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Data.PeerID
+}
