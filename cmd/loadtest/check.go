@@ -44,6 +44,7 @@ type report struct {
 	callsEqual  int
 	subDocs     map[string]int // sessions and recordings compared
 	callsDiffer []string       // "appt: path, path"
+	diffFields  map[string]int // differing fields, ids replaced by *
 }
 
 // check reads Firestore and fills in rep's findings.
@@ -55,6 +56,7 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 	rep.warmEvents = warm
 	rep.lostTypes = map[string]int{}
 	rep.subDocs = map[string]int{}
+	rep.diffFields = map[string]int{}
 	for _, n := range rep.load.stored {
 		if n > 1 {
 			rep.twice++
@@ -122,6 +124,9 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 			if col, _, ok := strings.Cut(k, "/"); ok {
 				rep.subDocs[col]++
 			}
+		}
+		for _, p := range paths {
+			rep.diffFields[generalize(p)]++
 		}
 		if len(paths) == 0 {
 			rep.callsEqual++
@@ -230,6 +235,20 @@ func diff(a, b any, path string, out *[]string) {
 	}
 }
 
+// generalize replaces the ids in a diff path with *:
+// sessions/<id>.peers.<id>.leftAt → sessions/*.peers.*.leftAt.
+func generalize(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		if col, _, ok := strings.Cut(p, "/"); ok {
+			parts[i] = col + "/*"
+		} else if i > 0 && (parts[i-1] == "peers" || parts[i-1] == "streams" || parts[i-1] == "peerFailures") {
+			parts[i] = "*"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
 // ok reports whether every check passed.
 func (r *report) ok() bool {
 	return len(r.lost) == 0 && r.twice == 0 && r.wrongBody == 0 && r.wrongAppt == 0 &&
@@ -275,6 +294,9 @@ func (r *report) print(w io.Writer) {
 		"calls", r.callsEqual, r.rooms, r.subDocs["sessions"], r.subDocs["recordings"], len(r.callsDiffer))
 	if len(r.lost) > 0 {
 		fmt.Fprintf(w, "%-13s by type: %s\n", "lost events", counts(r.lostTypes))
+	}
+	if len(r.diffFields) > 0 {
+		fmt.Fprintf(w, "%-13s %s\n", "diff fields", counts(r.diffFields))
 	}
 	sort.Strings(r.callsDiffer)
 	for i, d := range r.callsDiffer {

@@ -9,7 +9,9 @@
 //     -events events and records each room for its appointment in
 //     Firestore, as hmsToken would (store.EnsureRoom), in the server's
 //     project and in a reference project.
-//  2. Warms up: the floor workload and -warmup events on rooms of their own.
+//  2. Warms the emulator's JVM up (its JIT makes it several times faster
+//     after a minute of work): the floor workload for 10 s and -warmup
+//     events through the webhook, on rooms of their own.
 //  3. Measures the emulator's floor: -floor-writers writers committing
 //     atomic batches that create one document and merge into one of 50
 //     shared ones, for -floor.
@@ -118,7 +120,7 @@ func parseFlags(args []string) (*options, error) {
 	retries := fs.String("retries", "1s,3s,10s", "waits before each retry of a failed delivery, comma-separated (\"\" for none)")
 	fs.DurationVar(&o.floor, "floor", 5*time.Second, "length of each floor measurement (0 skips it)")
 	fs.IntVar(&o.floorWriters, "floor-writers", 32, "concurrent writers of the floor measurement")
-	fs.IntVar(&o.warmup, "warmup", 500, "warm-up events sent once before the measured load, on rooms of their own")
+	fs.IntVar(&o.warmup, "warmup", 2000, "warm-up events sent once before the measured load, on rooms of their own")
 	fs.DurationVar(&o.outage, "outage", 0, "pause the Firestore emulator this long during the load (needs -emulator-pid)")
 	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
 	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
@@ -251,7 +253,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	client := newHTTPClient(o)
 	if o.floor > 0 {
 		logf("warm-up: floor workload")
-		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, 2*time.Second); err != nil {
+		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, max(o.floor, 10*time.Second)); err != nil {
 			return false, err
 		}
 	}

@@ -68,3 +68,16 @@ func TestPercentiles(t *testing.T) {
 		t.Error("percentiles of nothing")
 	}
 }
+
+func TestGeneralize(t *testing.T) {
+	for in, want := range map[string]string{
+		"sessions/abc.peers.p-1.leftAt": "sessions/*.peers.*.leftAt",
+		"call.streams.b1.status":        "call.streams.*.status",
+		"recordings/sfu-x.url":          "recordings/*.url",
+		"call.sessionCount":             "call.sessionCount",
+	} {
+		if got := generalize(in); got != want {
+			t.Errorf("generalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
