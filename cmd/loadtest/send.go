@@ -69,7 +69,8 @@ type delivery struct {
 }
 
 // deliver sends each event k times in an order shuffled with seed, from
-// s.workers goroutines, retrying each failed delivery after s.retries; a
+// s.workers goroutines, retrying each failed delivery after s.retries
+// (each wait counted from the failed attempt's answer); a
 // non-nil pause takes the emulator away during the load. It returns when
 // every delivery has succeeded or been given up, and the outage is over.
 func (s *sender) deliver(ctx context.Context, events []sessiongen.Event, k int, seed uint64, pause *outage) *loadResult {
@@ -111,39 +112,52 @@ func (s *sender) deliver(ctx context.Context, events []sessiongen.Event, k int, 
 		outageDone = make(chan struct{})
 		go func() { pause.run(ctx); close(outageDone) }()
 	}
+	// attempt sends d once and settles it: done, given up, or retried on
+	// 100ms's schedule. A retry is sent by its own timer goroutine at its
+	// due time, not queued behind the first attempts, as 100ms schedules
+	// each retry of a delivery independently of its other traffic.
+	var attempt func(d delivery, lat *[]time.Duration)
+	attempt = func(d delivery, lat *[]time.Duration) {
+		if ctx.Err() != nil {
+			finish(d, false)
+			return
+		}
+		ev := events[d.ev]
+		t := time.Now()
+		code, status := s.post(ctx, ev.Body)
+		took := time.Since(t)
+		mu.Lock()
+		res.attempts++
+		res.byCode[code]++
+		if code == http.StatusOK && status == "stored" {
+			res.stored[ev.ID]++
+		}
+		if lat != nil {
+			*lat = append(*lat, took)
+		} else {
+			res.latencies = append(res.latencies, took)
+		}
+		mu.Unlock()
+		if code == http.StatusServiceUnavailable {
+			d.got503 = true
+		}
+		switch {
+		case code == http.StatusOK:
+			finish(d, true)
+		case d.attempt < len(s.retries):
+			wait := s.retries[d.attempt]
+			d.attempt++
+			time.AfterFunc(wait, func() { attempt(d, nil) })
+		default:
+			finish(d, false)
+		}
+	}
 	var workers sync.WaitGroup
 	for range s.workers {
 		workers.Go(func() {
 			lat := make([]time.Duration, 0, len(order)/s.workers+16)
 			for d := range queue {
-				if ctx.Err() != nil {
-					finish(d, false)
-					continue
-				}
-				ev := events[d.ev]
-				t := time.Now()
-				code, status := s.post(ctx, ev.Body)
-				lat = append(lat, time.Since(t))
-				mu.Lock()
-				res.attempts++
-				res.byCode[code]++
-				if code == http.StatusOK && status == "stored" {
-					res.stored[ev.ID]++
-				}
-				mu.Unlock()
-				if code == http.StatusServiceUnavailable {
-					d.got503 = true
-				}
-				switch {
-				case code == http.StatusOK:
-					finish(d, true)
-				case d.attempt < len(s.retries):
-					wait := s.retries[d.attempt]
-					d.attempt++
-					time.AfterFunc(wait, func() { queue <- d })
-				default:
-					finish(d, false)
-				}
+				attempt(d, &lat)
 			}
 			mu.Lock()
 			res.latencies = append(res.latencies, lat...)
