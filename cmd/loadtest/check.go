@@ -43,7 +43,7 @@ type report struct {
 	twice       int // events answered "stored" more than once
 	callsEqual  int
 	subDocs     map[string]int // sessions and recordings compared
-	callsDiffer []string       // "appt: path, path"
+	callsDiffer []string       // "appt: first path, values"
 	diffFields  map[string]int // differing fields, ids replaced by *
 }
 
@@ -131,10 +131,12 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 		if len(paths) == 0 {
 			rep.callsEqual++
 		} else {
-			if len(paths) > 3 {
-				paths = append(paths[:3], fmt.Sprintf("(+%d)", len(paths)-3))
+			first := fmt.Sprintf("%s is %v, in order %v", paths[0], lookup(got, paths[0]), lookup(want, paths[0]))
+			more := ""
+			if len(paths) > 1 {
+				more = fmt.Sprintf(" (+%d more)", len(paths)-1)
 			}
-			rep.callsDiffer = append(rep.callsDiffer, appt+": "+strings.Join(paths, ", "))
+			rep.callsDiffer = append(rep.callsDiffer, appt+": "+first+more)
 		}
 		return nil
 	})
@@ -249,6 +251,20 @@ func generalize(path string) string {
 	return strings.Join(parts, ".")
 }
 
+// lookup returns the value at a diff path, or "absent".
+func lookup(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "absent"
+		}
+		if v, ok = m[k]; !ok {
+			return "absent"
+		}
+	}
+	return v
+}
+
 // ok reports whether every check passed.
 func (r *report) ok() bool {
 	return len(r.lost) == 0 && r.twice == 0 && r.wrongBody == 0 && r.wrongAppt == 0 &&
@@ -286,8 +302,22 @@ func (r *report) print(w io.Writer) {
 			float64(l.deliveries)/secs/floor, float64(r.events)/secs/floor)
 	}
 	fmt.Fprintf(w, "%-13s applied once in order through the store package in %.1fs (%s)\n", "reference", r.refTime.Seconds(), o.refProject)
-	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d hmsEvents documents (want %d incl. %d warm-up): %d extra\n",
-		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents, r.totalDocs-r.events-r.warmEvents)
+	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d documents in all (want %d, incl. %d warm-up)\n",
+		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents)
+	if len(l.gaveUp) > 0 {
+		lost := map[string]bool{}
+		for _, id := range r.lost {
+			lost[id] = true
+		}
+		stored := 0
+		for id := range l.gaveUp {
+			if !lost[id] {
+				stored++
+			}
+		}
+		fmt.Fprintf(w, "%-13s of the %d events with a delivery given up, %d are stored all the same (another delivery,\n"+
+			"%-13s or a write the paused emulator committed on resume, after its 503)\n", "", len(l.gaveUp), stored, "")
+	}
 	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
 	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)
 	fmt.Fprintf(w, "%-13s %d/%d calls documents equal the in-order result (with %d sessions, %d recordings), %d differ\n",
