@@ -198,7 +198,7 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		refused4xx = " `refused`"
 	)
 	bigCallable := []byte(`{"data":{"appointmentId":"` + strings.Repeat("a", maxCallableBody) + `"}}`)
-	id1, id2, id3, id4, id5, id6, id7, id8 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
+	id1, id2, id3, id4, id5, id6, id7, id8, id9 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
 	return []badRequest{
 		{"hmsToken", "`GET` instead of `POST`", invalid, callable(http.MethodGet, jsonCT, nil)},
 		{"hmsToken", "`PUT` with a valid body", invalid, callable(http.MethodPut, jsonCT, validBody(open))},
@@ -259,6 +259,10 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 			[]byte(`{"id":"`+id6+`","type":"session.open.success","data":{}}`), false)},
 		{"hmssWebhook", "unparsable `timestamp` (`\"yesterday\"`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id7,
 			event(id7, "session.open.success", "yesterday", `{}`), false)},
+		{"hmssWebhook", "`timestamp` Firestore cannot store (`0000-01-10T00:00:00Z`, before year 1)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id9,
+			event(id9, "session.open.success", "0000-01-10T00:00:00Z", `{}`), false)},
+		{"hmssWebhook", "`id` that cannot name a document (`a/b`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "",
+			event("a/b", "session.open.success", ts, `{}`), false)},
 		{"hmssWebhook", "`data` field of the wrong type (`peer.join.success` with `joined_at: 5`, `duration: \"x\"`): stored, field treated as absent",
 			"200 `stored`", webhook(http.MethodPost, secretHeader, id8,
 				event(id8, "peer.join.success", ts, `{"room_id":"bad-input-room","session_id":"s1","peer_id":"p1","joined_at":5,"duration":"x"}`), true)},

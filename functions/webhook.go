@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/telemed/videocalls/hms"
@@ -67,6 +68,9 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 
 	ev, err := hms.ParseEvent(raw)
+	if err == nil {
+		err = storable(ev)
+	}
 	if err != nil {
 		noteError(ctx, err)
 		return http.StatusBadRequest, webhookAnswer{Status: "refused", Error: err.Error()}
@@ -133,4 +137,21 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, ses
 		return
 	}
 	annotate(ctx, slog.String("reconcile", "done"))
+}
+
+// storable refuses an event that ParseEvent accepts but Firestore can never
+// store, so that 100ms gets a 400 at once rather than a 503 it would retry
+// in vain: an id that cannot name a document (the rule of store's validID),
+// or a timestamp outside Firestore's years 1 to 9999 (found by fuzzing:
+// "0000-01-10T00:00:00Z" was answered 503 on every delivery).
+func storable(ev *hms.Event) error {
+	id := ev.ID
+	if id == "." || id == ".." || len(id) > 1500 || strings.Contains(id, "/") ||
+		(len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")) {
+		return fmt.Errorf("%w: id cannot name a Firestore document", hms.ErrMalformedEvent)
+	}
+	if y := ev.Timestamp.UTC().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("%w: timestamp is outside years 1 to 9999", hms.ErrMalformedEvent)
+	}
+	return nil
 }
