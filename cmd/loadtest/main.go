@@ -10,7 +10,7 @@
 //     Firestore, as hmsToken would (store.EnsureRoom), in the server's
 //     project and in a reference project.
 //  2. Warms the emulator's JVM up (its JIT makes it several times faster
-//     after a minute of work): the floor workload for 10 s and -warmup
+//     after a minute of work): the floor workload for -warmup-floor and -warmup
 //     events through the webhook, on rooms of their own.
 //  3. Measures the emulator's floor: -floor-writers writers committing
 //     atomic batches that create one document and merge into one of 50
@@ -71,6 +71,7 @@ type options struct {
 	floor        time.Duration
 	floorWriters int
 	warmup       int
+	warmFloor    time.Duration
 	outage       time.Duration
 	outageAfter  time.Duration
 	emulatorPid  int
@@ -121,6 +122,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.floor, "floor", 5*time.Second, "length of each floor measurement (0 skips it)")
 	fs.IntVar(&o.floorWriters, "floor-writers", 32, "concurrent writers of the floor measurement")
 	fs.IntVar(&o.warmup, "warmup", 2000, "warm-up events sent once before the measured load, on rooms of their own")
+	fs.DurationVar(&o.warmFloor, "warmup-floor", 10*time.Second, "how long the floor workload warms the emulator up first")
 	fs.DurationVar(&o.outage, "outage", 0, "pause the Firestore emulator this long during the load (needs -emulator-pid)")
 	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
 	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
@@ -251,9 +253,9 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 
 	// 2. Warm-up.
 	client := newHTTPClient(o)
-	if o.floor > 0 {
-		logf("warm-up: floor workload")
-		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, max(o.floor, 10*time.Second)); err != nil {
+	if o.floor > 0 && o.warmFloor > 0 {
+		logf("warm-up: floor workload for %s", o.warmFloor)
+		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, o.warmFloor); err != nil {
 			return false, err
 		}
 	}
