@@ -198,7 +198,7 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		refused4xx = " `refused`"
 	)
 	bigCallable := []byte(`{"data":{"appointmentId":"` + strings.Repeat("a", maxCallableBody) + `"}}`)
-	id1, id2, id3, id4, id5, id6, id7, id8, id9 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
+	id1, id2, id3, id4, id5, id6, id7, id8, id9, id10 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
 	return []badRequest{
 		{"hmsToken", "`GET` instead of `POST`", invalid, callable(http.MethodGet, jsonCT, nil)},
 		{"hmsToken", "`PUT` with a valid body", invalid, callable(http.MethodPut, jsonCT, validBody(open))},
@@ -261,6 +261,8 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 			event(id7, "session.open.success", "yesterday", `{}`), false)},
 		{"hmssWebhook", "`timestamp` Firestore cannot store (`0000-01-10T00:00:00Z`, before year 1)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id9,
 			event(id9, "session.open.success", "0000-01-10T00:00:00Z", `{}`), false)},
+		{"hmssWebhook", "body not valid UTF-8 (a `0x83` byte in a string)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, id10,
+			event(id10, "session.open.success", ts, "{\"note\":\"\x83\"}"), false)},
 		{"hmssWebhook", "`id` that cannot name a document (`a/b`)", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "",
 			event("a/b", "session.open.success", ts, `{}`), false)},
 		{"hmssWebhook", "`data` field of the wrong type (`peer.join.success` with `joined_at: 5`, `duration: \"x\"`): stored, field treated as absent",

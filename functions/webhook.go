@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
@@ -69,7 +70,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 
 	ev, err := hms.ParseEvent(raw)
 	if err == nil {
-		err = storable(ev)
+		err = storable(ev, raw)
 	}
 	if err != nil {
 		noteError(ctx, err)
@@ -141,10 +142,14 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, ses
 
 // storable refuses an event that ParseEvent accepts but Firestore can never
 // store, so that 100ms gets a 400 at once rather than a 503 it would retry
-// in vain: an id that cannot name a document (the rule of store's validID),
-// or a timestamp outside Firestore's years 1 to 9999 (found by fuzzing:
-// "0000-01-10T00:00:00Z" was answered 503 on every delivery).
-func storable(ev *hms.Event) error {
+// in vain (both found by fuzzing, each answered 503 on every delivery): a
+// body that is not UTF-8 (JSON must be; the raw body is stored as a
+// string), an id that cannot name a document (the rule of store's
+// validID), or a timestamp outside Firestore's years 1 to 9999.
+func storable(ev *hms.Event, raw []byte) error {
+	if !utf8.Valid(raw) {
+		return fmt.Errorf("%w: body is not valid UTF-8", hms.ErrMalformedEvent)
+	}
 	id := ev.ID
 	if id == "." || id == ".." || len(id) > 1500 || strings.Contains(id, "/") ||
 		(len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")) {
