@@ -137,6 +137,23 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 	if got := e.countEvents(t); got != stored {
 		t.Errorf("hmsEvents %d after redelivery, want %d", got, stored)
 	}
+	// A close stored after its delivery timed out comes back as a duplicate:
+	// reconciliation still runs, and adds what 100ms knows and events lost.
+	e.fake.setSession(fakeSession{ID: sessionID, RoomID: roomID, Peers: map[string]fakePeer{
+		"late-peer": {ID: "late-peer", Name: "Interpreter", Role: "guest", UserID: "uid-interpreter",
+			JoinedAt: "2021-11-30T12:59:10Z", LeftAt: "2021-11-30T12:59:40Z"},
+	}})
+	if ans := e.postEvent(t, e2eWebhookSecret, events[len(events)-1]); !strings.Contains(string(ans.body), `"duplicate"`) {
+		t.Fatalf("close redelivered: %d %s", ans.code, ans.body)
+	}
+	after := e.callTree(t, apptID)["sessions/"+sessionID]["peers"].(map[string]any)
+	if late, _ := after["late-peer"].(map[string]any); late["userId"] != "uid-interpreter" {
+		t.Errorf("a duplicate close did not reconcile: peers %v", after)
+	}
+	if len(after) != len(peers)+1 {
+		t.Errorf("reconciling again changed other peers: %d before, %d after", len(peers), len(after))
+	}
+
 	raw := e.doc(t, "hmsEvents/"+mustID(t, events[0]))
 	if raw["raw"] != string(events[0]) || raw["appointmentId"] != apptID {
 		t.Errorf("hmsEvents doc does not keep the body as received: %v", raw)

@@ -99,12 +99,15 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	if res.AppointmentID != "" {
 		annotate(ctx, slog.String("appointmentId", res.AppointmentID))
 	}
+	// Reconcile on a redelivered close too: a close whose first delivery
+	// timed out may still have been committed, and then its retry is a
+	// duplicate; reconciliation never overwrites, so running it twice is safe.
+	if ev.Type == hms.SessionCloseSuccess && res.AppointmentID != "" && ev.SessionID != "" {
+		a.reconcile(ctx, st, res.AppointmentID, ev.SessionID)
+	}
 	if res.Duplicate {
 		annotate(ctx, slog.Bool("duplicate", true))
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}
-	}
-	if ev.Type == hms.SessionCloseSuccess && res.AppointmentID != "" && ev.SessionID != "" {
-		a.reconcile(ctx, st, res.AppointmentID, ev.SessionID)
 	}
 	return http.StatusOK, webhookAnswer{Status: "stored", EventID: ev.ID}
 }
