@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -31,8 +32,8 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if ev == nil {
 		return ApplyResult{}, errors.New("store: apply event: nil event")
 	}
-	if !validID(ev.ID) {
-		return ApplyResult{}, fmt.Errorf("store: apply event: id %q cannot name a document", ev.ID)
+	if err := checkStorable(ev, raw); err != nil {
+		return ApplyResult{}, fmt.Errorf("apply event: %w", err)
 	}
 	appt, err := s.appointmentForRoom(ctx, ev.RoomID)
 	if err != nil {
@@ -87,4 +88,20 @@ type plan struct {
 type write struct {
 	ref  *firestore.DocumentRef
 	data map[string]any
+}
+
+// checkStorable refuses, before any write, an event Firestore would refuse
+// on every delivery (all found by fuzzing the webhook): the raw body is
+// stored as a string, which must be UTF-8; the id names a document; the
+// timestamp is stored as a Firestore timestamp.
+func checkStorable(ev *hms.Event, raw []byte) error {
+	switch {
+	case !utf8.Valid(raw):
+		return fmt.Errorf("%w: body is not valid UTF-8", ErrUnstorableEvent)
+	case !validID(ev.ID):
+		return fmt.Errorf("%w: id cannot name a Firestore document", ErrUnstorableEvent)
+	case ev.Timestamp.UTC().Year() < 1 || ev.Timestamp.UTC().Year() > 9999:
+		return fmt.Errorf("%w: timestamp is outside years 1 to 9999", ErrUnstorableEvent)
+	}
+	return nil
 }

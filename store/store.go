@@ -41,6 +41,10 @@ var (
 	// ErrMalformedAppointment means an appointment document lacks a required
 	// field or holds one of the wrong type.
 	ErrMalformedAppointment = errors.New("malformed appointment")
+	// ErrUnstorableEvent means an event can never be stored, however often
+	// it is delivered: its body is not UTF-8, its id cannot name a
+	// document, or its timestamp is outside Firestore's years 1 to 9999.
+	ErrUnstorableEvent = errors.New("event cannot be stored")
 )
 
 // Store is a Firestore client for the video-call documents. It is safe for
