@@ -60,12 +60,6 @@ type app struct {
 	store *store.Store
 	auth  *auth.Client
 	hms   *hms.Client
-
-	// rooms remembers the room recorded for each appointment (see
-	// knownRoom): a recorded room never changes, so a later call for the
-	// same appointment need not read calls/{id} again.
-	roomsMu sync.Mutex
-	rooms   map[string]store.Room
 }
 
 func newApp(getenv func(string) string, logger *slog.Logger) *app {

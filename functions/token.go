@@ -170,34 +170,7 @@ func (a *app) checkJoinable(appt store.Appointment, now time.Time) *callError {
 	return nil
 }
 
-// maxKnownRooms bounds the rooms an instance remembers; when full it
-// forgets them all and starts again.
-const maxKnownRooms = 10000
-
-// knownRoom returns the room this instance already saw recorded for an
-// appointment. The store never replaces a recorded room, so the answer
-// stays right for the instance's life; the appointment itself (who may
-// join, when) is still read on every call.
-func (a *app) knownRoom(appointmentID string) (store.Room, bool) {
-	a.roomsMu.Lock()
-	defer a.roomsMu.Unlock()
-	r, ok := a.rooms[appointmentID]
-	return r, ok
-}
-
-func (a *app) rememberRoom(appointmentID string, r store.Room) {
-	a.roomsMu.Lock()
-	defer a.roomsMu.Unlock()
-	if a.rooms == nil || len(a.rooms) >= maxKnownRooms {
-		a.rooms = make(map[string]store.Room)
-	}
-	a.rooms[appointmentID] = r
-}
-
 func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appointment) (store.Room, *callError) {
-	if r, ok := a.knownRoom(appt.ID); ok {
-		return r, nil
-	}
 	client, err := a.hmsClient()
 	if err != nil {
 		return store.Room{}, fail(statusInternal, "The video service is not configured.", err)
@@ -216,7 +189,6 @@ func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appoin
 	})
 	switch {
 	case err == nil:
-		a.rememberRoom(appt.ID, room)
 		return room, nil
 	case errors.Is(err, hms.ErrUnavailable):
 		return store.Room{}, fail(statusUnavailable, "The video service is unavailable; try again in a moment.", err)

@@ -24,12 +24,16 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	if !validID(appt.ID) {
 		return Room{}, wrapf(ErrNotFound, "ensure room for appointment %q", appt.ID)
 	}
+	if r, ok := s.callRooms.Load(appt.ID); ok {
+		return r.(Room), nil
+	}
 	callRef := s.fs.Collection(colCalls).Doc(appt.ID)
 	snap, err := callRef.Get(ctx)
 	if err != nil && status.Code(err) != codes.NotFound {
 		return Room{}, wrapf(err, "read call %s", appt.ID)
 	}
 	if r, ok := roomOf(snap); ok {
+		s.callRooms.Store(appt.ID, r)
 		return r, nil
 	}
 	created, err := create(ctx)
@@ -89,6 +93,7 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	if err != nil {
 		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
 	}
+	s.callRooms.Store(appt.ID, got)
 	return got, nil
 }
 

@@ -52,6 +52,10 @@ var (
 type Store struct {
 	fs *firestore.Client
 
+	// callRooms caches appointment id → the room recorded in calls/{id}:
+	// once recorded a room is never replaced, so a warm EnsureRoom needs
+	// no read.
+	callRooms sync.Map
 	// rooms caches hmsRooms/{roomId} → appointment id; the mapping never
 	// changes once written, so the cache never needs invalidating.
 	rooms sync.Map
