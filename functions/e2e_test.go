@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +44,7 @@ type e2eEnv struct {
 	fs      *firestore.Client
 	fsEmu   *emulatortest.FirestoreEmulator
 	auth    string // Auth emulator host
-	logs    *syncBuffer
+	logs    *emulatortest.Output
 	cmd     *exec.Cmd
 
 	mu        sync.Mutex
@@ -85,7 +85,7 @@ func setupE2E(t *testing.T) *e2eEnv {
 }
 
 func startE2E(fsHost, authHost string) (*e2eEnv, error) {
-	e := &e2eEnv{project: emulatortest.AuthProject, auth: authHost, logs: &syncBuffer{}}
+	e := &e2eEnv{project: emulatortest.AuthProject, auth: authHost, logs: &emulatortest.Output{}}
 	e.fake = newFake100ms(e2eSecret)
 	e.fsEmu = emulatortest.FirestoreProcess()
 	e.sensitive = []string{e2eSecret, e2eWebhookSecret}
@@ -95,10 +95,11 @@ func startE2E(fsHost, authHost string) (*e2eEnv, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build cmd/local: %v\n%s", err, out)
 	}
-	port, err := freePort()
+	ports, err := emulatortest.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := strconv.Itoa(ports[0])
 	e.baseURL = "http://127.0.0.1:" + port
 	e.cmd = exec.Command(bin)
 	e.cmd.Env = append(os.Environ(),
@@ -165,16 +166,6 @@ func (e *e2eEnv) leaks() []string {
 	return found
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port, nil
-}
-
 func waitHTTP(url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -188,23 +179,6 @@ func waitHTTP(url string, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // --- requests ---

@@ -14,10 +14,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/telemed/videocalls/internal/emulatortest"
 )
 
 // script returns the absolute path of a script in this folder.
@@ -337,7 +338,7 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	}
 	port := freePort(t)
-	out := &syncBuffer{}
+	out := &emulatortest.Output{}
 	cmd := exec.Command(script(t, "dev"))
 	cmd.Env = append(cleanEnv(), "PORT="+port, "HMS_ACCESS_KEY=ak-dev", "HMS_SECRET=dev-secret-dev-secret-dev-secret",
 		"HMS_TEMPLATE_ID=tmpl-dev", "HMS_WEBHOOK_SECRET=dev-webhook-secret", "HMS_API_BASE=http://127.0.0.1:1")
@@ -432,12 +433,11 @@ func TestDevEndToEnd(t *testing.T) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := emulatortest.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(ports[0])
 }
 
 type answer struct {
@@ -462,24 +462,6 @@ func httpDo(t *testing.T, method, url string, body io.Reader, header map[string]
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return answer{resp.StatusCode, string(b)}
-}
-
-// syncBuffer collects a process's output for polling while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestGoLineFitsDeployRuntime checks that go.mod (and buildpack/go.mod) ask

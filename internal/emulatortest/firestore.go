@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -141,10 +140,11 @@ func startFirestore() (*FirestoreEmulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("java not found: %w", err)
 	}
-	port, err := freePort()
+	ports, err := FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
+	port := ports[0]
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(java, "-Duser.language=en", "-cp", FirestoreJar, firestoreMain,
 		"--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
@@ -161,15 +161,6 @@ func startFirestore() (*FirestoreEmulator, error) {
 		return nil, fmt.Errorf("emulator on %s not ready: %w; output: %s", host, err, out.String())
 	}
 	return emu, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady polls GET / until the emulator answers "Ok".
