@@ -28,12 +28,17 @@ type ApplyResult struct {
 // one atomic write guarded by the creation of hmsEvents/{ev.ID}, so that a
 // redelivered event changes nothing. Events change the same documents
 // whatever their order of arrival (the merge rules are next to each plan).
+// An event this Store stored or found stored before is a duplicate at once,
+// with no Firestore call (seen.go).
 func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (ApplyResult, error) {
 	if ev == nil {
 		return ApplyResult{}, errors.New("store: apply event: nil event")
 	}
 	if err := checkStorable(ev, raw); err != nil {
 		return ApplyResult{}, fmt.Errorf("apply event: %w", err)
+	}
+	if appt, ok := s.seen.appointment(ev.ID); ok {
+		return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
 	}
 	appt, err := s.appointmentForRoom(ctx, ev.RoomID)
 	if err != nil {
@@ -49,9 +54,11 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		}
 		switch {
 		case err == nil:
+			s.seen.add(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt}, nil
 		case errors.Is(err, errDuplicate),
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
+			s.seen.add(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)

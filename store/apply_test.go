@@ -31,13 +31,15 @@ func TestApplyExactlyOnce(t *testing.T) {
 	seed(t, once, "appt-x", "room-x")
 	s := newStore(t, "demo-once")
 	seed(t, s, "appt-x", "room-x")
+	// Ten instances, so that every delivery reaches Firestore's guard.
+	insts := instances(t, "demo-once", 10)
 	for typ, raw := range byType {
 		apply(t, once, raw)
 		var dups atomic.Int32
 		var wg sync.WaitGroup
-		for range 10 {
+		for _, inst := range insts {
 			wg.Go(func() {
-				if apply(t, s, raw).Duplicate {
+				if apply(t, inst, raw).Duplicate {
 					dups.Add(1)
 				}
 			})
@@ -45,6 +47,9 @@ func TestApplyExactlyOnce(t *testing.T) {
 		wg.Wait()
 		if dups.Load() != 9 {
 			t.Errorf("%s: %d of 10 applications were duplicates, want 9", typ, dups.Load())
+		}
+		if res := apply(t, insts[0], raw); !res.Duplicate || res.AppointmentID != "appt-x" {
+			t.Errorf("%s: redelivery to an instance that applied it = %+v, want a duplicate of appt-x", typ, res)
 		}
 	}
 	if got, want := countDocs(t, s, colEvents), len(byType); got != want {

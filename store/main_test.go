@@ -27,6 +27,23 @@ func newStore(tb testing.TB, project string) *Store {
 	return s
 }
 
+// instances opens n more Stores on project without wiping it, as n more
+// function instances: each remembers the events it stored (seen.go), so
+// only deliveries spread over instances reach Firestore's own guard.
+func instances(tb testing.TB, project string, n int) []*Store {
+	tb.Helper()
+	out := make([]*Store, n)
+	for i := range out {
+		s, err := Open(context.Background(), project)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = s.Close() })
+		out[i] = s
+	}
+	return out
+}
+
 func ctxT(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	tb.Cleanup(cancel)

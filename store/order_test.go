@@ -10,8 +10,8 @@ import (
 
 // TestApplyOrderIndependent applies generated histories in-order, then in
 // many random orders with random duplicates (sequentially, and with eight
-// concurrent writers), each on its own emulator project, and requires the
-// same documents every time.
+// concurrent writers; spread over two instances), each on its own emulator
+// project, and requires the same documents every time.
 func TestApplyOrderIndependent(t *testing.T) {
 	const (
 		sequential = 50
@@ -25,17 +25,20 @@ func TestApplyOrderIndependent(t *testing.T) {
 	run := func(t *testing.T, project string, order [][]byte, workers int) map[string]any {
 		s := newStore(t, project)
 		seed(t, s, "appt-order", "room-order")
+		// Two instances take turns, so that some duplicates reach
+		// Firestore and some are answered from an instance's memory.
+		insts := instances(t, project, 2)
 		if workers <= 1 {
-			for _, raw := range order {
-				apply(t, s, raw)
+			for i, raw := range order {
+				apply(t, insts[i%2], raw)
 			}
 		} else {
 			ch := make(chan []byte)
 			var wg sync.WaitGroup
-			for range workers {
+			for w := range workers {
 				wg.Go(func() {
 					for raw := range ch {
-						apply(t, s, raw)
+						apply(t, insts[w%2], raw)
 					}
 				})
 			}

@@ -59,6 +59,8 @@ type Store struct {
 	// rooms caches hmsRooms/{roomId} → appointment id; the mapping never
 	// changes once written, so the cache never needs invalidating.
 	rooms sync.Map
+	// seen answers redeliveries without a Firestore round trip.
+	seen seenEvents
 
 	// txLocks stripes the read-then-write locks (see lock.go); each
 	// is a one-slot semaphore so that waiting can honour a context.

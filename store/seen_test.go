@@ -1,0 +1,68 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/telemed/videocalls/hms"
+)
+
+// TestRedeliveryAnsweredFromMemory closes the instance's Firestore client
+// after it stored an event: the redelivery must still be a duplicate of the
+// right appointment, so it was answered without Firestore, while an event
+// the instance never saw must fail (it needs Firestore), and another
+// instance must learn from Firestore that the event is stored.
+func TestRedeliveryAnsweredFromMemory(t *testing.T) {
+	s := newStore(t, "demo-seen")
+	seed(t, s, "appt-m", "room-m")
+	inst := instances(t, "demo-seen", 2)
+	raw := []byte(`{"version":"2.0","id":"ev-m1","timestamp":"2026-11-23T09:00:00Z","type":"peer.join.success","data":{"room_id":"room-m","session_id":"sm","peer_id":"p","role":"host","joined_at":"2026-11-23T09:00:00Z"}}`)
+	if res := apply(t, inst[0], raw); res.Duplicate || res.AppointmentID != "appt-m" {
+		t.Fatalf("first delivery = %+v", res)
+	}
+	if err := inst[0].fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := apply(t, inst[0], raw); !res.Duplicate || res.AppointmentID != "appt-m" {
+		t.Errorf("redelivery to the same instance = %+v, want a duplicate of appt-m", res)
+	}
+	other := []byte(`{"version":"2.0","id":"ev-m2","timestamp":"2026-11-23T09:00:01Z","type":"peer.leave.success","data":{"room_id":"room-m","session_id":"sm","peer_id":"p","duration":1,"left_at":"2026-11-23T09:00:01Z"}}`)
+	ev, err := hms.ParseEvent(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst[0].ApplyEvent(ctxT(t), ev, other); err == nil {
+		t.Error("an unseen event applied through a closed client: the test cannot tell memory from Firestore")
+	}
+	if res := apply(t, inst[1], raw); !res.Duplicate || res.AppointmentID != "appt-m" {
+		t.Errorf("redelivery to another instance = %+v, want a duplicate of appt-m", res)
+	}
+	if n := countDocs(t, s, colEvents); n != 1 {
+		t.Errorf("%d hmsEvents documents, want 1", n)
+	}
+}
+
+// TestSeenEventsForgetsOldestGeneration checks the memory bound: after two
+// more generations' worth of ids, the first ids are forgotten and the
+// latest remembered.
+func TestSeenEventsForgetsOldestGeneration(t *testing.T) {
+	var s seenEvents
+	id := func(i int) string { return fmt.Sprintf("ev-%d", i) }
+	for i := range 2*seenEventsPerGeneration + 1 {
+		s.add(id(i), "appt")
+	}
+	if _, ok := s.appointment(id(0)); ok {
+		t.Error("the oldest id is still remembered")
+	}
+	for _, i := range []int{seenEventsPerGeneration + 1, 2 * seenEventsPerGeneration} {
+		if appt, ok := s.appointment(id(i)); !ok || appt != "appt" {
+			t.Errorf("id %d: (%q, %v), want remembered", i, appt, ok)
+		}
+	}
+	if n := len(s.cur) + len(s.prev); n > 2*seenEventsPerGeneration {
+		t.Errorf("%d ids remembered, bound is %d", n, 2*seenEventsPerGeneration)
+	}
+	if _, ok := s.appointment("never-added"); ok {
+		t.Error("an id never added is remembered")
+	}
+}
