@@ -30,6 +30,8 @@ type report struct {
 	floorBefore  floorResult
 	floorAfter   floorResult
 	refTime      time.Duration
+	// CPU time by process in the first floor, the load and the reference.
+	floorCPU, loadCPU, refCPU cpuUse
 
 	outageStart, outageEnd time.Duration
 
@@ -295,13 +297,23 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 	if o.floor > 0 {
-		floor := (r.floorBefore.rate() + r.floorAfter.rate()) / 2
-		fmt.Fprintf(w, "%-13s %.0f batches/s (before %.0f, after %.0f; %d writers, create + merge into 1 of 50 shared docs)\n",
+		// The emulator's JIT may still be speeding up: judge against the
+		// higher of the two floors, not their mean.
+		floor := max(r.floorBefore.rate(), r.floorAfter.rate())
+		fmt.Fprintf(w, "%-13s %.0f batches/s, the higher of before %.0f and after %.0f (%d writers, create + merge into 1 of 50 shared docs)\n",
 			"floor", floor, r.floorBefore.rate(), r.floorAfter.rate(), o.floorWriters)
 		fmt.Fprintf(w, "%-13s deliveries/s ÷ floor = %.2f; unique events/s ÷ floor = %.2f (goal ≥ 0.4)\n", "ratio",
 			float64(l.deliveries)/secs/floor, float64(r.events)/secs/floor)
 	}
-	fmt.Fprintf(w, "%-13s applied once in order through the store package in %.1fs (%s)\n", "reference", r.refTime.Seconds(), o.refProject)
+	fmt.Fprintf(w, "%-13s applied once in order through the store package in %.1fs (%.0f events/s; %s)\n", "reference",
+		r.refTime.Seconds(), float64(r.events)/r.refTime.Seconds(), o.refProject)
+	if r.loadCPU.emulator > 0 {
+		fmt.Fprintf(w, "%-13s emulator %s per unique event under the load, %s in order (reference), %s per floor batch;\n"+
+			"%-13s server %s and load generator %s per delivery; %.1f of %d cores busy during the load\n", "cpu",
+			per(r.loadCPU.emulator, r.events), per(r.refCPU.emulator, r.events), per(r.floorCPU.emulator, r.floorBefore.batches),
+			"", per(r.loadCPU.server, l.deliveries), per(r.loadCPU.self, l.deliveries),
+			(r.loadCPU.emulator+r.loadCPU.server+r.loadCPU.self).Seconds()/secs, numCPU())
+	}
 	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d documents in all (want %d, incl. %d warm-up)\n",
 		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents)
 	if len(l.gaveUp) > 0 {

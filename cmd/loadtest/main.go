@@ -75,6 +75,7 @@ type options struct {
 	outage       time.Duration
 	outageAfter  time.Duration
 	emulatorPid  int
+	serverPid    int
 	fakeHMS      string
 	reconcile    bool
 	showDiffs    int
@@ -126,6 +127,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.outage, "outage", 0, "pause the Firestore emulator this long during the load (needs -emulator-pid)")
 	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
 	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
+	fs.IntVar(&o.serverPid, "server-pid", 0, "pid of the server (cmd/local), to report its CPU time per delivery")
 	fs.StringVar(&o.fakeHMS, "fake-hms", "", "serve a fake 100ms REST API on this host:port, answering 404 to everything (point the server's HMS_API_BASE at it)")
 	fs.BoolVar(&o.reconcile, "reconcile", false, "with -fake-hms, answer GET /sessions/{id} with the generated sessions' peers, so that the webhook's reconciliation can repair lost peer events")
 	fs.IntVar(&o.showDiffs, "show", 5, "list at most this many lost events and differing documents")
@@ -272,9 +274,11 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	// 3. Floor before.
 	if o.floor > 0 {
 		logf("floor: %d writers for %s", o.floorWriters, o.floor)
+		m := startCPU(o.emulatorPid, 0)
 		if rep.floorBefore, err = measureFloor(ctx, fsFloor, "a", o.floorWriters, o.floor); err != nil {
 			return false, err
 		}
+		rep.floorCPU = m.stop()
 	}
 
 	// 4. The load.
@@ -284,7 +288,9 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	}
 	logf("load: %d events x %d deliveries, %d senders%s", len(events), o.k, o.senders, pauser.describe())
 	s := newSender(client, o, header, secret)
+	m := startCPU(o.emulatorPid, o.serverPid)
 	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
+	rep.loadCPU = m.stop()
 	if pauser != nil {
 		rep.outageStart, rep.outageEnd = pauser.start, pauser.end
 	}
@@ -303,11 +309,11 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 
 	// 6. Reference.
 	logf("reference: applying %d events once, in order, to %s", len(events), o.refProject)
-	refStart := time.Now()
+	refStart, m := time.Now(), startCPU(o.emulatorPid, 0)
 	if err := applyInOrder(ctx, ref, rooms); err != nil {
 		return false, err
 	}
-	rep.refTime = time.Since(refStart)
+	rep.refTime, rep.refCPU = time.Since(refStart), m.stop()
 
 	// 7. Checks.
 	logf("checking")

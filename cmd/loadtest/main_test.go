@@ -81,3 +81,23 @@ func TestGeneralize(t *testing.T) {
 		}
 	}
 }
+
+// TestProcCPU spins this process for a while: its CPU time read from /proc
+// must grow by about that much, and an absent process must be unknown.
+func TestProcCPU(t *testing.T) {
+	m := startCPU(-1, 0)
+	busy := time.Now().Add(300 * time.Millisecond)
+	for n := 0; time.Now().Before(busy); n++ {
+		_ = n * n
+	}
+	got := m.stop()
+	if got.self < 100*time.Millisecond || got.self > 5*time.Second {
+		t.Errorf("spun 300 ms, /proc says %v of CPU", got.self)
+	}
+	if got.emulator != 0 || got.server != 0 {
+		t.Errorf("absent processes got CPU times: %+v", got)
+	}
+	if _, ok := procCPU(1 << 30); ok {
+		t.Error("a pid that cannot exist has a CPU time")
+	}
+}
