@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"strconv"
 	"testing"
 	"time"
 
@@ -243,5 +244,57 @@ func wantCallError(t *testing.T, name string, code int, ans callableAnswer, want
 	}
 	if ans.Result != nil {
 		t.Errorf("%s: an error carries a result", name)
+	}
+}
+
+// TestE2ETokenRefusalsDoNotWaitOnFirestore pauses Firestore: a caller whose
+// ID token is bad, expired, revoked or of a disabled user must still get
+// 401 at once, since nothing is read for a caller not signed in.
+func TestE2ETokenRefusalsDoNotWaitOnFirestore(t *testing.T) {
+	e := setupE2E(t)
+	if e.fsEmu == nil {
+		t.Fatal("this test needs an emulator started by the tests (unset FIRESTORE_EMULATOR_HOST)")
+	}
+	doctor := e.signUp(t, "doctor-paused")
+	revoked, disabled := e.signUp(t, "revoked-paused"), e.signUp(t, "disabled-paused")
+	now := time.Now()
+	appt := "appt-paused-" + strconv.FormatInt(now.UnixNano(), 36)
+	e.seedAppointment(t, appt, map[string]any{
+		"doctorId": doctor.uid, "clientId": revoked.uid, "startAt": now, "endAt": now.Add(time.Hour),
+	})
+	emulatortest.RevokeTokens(t, e.auth, e.project, revoked.uid)
+	emulatortest.DisableUser(t, e.auth, e.project, disabled.uid)
+	time.Sleep(1100 * time.Millisecond) // revocation has one-second resolution
+	expired := emulatortest.ExpiredIDToken(e.project, doctor.uid)
+	e.remember(expired)
+
+	if err := e.fsEmu.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.fsEmu.Resume(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for _, tc := range []struct{ name, idToken string }{
+		{"garbage", "not-a-jwt"},
+		{"expired", expired},
+		{"revoked", revoked.idToken},
+		{"disabled", disabled.idToken},
+	} {
+		start := time.Now()
+		code, ans := e.callToken(t, tc.idToken, appt)
+		took := time.Since(start)
+		wantCallError(t, tc.name, code, ans, 401, "UNAUTHENTICATED")
+		if took > 3*time.Second {
+			t.Errorf("%s: the 401 took %v with Firestore paused: it waited on the appointment read", tc.name, took)
+		}
+	}
+	// The signed-in doctor does need Firestore: 503, within the deadline.
+	start := time.Now()
+	code, ans := e.callToken(t, doctor.idToken, appt)
+	wantCallError(t, "doctor, Firestore paused", code, ans, 503, "UNAVAILABLE")
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("the 503 took %v", took)
 	}
 }
