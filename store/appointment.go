@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -24,12 +25,12 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 	if !validID(id) {
 		return Appointment{}, wrapf(ErrNotFound, "read appointment %q", id)
 	}
-	snap, err := s.fs.Collection(colAppointments).Doc(id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return Appointment{}, wrapf(ErrNotFound, "read appointment %s", id)
-	}
+	snap, err := s.readAppointment(ctx, id)
 	if err != nil {
 		return Appointment{}, wrapf(err, "read appointment %s", id)
+	}
+	if !snap.Exists() {
+		return Appointment{}, wrapf(ErrNotFound, "read appointment %s", id)
 	}
 	data := snap.Data()
 	a := Appointment{ID: id}
@@ -72,6 +73,29 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 		return Appointment{}, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
 	}
 	return a, nil
+}
+
+// readAppointment reads appointments/{id}. Until this instance knows the
+// appointment's room, it reads calls/{id} in the same round trip and
+// remembers the room recorded there, if any: the hmsToken call that reads
+// an appointment goes on to EnsureRoom, which then needs no read of its own.
+func (s *Store) readAppointment(ctx context.Context, id string) (*firestore.DocumentSnapshot, error) {
+	ref := s.fs.Collection(colAppointments).Doc(id)
+	if _, known := s.callRooms.Load(id); known {
+		snap, err := ref.Get(ctx)
+		if status.Code(err) == codes.NotFound {
+			return snap, nil // snap.Exists() is false
+		}
+		return snap, err
+	}
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{ref, s.callRef(id)})
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := roomOf(snaps[1]); ok {
+		s.callRooms.Store(id, r)
+	}
+	return snaps[0], nil
 }
 
 // validID reports whether id can name a Firestore document: a path segment

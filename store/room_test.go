@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -16,11 +17,14 @@ func TestEnsureRoomRace(t *testing.T) {
 	start := make(chan struct{})
 	rooms := make([]Room, 20)
 	errs := make([]error, 20)
+	// Four instances: racing callers meet both in one instance and in
+	// Firestore.
+	insts := instances(t, "demo-room", 4)
 	var wg sync.WaitGroup
 	for i := range rooms {
 		wg.Go(func() {
 			<-start
-			rooms[i], errs[i] = s.EnsureRoom(ctx, appt, func(context.Context) (Room, error) {
+			rooms[i], errs[i] = insts[i%4].EnsureRoom(ctx, appt, func(context.Context) (Room, error) {
 				n := calls.Add(1)
 				// A different id per caller makes a lost or overwritten
 				// record visible; 100ms would return one id for one name.
@@ -49,5 +53,57 @@ func TestEnsureRoomRace(t *testing.T) {
 	r, err := s.EnsureRoom(ctx, appt, func(context.Context) (Room, error) { t.Error("create called again"); return Room{}, nil })
 	if err != nil || r != rooms[0] {
 		t.Errorf("EnsureRoom again = %+v, %v", r, err)
+	}
+}
+
+// TestEnsureRoomKeepsEventState: a call document that exists without a room
+// (never written so today, but nothing forbids it) gets the room merged in,
+// its other fields kept.
+func TestEnsureRoomKeepsEventState(t *testing.T) {
+	s := newStore(t, "demo-room-merge")
+	ctx := ctxT(t)
+	if _, err := s.callRef("appt-m").Set(ctx, map[string]any{"status": "live", "note": "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	appt := Appointment{ID: "appt-m", DoctorID: "d", ClientID: "c"}
+	r, err := s.EnsureRoom(ctx, appt, func(context.Context) (Room, error) {
+		return Room{ID: "room-m", Name: "demo-appt-m", TemplateID: "t"}, nil
+	})
+	if err != nil || r.ID != "room-m" {
+		t.Fatalf("EnsureRoom = %+v, %v", r, err)
+	}
+	call := dump(t, s, "appt-m")["call"].(map[string]any)
+	if call["roomId"] != "room-m" || call["status"] != "live" || call["note"] != "kept" || call["sessionCount"] != nil {
+		t.Errorf("call = %v, want the room merged and the rest kept", call)
+	}
+	if n := countDocs(t, s, colRooms); n != 1 {
+		t.Errorf("%d hmsRooms documents, want 1", n)
+	}
+}
+
+// TestAppointmentPrimesRoom: an instance that reads an appointment whose
+// room another instance recorded knows the room from that same read, so
+// that EnsureRoom needs Firestore no more (its client is closed here).
+func TestAppointmentPrimesRoom(t *testing.T) {
+	s := newStore(t, "demo-room-prime")
+	seed(t, s, "appt-p", "room-p")
+	inst := instances(t, "demo-room-prime", 1)[0]
+	ctx := ctxT(t)
+	appt, err := inst.Appointment(ctx, "appt-p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := inst.EnsureRoom(ctx, appt, func(context.Context) (Room, error) {
+		t.Error("create called for a recorded room")
+		return Room{}, nil
+	})
+	if err != nil || r.ID != "room-p" {
+		t.Errorf("EnsureRoom after the appointment read = %+v, %v; want room-p without Firestore", r, err)
+	}
+	if _, err := s.Appointment(ctx, "no-such-appt"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing appointment: %v, want ErrNotFound", err)
 	}
 }

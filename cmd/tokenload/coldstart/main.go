@@ -98,38 +98,52 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 	}
 
 	fmt.Printf("load average at start: %s\n", loadavg())
-	for _, target := range []string{"hmsToken", "hmssWebhook"} {
+	// hmsToken is measured twice: as the first call for an appointment,
+	// which creates its 100ms room (once per appointment; in production it
+	// waits on 100ms's API too), and as the first call of an instance for
+	// an appointment whose room is recorded (every other cold start).
+	cases := []struct{ label, target string }{
+		{"hmsToken (creates the room)", "hmsToken"},
+		{"hmsToken (room recorded)", "hmsToken"},
+		{"hmssWebhook", "hmssWebhook"},
+	}
+	appts := make([]string, runs)
+	for c, tc := range cases {
+		target := tc.target
 		var listen, first []time.Duration
 		var idleRSS, firstRSS, burstRSS int
 		for i := range runs {
 			var req func() *http.Request
-			switch target {
-			case "hmsToken":
+			switch c {
+			case 0:
 				appt, err := newAppointment(i)
 				if err != nil {
 					return err
 				}
+				appts[i] = appt
 				req = tokenRequest(idToken, appt)
+			case 1:
+				req = tokenRequest(idToken, appts[i])
 			default:
 				req = eventRequest(stamp + "-" + strconv.Itoa(i))
 			}
 			r, err := start(bin, target, env, req, i == runs-1, burst)
 			if err != nil {
-				return fmt.Errorf("%s run %d: %w", target, i+1, err)
+				return fmt.Errorf("%s run %d: %w", tc.label, i+1, err)
 			}
 			listen = append(listen, r.listen)
 			first = append(first, r.first)
 			idleRSS, firstRSS = max(idleRSS, r.idleRSS), max(firstRSS, r.firstRSS)
 			if r.burstRSS > 0 {
 				burstRSS = r.burstRSS
-				fmt.Printf("%s burst: %d requests, 16 callers, %s, all 200: %v\n", target, burst, r.burstTime.Round(time.Millisecond), r.burstOK)
+				fmt.Printf("%s burst: %d requests, 16 callers, %s, all 200: %v\n", tc.label, burst, r.burstTime.Round(time.Millisecond), r.burstOK)
 			}
 		}
 		fmt.Printf("%s: %d starts: exec→listening median %s (min %s, max %s); exec→first 200 median %s (min %s, max %s)\n",
-			target, runs, ms(median(listen)), ms(slices.Min(listen)), ms(slices.Max(listen)),
+			tc.label, runs, ms(median(listen)), ms(slices.Min(listen)), ms(slices.Max(listen)),
 			ms(median(first)), ms(slices.Min(first)), ms(slices.Max(first)))
 		fmt.Printf("%s: peak RSS (VmHWM) listening before any request %d KiB, after the first 200 %d KiB, after the burst %d KiB\n",
-			target, idleRSS, firstRSS, burstRSS)
+			tc.label, idleRSS, firstRSS, burstRSS)
 	}
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
