@@ -34,6 +34,7 @@ type report struct {
 	floorCPU, loadCPU, refCPU cpuUse
 
 	outageStart, outageEnd time.Duration
+	outageWhat             string
 
 	storedDocs  int      // hmsEvents documents of the measured events
 	totalDocs   int      // all hmsEvents documents (warm-up included)
@@ -290,8 +291,8 @@ func (r *report) print(w io.Writer) {
 		"retries", l.retried, l.with503, sum(l.gaveUp), len(o.retries), len(l.gaveUp))
 	if o.outage > 0 {
 		if r.outageStart > 0 {
-			fmt.Fprintf(w, "%-13s emulator paused (SIGSTOP) from %.1fs to %.1fs of the load\n", "outage",
-				r.outageStart.Seconds(), r.outageEnd.Seconds())
+			fmt.Fprintf(w, "%-13s emulator %s from %.1fs to %.1fs of the load\n", "outage",
+				r.outageWhat, r.outageStart.Seconds(), r.outageEnd.Seconds())
 		} else {
 			fmt.Fprintf(w, "%-13s did not happen: the load ended before -outage-after\n", "outage")
 		}
@@ -328,7 +329,7 @@ func (r *report) print(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "%-13s of the %d events with a delivery given up, %d are stored all the same (another delivery,\n"+
-			"%-13s or a write the paused emulator committed on resume, after its 503)\n", "", len(l.gaveUp), stored, "")
+			"%-13s or a write the emulator committed after its 503 was answered)\n", "", len(l.gaveUp), stored, "")
 	}
 	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
 	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)

@@ -18,8 +18,11 @@
 //  4. Delivers every event -k times, shuffled, from -c concurrent senders,
 //     to -url with the secret header; a failed delivery is retried as 100ms
 //     does (-retries, default after 1 s, 3 s and 10 s, then given up). With
-//     -outage, the emulator (-emulator-pid) is paused with SIGSTOP
-//     -outage-after into the load and resumed -outage later.
+//     -outage, -outage-after into the load, the emulator becomes
+//     unreachable for -outage: the proxy (-proxy) that the server reaches
+//     it through cuts every connection and refuses new ones, as when the
+//     emulator is killed and restarted (-outage-kind refuse, the default),
+//     or its JVM is paused with SIGSTOP (-outage-kind stop).
 //  5. Measures the floor again (the figure is the mean of both runs).
 //  6. Applies the same events once, in time order per room, through the
 //     store package (the code the webhook runs) to the reference project.
@@ -74,6 +77,8 @@ type options struct {
 	warmFloor    time.Duration
 	outage       time.Duration
 	outageAfter  time.Duration
+	outageKind   string
+	proxyAddr    string
 	emulatorPid  int
 	serverPid    int
 	fakeHMS      string
@@ -125,6 +130,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.warmup, "warmup", 2000, "warm-up events sent once before the measured load, on rooms of their own")
 	fs.DurationVar(&o.warmFloor, "warmup-floor", 10*time.Second, "how long the floor workload warms the emulator up first")
 	fs.DurationVar(&o.outage, "outage", 0, "pause the Firestore emulator this long during the load (needs -emulator-pid)")
+	fs.StringVar(&o.outageKind, "outage-kind", outageRefuse, `"refuse": cut the server's connections to the emulator and refuse new ones (needs -proxy), as if it were killed and restarted; "stop": pause it with SIGSTOP (needs -emulator-pid), so that requests hang`)
+	fs.StringVar(&o.proxyAddr, "proxy", "", "serve on this host:port a TCP proxy to the emulator ($FIRESTORE_EMULATOR_HOST), for the server to use; -outage-kind refuse takes it down")
 	fs.DurationVar(&o.outageAfter, "outage-after", 5*time.Second, "when the outage starts, after the load starts")
 	fs.IntVar(&o.emulatorPid, "emulator-pid", envInt("FIRESTORE_EMULATOR_PID"), "pid of the emulator's java process (default $FIRESTORE_EMULATOR_PID)")
 	fs.IntVar(&o.serverPid, "server-pid", 0, "pid of the server (cmd/local), to report its CPU time per delivery")
@@ -160,8 +167,12 @@ func parseFlags(args []string) (*options, error) {
 	switch {
 	case o.events < 1 || o.k < 1 || o.senders < 1 || o.floorWriters < 1 || o.maxSessions < 1:
 		return nil, errors.New("-events, -k, -c, -floor-writers and -sessions must be positive")
-	case o.outage > 0 && o.emulatorPid <= 0:
-		return nil, errors.New("-outage needs the emulator's pid (-emulator-pid or FIRESTORE_EMULATOR_PID)")
+	case o.outageKind != outageRefuse && o.outageKind != outageStop:
+		return nil, fmt.Errorf("-outage-kind %q: want %q or %q", o.outageKind, outageRefuse, outageStop)
+	case o.outage > 0 && o.outageKind == outageStop && o.emulatorPid <= 0:
+		return nil, errors.New("-outage-kind stop needs the emulator's pid (-emulator-pid or FIRESTORE_EMULATOR_PID)")
+	case o.outage > 0 && o.outageKind == outageRefuse && o.proxyAddr == "":
+		return nil, errors.New("-outage-kind refuse needs -proxy, with the server using it as its FIRESTORE_EMULATOR_HOST (scripts/loadtest does that)")
 	case o.reconcile && o.fakeHMS == "":
 		return nil, errors.New("-reconcile needs -fake-hms (scripts/loadtest sets it)")
 	case o.project == o.refProject || o.project == o.floorProject || o.refProject == o.floorProject:
@@ -175,6 +186,12 @@ func envInt(name string) int {
 	_, _ = fmt.Sscan(os.Getenv(name), &n)
 	return n
 }
+
+// Kinds of outage.
+const (
+	outageRefuse = "refuse"
+	outageStop   = "stop"
+)
 
 // run does the whole test and reports whether every check passed.
 func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
@@ -191,6 +208,14 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 		header = "X-Webhook-Secret"
 	}
 	rep := &report{opts: o, load0: loadAvg()}
+	var prox *proxy
+	if o.proxyAddr != "" {
+		var err error
+		if prox, err = startProxy(o.proxyAddr, emu); err != nil {
+			return false, err
+		}
+		defer prox.down()
+	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 	}
@@ -284,7 +309,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	// 4. The load.
 	var pauser *outage
 	if o.outage > 0 {
-		pauser = &outage{pid: o.emulatorPid, after: o.outageAfter, length: o.outage}
+		pauser = &outage{kind: o.outageKind, pid: o.emulatorPid, proxy: prox, after: o.outageAfter, length: o.outage}
 	}
 	logf("load: %d events x %d deliveries, %d senders%s", len(events), o.k, o.senders, pauser.describe())
 	s := newSender(client, o, header, secret)
@@ -292,7 +317,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
 	rep.loadCPU = m.stop()
 	if pauser != nil {
-		rep.outageStart, rep.outageEnd = pauser.start, pauser.end
+		rep.outageStart, rep.outageEnd, rep.outageWhat = pauser.start, pauser.end, pauser.what()
 	}
 	rep.load1 = loadAvg()
 	if ctx.Err() != nil {

@@ -21,7 +21,9 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("-retries \"\": %+v, %v", o, err)
 	}
 	for _, bad := range [][]string{
-		{"-outage", "5s"}, // no pid
+		{"-outage", "5s"},                         // no proxy
+		{"-outage", "5s", "-outage-kind", "stop"}, // no pid
+		{"-outage", "5s", "-outage-kind", "kill", "-proxy", "127.0.0.1:1"},
 		{"-k", "0"},
 		{"-retries", "soon"},
 		{"-ref-project", "demo-loadtest"},
@@ -31,8 +33,11 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if _, err := parseFlags([]string{"-outage", "5s", "-emulator-pid", "123"}); err != nil {
-		t.Errorf("-outage with a pid: %v", err)
+	if _, err := parseFlags([]string{"-outage", "5s", "-outage-kind", "stop", "-emulator-pid", "123"}); err != nil {
+		t.Errorf("-outage-kind stop with a pid: %v", err)
+	}
+	if _, err := parseFlags([]string{"-outage", "5s", "-proxy", "127.0.0.1:1"}); err != nil {
+		t.Errorf("-outage with a proxy: %v", err)
 	}
 }
 

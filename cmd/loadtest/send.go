@@ -196,19 +196,32 @@ func (s *sender) post(ctx context.Context, body []byte) (int, string) {
 	return resp.StatusCode, a.Status
 }
 
-// outage pauses the emulator's JVM (SIGSTOP) after a while into the load
-// and resumes it (SIGCONT) length later, or at once when ctx ends.
+// outage makes the emulator unavailable after a while into the load and
+// brings it back length later, or at once when ctx ends: kind "stop"
+// pauses its JVM (SIGSTOP, then SIGCONT: requests hang), kind "refuse"
+// takes the proxy in front of it down (connections cut, then refused, as
+// when the emulator is killed; then it listens again, as when restarted).
 type outage struct {
+	kind          string
 	pid           int
+	proxy         *proxy
 	after, length time.Duration
 	start, end    time.Duration // since the load began; 0 when it did not happen
+}
+
+// what says what the outage does to the emulator, for the report.
+func (p *outage) what() string {
+	if p.kind == outageRefuse {
+		return "unreachable (connections cut and refused, as if killed)"
+	}
+	return "paused (SIGSTOP)"
 }
 
 func (p *outage) describe() string {
 	if p == nil {
 		return ""
 	}
-	return fmt.Sprintf("; emulator paused %s after %s", p.length, p.after)
+	return fmt.Sprintf("; emulator %s for %s, %s in", p.what(), p.length, p.after)
 }
 
 func (p *outage) run(ctx context.Context) {
@@ -218,7 +231,9 @@ func (p *outage) run(ctx context.Context) {
 		return
 	case <-time.After(p.after):
 	}
-	if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
+	if p.kind == outageRefuse {
+		p.proxy.down()
+	} else if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
 		fmt.Printf("outage: cannot pause pid %d: %v\n", p.pid, err)
 		return
 	}
@@ -227,7 +242,11 @@ func (p *outage) run(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(p.length):
 	}
-	if err := syscall.Kill(p.pid, syscall.SIGCONT); err != nil {
+	if p.kind == outageRefuse {
+		if err := p.proxy.up(); err != nil {
+			fmt.Printf("outage: %v\n", err)
+		}
+	} else if err := syscall.Kill(p.pid, syscall.SIGCONT); err != nil {
 		fmt.Printf("outage: cannot resume pid %d: %v\n", p.pid, err)
 	}
 	p.end = time.Since(begin)
