@@ -3,8 +3,8 @@ package functions
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
