@@ -32,6 +32,7 @@ type report struct {
 	refTime      time.Duration
 	// CPU time by process in the first floor, the load and the reference.
 	floorCPU, loadCPU, refCPU cpuUse
+	serverRSS                 int // the server's peak RSS (KiB) after the load; 0 if unknown
 
 	outageStart, outageEnd time.Duration
 	outageWhat             string
@@ -314,6 +315,9 @@ func (r *report) print(w io.Writer) {
 			per(r.loadCPU.emulator, r.events), per(r.refCPU.emulator, r.events), per(r.floorCPU.emulator, r.floorBefore.batches),
 			"", per(r.loadCPU.server, l.deliveries), per(r.loadCPU.self, l.deliveries),
 			(r.loadCPU.emulator+r.loadCPU.server+r.loadCPU.self).Seconds()/secs, numCPU())
+	}
+	if r.serverRSS > 0 {
+		fmt.Fprintf(w, "%-13s server peak RSS (VmHWM) %.1f MiB after the load\n", "memory", float64(r.serverRSS)/1024)
 	}
 	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d documents in all (want %d, incl. %d warm-up)\n",
 		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents)

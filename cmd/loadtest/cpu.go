@@ -82,3 +82,23 @@ func per(d time.Duration, n int) string {
 	}
 	return fmt.Sprintf("%.2f ms", d.Seconds()*1000/float64(n))
 }
+
+// peakRSS returns process pid's peak resident set (VmHWM) in KiB, or 0
+// where /proc cannot tell.
+func peakRSS(pid int) int {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int
+			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kib)
+			return kib
+		}
+	}
+	return 0
+}

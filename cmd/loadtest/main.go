@@ -316,6 +316,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	m := startCPU(o.emulatorPid, o.serverPid)
 	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
 	rep.loadCPU = m.stop()
+	rep.serverRSS = peakRSS(o.serverPid)
 	if pauser != nil {
 		rep.outageStart, rep.outageEnd, rep.outageWhat = pauser.start, pauser.end, pauser.what()
 	}

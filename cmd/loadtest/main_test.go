@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -104,5 +105,11 @@ func TestProcCPU(t *testing.T) {
 	}
 	if _, ok := procCPU(1 << 30); ok {
 		t.Error("a pid that cannot exist has a CPU time")
+	}
+	if kib := peakRSS(os.Getpid()); kib < 1024 || kib > 4<<20 {
+		t.Errorf("this process's peak RSS: %d KiB", kib)
+	}
+	if kib := peakRSS(1 << 30); kib != 0 {
+		t.Errorf("a pid that cannot exist has a peak RSS of %d KiB", kib)
 	}
 }
