@@ -54,11 +54,11 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		}
 		switch {
 		case err == nil:
-			s.seen.add(ev.ID, appt)
+			s.remember(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt}, nil
 		case errors.Is(err, errDuplicate),
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
-			s.seen.add(ev.ID, appt)
+			s.remember(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
@@ -66,6 +66,15 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		// The event document or one of p.creates existed: orElse tells
 		// which (it creates the event document again) and applies the
 		// event as that existing document requires.
+	}
+}
+
+// remember notes that event id is stored, unless its room had no known
+// appointment: the room may be recorded a moment later, and a redelivery
+// must then resolve it again (a redelivered close is reconciled).
+func (s *Store) remember(id, appt string) {
+	if appt != "" {
+		s.seen.add(id, appt)
 	}
 }
 

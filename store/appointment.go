@@ -78,7 +78,8 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 // readAppointment reads appointments/{id}. Until this instance knows the
 // appointment's room, it reads calls/{id} in the same round trip and
 // remembers the room recorded there, if any: the hmsToken call that reads
-// an appointment goes on to EnsureRoom, which then needs no read of its own.
+// an appointment goes on to EnsureRoom, which then needs no read of its own
+// when a room is recorded (the common cold-instance case).
 func (s *Store) readAppointment(ctx context.Context, id string) (*firestore.DocumentSnapshot, error) {
 	ref := s.fs.Collection(colAppointments).Doc(id)
 	if _, known := s.callRooms.Load(id); known {

@@ -75,10 +75,14 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
 	b.Create(callRef, callDoc(true))
 	b.Create(roomRef, roomDoc)
-	if _, err := b.Commit(ctx); err == nil {
+	switch _, err := b.Commit(ctx); status.Code(err) {
+	case codes.OK:
 		s.callRooms.Store(appt.ID, created)
 		return created, nil
-	} else if status.Code(err) != codes.AlreadyExists {
+	case codes.AlreadyExists, codes.Aborted:
+		// Aborted: the commit waited too long on a racing caller's
+		// transaction lock; the transaction below settles it either way.
+	default:
 		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
 	}
 
@@ -102,6 +106,17 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 			got = r // another caller recorded first; never overwrite it
 			return nil
 		}
+		// A room id already recorded for another appointment must not be
+		// taken over: its events would then change this appointment's call.
+		roomSnap, err := tx.Get(roomRef)
+		if err != nil && status.Code(err) != codes.NotFound {
+			return err
+		}
+		if roomSnap != nil && roomSnap.Exists() {
+			if owner, _ := roomSnap.Data()["appointmentId"].(string); owner != appt.ID {
+				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", errRoomTaken, created.ID, owner)
+			}
+		}
 		got = created
 		// The call document may hold event state without a room (it never
 		// does, but merging costs nothing), so merge.
@@ -117,6 +132,9 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	s.callRooms.Store(appt.ID, got)
 	return got, nil
 }
+
+// errRoomTaken: 100ms returned a room that another appointment recorded.
+var errRoomTaken = errors.New("room belongs to another appointment")
 
 // roomOf reads the room recorded in a call document, if any.
 func roomOf(snap *firestore.DocumentSnapshot) (Room, bool) {

@@ -107,3 +107,25 @@ func TestAppointmentPrimesRoom(t *testing.T) {
 		t.Errorf("missing appointment: %v, want ErrNotFound", err)
 	}
 }
+
+// TestEnsureRoomRefusesAnotherAppointmentsRoom: if 100ms hands back a room
+// that another appointment recorded, it is not taken over: the call gets
+// no room and hmsRooms keeps its owner.
+func TestEnsureRoomRefusesAnotherAppointmentsRoom(t *testing.T) {
+	s := newStore(t, "demo-room-taken")
+	seed(t, s, "appt-owner", "room-shared")
+	ctx := ctxT(t)
+	_, err := s.EnsureRoom(ctx, Appointment{ID: "appt-other", DoctorID: "d", ClientID: "c"}, func(context.Context) (Room, error) {
+		return Room{ID: "room-shared", Name: "demo-appt-other"}, nil
+	})
+	if !errors.Is(err, errRoomTaken) {
+		t.Fatalf("EnsureRoom with another appointment's room: %v, want errRoomTaken", err)
+	}
+	snap, err := s.fs.Collection(colRooms).Doc("room-shared").Get(ctx)
+	if err != nil || snap.Data()["appointmentId"] != "appt-owner" {
+		t.Errorf("hmsRooms/room-shared = %v (%v), want it still owned by appt-owner", snap.Data(), err)
+	}
+	if snap, _ := s.callRef("appt-other").Get(ctx); snap != nil && snap.Exists() {
+		t.Errorf("calls/appt-other written: %v", snap.Data())
+	}
+}

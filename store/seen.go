@@ -10,7 +10,9 @@ const seenEventsPerGeneration = 16384
 
 // seenEvents remembers the ids of events this instance knows are stored
 // (it committed them, or Firestore said they exist), each with the
-// appointment its room belongs to, so that a redelivery is answered
+// appointment its room belongs to (events of rooms with no known
+// appointment are not remembered: see Store.remember), so that a
+// redelivery is answered
 // without a round trip to Firestore: 100ms delivers most events more than
 // once, and an id in hmsEvents stays there (until its TTL, months later).
 // It forgets the oldest ids in bulk, two generations of maps, instead of

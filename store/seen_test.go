@@ -66,3 +66,19 @@ func TestSeenEventsForgetsOldestGeneration(t *testing.T) {
 		t.Error("an id never added is remembered")
 	}
 }
+
+// TestRedeliveryOfUnknownRoomResolvesAgain: an event whose room was not yet
+// recorded is stored raw; once the room is recorded, its redelivery to the
+// same instance must name the appointment (a redelivered close is then
+// reconciled), so such events are not answered from memory.
+func TestRedeliveryOfUnknownRoomResolvesAgain(t *testing.T) {
+	s := newStore(t, "demo-seen-late")
+	raw := []byte(`{"version":"2.0","id":"ev-l1","timestamp":"2026-11-23T09:00:00Z","type":"session.close.success","data":{"room_id":"room-late","session_id":"sl","session_started_at":"2026-11-23T08:00:00Z","session_stopped_at":"2026-11-23T09:00:00Z"}}`)
+	if res := apply(t, s, raw); res.AppointmentID != "" || res.Duplicate {
+		t.Fatalf("before the room is recorded: %+v", res)
+	}
+	seed(t, s, "appt-late", "room-late")
+	if res := apply(t, s, raw); !res.Duplicate || res.AppointmentID != "appt-late" {
+		t.Errorf("redelivery after the room is recorded = %+v, want a duplicate of appt-late", res)
+	}
+}

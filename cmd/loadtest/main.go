@@ -23,7 +23,8 @@
 //     it through cuts every connection and refuses new ones, as when the
 //     emulator is killed and restarted (-outage-kind refuse, the default),
 //     or its JVM is paused with SIGSTOP (-outage-kind stop).
-//  5. Measures the floor again (the figure is the mean of both runs).
+//  5. Measures the floor again (the report judges against the higher of
+//     the two: the emulator's JIT may still be warming up).
 //  6. Applies the same events once, in time order per room, through the
 //     store package (the code the webhook runs) to the reference project.
 //  7. Checks: every event is in hmsEvents once with its exact body and its
