@@ -194,6 +194,8 @@ func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appoin
 		return store.Room{}, fail(statusUnavailable, "The video service is unavailable; try again in a moment.", err)
 	case errors.Is(err, hms.ErrRefused):
 		return store.Room{}, fail(statusInternal, "The video service refused to create the room; the backend's 100ms settings need attention.", err)
+	case errors.Is(err, store.ErrRoomTaken):
+		return store.Room{}, fail(statusInternal, "The video service returned a room that belongs to another appointment; contact support.", err)
 	default:
 		return store.Room{}, storeError(err)
 	}

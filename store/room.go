@@ -114,7 +114,7 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 		}
 		if roomSnap != nil && roomSnap.Exists() {
 			if owner, _ := roomSnap.Data()["appointmentId"].(string); owner != appt.ID {
-				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", errRoomTaken, created.ID, owner)
+				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", ErrRoomTaken, created.ID, owner)
 			}
 		}
 		got = created
@@ -132,9 +132,6 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	s.callRooms.Store(appt.ID, got)
 	return got, nil
 }
-
-// errRoomTaken: 100ms returned a room that another appointment recorded.
-var errRoomTaken = errors.New("room belongs to another appointment")
 
 // roomOf reads the room recorded in a call document, if any.
 func roomOf(snap *firestore.DocumentSnapshot) (Room, bool) {

@@ -118,8 +118,8 @@ func TestEnsureRoomRefusesAnotherAppointmentsRoom(t *testing.T) {
 	_, err := s.EnsureRoom(ctx, Appointment{ID: "appt-other", DoctorID: "d", ClientID: "c"}, func(context.Context) (Room, error) {
 		return Room{ID: "room-shared", Name: "demo-appt-other"}, nil
 	})
-	if !errors.Is(err, errRoomTaken) {
-		t.Fatalf("EnsureRoom with another appointment's room: %v, want errRoomTaken", err)
+	if !errors.Is(err, ErrRoomTaken) {
+		t.Fatalf("EnsureRoom with another appointment's room: %v, want ErrRoomTaken", err)
 	}
 	snap, err := s.fs.Collection(colRooms).Doc("room-shared").Get(ctx)
 	if err != nil || snap.Data()["appointmentId"] != "appt-owner" {

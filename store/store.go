@@ -45,6 +45,9 @@ var (
 	// it is delivered: its body is not UTF-8, its id cannot name a
 	// document, or its timestamp is outside Firestore's years 1 to 9999.
 	ErrUnstorableEvent = errors.New("event cannot be stored")
+	// ErrRoomTaken means 100ms returned, for an appointment, a room that
+	// is recorded for another appointment; it is never taken over.
+	ErrRoomTaken = errors.New("room belongs to another appointment")
 )
 
 // Store is a Firestore client for the video-call documents. It is safe for
