@@ -28,10 +28,14 @@ import (
 func BenchmarkHmssWebhook(b *testing.B) {
 	emulatortest.Firestore(b)
 	project := "demo-bench-webhook-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// The fake 100ms knows no session: the reconciliation after each
+	// session close gets a quick 404, as for a session 100ms forgot.
+	fake := newFake100ms(testSecret)
+	defer fake.Close()
 	a := newApp(testEnv(map[string]string{
 		envProject:       project,
 		envWebhookSecret: testWebhookSecret,
-		envAPIBase:       "http://127.0.0.1:1", // reconciliation fails fast
+		envAPIBase:       fake.URL,
 	}), newLogger(io.Discard))
 	h := a.webhookHandler()
 	ctx := context.Background()
