@@ -55,6 +55,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/procstat"
 	"github.com/telemed/videocalls/internal/sessiongen"
 	"github.com/telemed/videocalls/store"
 )
@@ -208,7 +209,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	if header == "" {
 		header = "X-Webhook-Secret"
 	}
-	rep := &report{opts: o, load0: loadAvg()}
+	rep := &report{opts: o, load0: procstat.LoadAvg()}
 	var prox *proxy
 	if o.proxyAddr != "" {
 		var err error
@@ -317,11 +318,11 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	m := startCPU(o.emulatorPid, o.serverPid)
 	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
 	rep.loadCPU = m.stop()
-	rep.serverRSS = peakRSS(o.serverPid)
+	rep.serverRSS = procstat.PeakRSS(o.serverPid)
 	if pauser != nil {
 		rep.outageStart, rep.outageEnd, rep.outageWhat = pauser.start, pauser.end, pauser.what()
 	}
-	rep.load1 = loadAvg()
+	rep.load1 = procstat.LoadAvg()
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -368,17 +369,4 @@ func wipe(ctx context.Context, host, project string) error {
 		return fmt.Errorf("wipe %s: %s: %s", project, resp.Status, body)
 	}
 	return nil
-}
-
-// loadAvg returns /proc/loadavg's first three fields, or "?".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/internal/procstat"
 )
 
 func main() {
@@ -97,7 +99,7 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 		"HMS_API_BASE=http://" + fake.Addr().String(),
 	}
 
-	fmt.Printf("load average at start: %s\n", loadavg())
+	fmt.Printf("load average at start: %s\n", procstat.LoadAvg())
 	// hmsToken is measured twice: as the first call for an appointment,
 	// which creates its 100ms room (once per appointment; in production it
 	// waits on 100ms's API too), and as the first call of an instance for
@@ -145,7 +147,7 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 		fmt.Printf("%s: peak RSS (VmHWM) listening before any request %d KiB, after the first 200 %d KiB, after the burst %d KiB\n",
 			tc.label, idleRSS, firstRSS, burstRSS)
 	}
-	fmt.Printf("load average at end: %s\n", loadavg())
+	fmt.Printf("load average at end: %s\n", procstat.LoadAvg())
 	return nil
 }
 
@@ -189,7 +191,7 @@ func start(bin, target string, env []string, req func() *http.Request, burst boo
 		}
 		time.Sleep(500 * time.Microsecond)
 	}
-	r.idleRSS = vmHWM(cmd.Process.Pid)
+	r.idleRSS = procstat.PeakRSS(cmd.Process.Pid)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	rq := req()
 	rq.URL.Host = addr
@@ -204,7 +206,7 @@ func start(bin, target string, env []string, req func() *http.Request, burst boo
 		return r, fmt.Errorf("first answer %s: %s", resp.Status, body)
 	}
 	time.Sleep(200 * time.Millisecond)
-	r.firstRSS = vmHWM(cmd.Process.Pid)
+	r.firstRSS = procstat.PeakRSS(cmd.Process.Pid)
 	if !burst {
 		return r, nil
 	}
@@ -241,7 +243,7 @@ func start(bin, target string, env []string, req func() *http.Request, burst boo
 	close(next)
 	wg.Wait()
 	r.burstTime = time.Since(bt)
-	r.burstRSS = vmHWM(cmd.Process.Pid)
+	r.burstRSS = procstat.PeakRSS(cmd.Process.Pid)
 	return r, nil
 }
 
@@ -321,20 +323,6 @@ func fake100ms() http.Handler {
 	return mux
 }
 
-func vmHWM(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			return kb
-		}
-	}
-	return 0
-}
-
 func freePort() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -351,12 +339,3 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
