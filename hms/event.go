@@ -2,20 +2,23 @@ package hms
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // EventType names a 100ms webhook event, as in its "type" field.
 type EventType string
 
-// The event types 100ms sends (reference: 100ms-webhook-events.txt).
+// The event types of the original samples (reference:
+// 100ms-webhook-events.txt).
 const (
 	SessionOpenSuccess   EventType = "session.open.success"
 	SessionCloseSuccess  EventType = "session.close.success"
@@ -37,6 +40,42 @@ const (
 	HLSFailure           EventType = "hls.failure"
 )
 
+// The event types of 100ms's current documentation that change a call
+// (reference: 100ms-current/configure-webhooks--webhook.md).
+const (
+	RoomEndFailure               EventType = "room.end.failure"
+	RoleChangeFailure            EventType = "role.change.failure"
+	TrackRecordingStartedSuccess EventType = "track.recording.started.success"
+	TrackRecordingSuccess        EventType = "track.recording.success"
+	TrackRecordingFailure        EventType = "track.recording.failure"
+	StreamRecordingSuccess       EventType = "stream.recording.success"
+	StreamRecordingFailure       EventType = "stream.recording.failure"
+	TranscriptionStartedSuccess  EventType = "transcription.started.success"
+	TranscriptionSuccess         EventType = "transcription.success"
+	TranscriptionFailure         EventType = "transcription.failure"
+	// TranscriptionFailedAlias is another name 100ms has used for
+	// transcription.failure (SPEC §2); it decodes to the same
+	// *TranscriptionFailed, and Event.Type keeps the name as received.
+	TranscriptionFailedAlias EventType = "transcription.failed"
+)
+
+// EventTypes lists every type ParseEvent decodes into a typed payload, in
+// the order of the constants above.
+func EventTypes() []EventType {
+	return []EventType{
+		SessionOpenSuccess, SessionCloseSuccess, PeerJoinSuccess, PeerLeaveSuccess,
+		PeerJoinFailure, PeerLeaveFailure, RoomEndSuccess, RoleChangeSuccess,
+		RecordingSuccess, RecordingFailed, BeamStartedSuccess, BeamStoppedSuccess,
+		BeamRecordingSuccess, BeamFailure, HLSStartedSuccess, HLSStoppedSuccess,
+		HLSRecordingSuccess, HLSFailure,
+		RoomEndFailure, RoleChangeFailure,
+		TrackRecordingStartedSuccess, TrackRecordingSuccess, TrackRecordingFailure,
+		StreamRecordingSuccess, StreamRecordingFailure,
+		TranscriptionStartedSuccess, TranscriptionSuccess, TranscriptionFailure,
+		TranscriptionFailedAlias,
+	}
+}
+
 // ErrMalformedEvent is wrapped by every error ParseEvent returns; the
 // wrapping message says what is wrong with the envelope.
 var ErrMalformedEvent = errors.New("malformed webhook event")
@@ -50,19 +89,23 @@ type Event struct {
 	AccountID  string
 	TemplateID string
 	Timestamp  time.Time
-	Type       EventType
+	// Type is the "type" field as received, never rewritten: an alias such
+	// as TranscriptionFailedAlias stays itself, and Data tells its meaning.
+	Type EventType
 
 	// RoomID and SessionID are lifted from the payload, empty when absent.
 	RoomID    string
 	SessionID string
 
 	// Data is a pointer to the typed payload of Type (*SessionOpen,
-	// *PeerJoin, ...), or nil for a type this package does not know.
+	// *PeerJoin, ...; see EventTypes), or nil for a type this package does
+	// not know.
 	Data any
 	// RawData is the "data" object exactly as received.
 	RawData json.RawMessage
 	// DataProblems lists payload fields that were present but unreadable
-	// (wrong JSON type, unparsable timestamp); they are left absent.
+	// (wrong JSON type, unparsable timestamp, a string that is not an
+	// integer); they are left absent.
 	DataProblems []string
 }
 
@@ -167,8 +210,12 @@ func newPayload(t EventType) any {
 		return new(PeerLeaveFailed)
 	case RoomEndSuccess:
 		return new(RoomEnd)
+	case RoomEndFailure:
+		return new(RoomEndFailed)
 	case RoleChangeSuccess:
 		return new(RoleChange)
+	case RoleChangeFailure:
+		return new(RoleChangeFailed)
 	case RecordingSuccess:
 		return new(Recording)
 	case RecordingFailed:
@@ -189,6 +236,22 @@ func newPayload(t EventType) any {
 		return new(HLSRecording)
 	case HLSFailure:
 		return new(HLSFailed)
+	case TrackRecordingStartedSuccess:
+		return new(TrackRecordingStarted)
+	case TrackRecordingSuccess:
+		return new(TrackRecording)
+	case TrackRecordingFailure:
+		return new(TrackRecordingFailed)
+	case StreamRecordingSuccess:
+		return new(StreamRecording)
+	case StreamRecordingFailure:
+		return new(StreamRecordingFailed)
+	case TranscriptionStartedSuccess:
+		return new(TranscriptionStarted)
+	case TranscriptionSuccess:
+		return new(Transcription)
+	case TranscriptionFailure, TranscriptionFailedAlias:
+		return new(TranscriptionFailed)
 	}
 	return nil
 }
@@ -224,7 +287,7 @@ func (ev *Event) decodeData() {
 		ev.Data = payload
 		ev.DataProblems = append(ev.DataProblems, decodeFieldByField(ev.Type, data, payload)...)
 	}
-	collectTimeProblems(reflect.ValueOf(payload).Elem(), &ev.DataProblems)
+	collectProblems(reflect.ValueOf(payload).Elem(), "", &ev.DataProblems)
 	if n, ok := payload.(interface{ normalize() }); ok {
 		n.normalize()
 	}
@@ -247,7 +310,7 @@ func decodeFieldByField(t EventType, data []byte, payload any) []string {
 			continue
 		}
 		if err := json.Unmarshal(one, newPayload(t)); err != nil {
-			problems = append(problems, describeJSONError(err))
+			problems = append(problems, describeJSONError(fromKey(err, k)))
 			continue
 		}
 		_ = json.Unmarshal(one, payload)
@@ -255,23 +318,53 @@ func decodeFieldByField(t EventType, data []byte, payload any) []string {
 	return problems
 }
 
-// timeType is the reflect.Type of Time, compared against field types.
-var timeType = reflect.TypeFor[Time]()
+// fromKey makes the field path of a type error start at the payload key:
+// encoding/json puts the Go names of embedded structs before it
+// ("HLSAssets.recording_single_files").
+func fromKey(err error, key string) error {
+	var typ *json.UnmarshalTypeError
+	if !errors.As(err, &typ) {
+		return err
+	}
+	parts := strings.Split(typ.Field, ".")
+	if i := slices.Index(parts, key); i > 0 {
+		c := *typ
+		c.Field = strings.Join(parts[i:], ".")
+		return &c
+	}
+	return err
+}
 
-// collectTimeProblems walks the payload (and its embedded structs) for
-// timestamps that were present but unparsable. It reads the invalid flag
+// The reflect.Types of the lenient field types, compared against field types.
+var (
+	timeType = reflect.TypeFor[Time]()
+	intType  = reflect.TypeFor[Int]()
+)
+
+// collectProblems walks the payload (its embedded structs, and the structs
+// in its slices) for timestamps and integers that were present but
+// unreadable, naming each by its JSON path. It reads the invalid flag
 // through reflect rather than Interface(), which would copy every field.
-func collectTimeProblems(v reflect.Value, problems *[]string) {
+func collectProblems(v reflect.Value, prefix string, problems *[]string) {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		f := v.Field(i)
 		switch {
 		case sf.Type == timeType:
-			if v.Field(i).FieldByName("invalid").Bool() {
-				*problems = append(*problems, fmt.Sprintf("field %q is not an RFC 3339 time", sf.Tag.Get("json")))
+			if f.FieldByName("invalid").Bool() {
+				*problems = append(*problems, fmt.Sprintf("field %q is not an RFC 3339 time", prefix+sf.Tag.Get("json")))
+			}
+		case sf.Type == intType:
+			if f.FieldByName("invalid").Bool() {
+				*problems = append(*problems, fmt.Sprintf("field %q is not an integer", prefix+sf.Tag.Get("json")))
 			}
 		case sf.Anonymous && sf.Type.Kind() == reflect.Struct:
-			collectTimeProblems(v.Field(i), problems)
+			collectProblems(f, prefix, problems)
+		case sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct:
+			for j := range f.Len() {
+				collectProblems(f.Index(j), fmt.Sprintf("%s%s[%d].", prefix, sf.Tag.Get("json"), j), problems)
+			}
 		}
 	}
 }
@@ -317,219 +410,73 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return t.Time.MarshalJSON()
 }
 
-// RoomRef identifies the room an event belongs to.
-type RoomRef struct {
-	RoomID     string `json:"room_id"`
-	RoomName   string `json:"room_name"`
-	TemplateID string `json:"template_id"`
+// Int is an integer payload field. 100ms documents some numbers as strings
+// (size and duration of track and stream recordings) while its samples
+// send them as JSON numbers, so both are read: a JSON number (rounded to
+// the nearest integer when it has a fraction, as durations are elsewhere)
+// or a string of a decimal integer. Null, "" and anything unreadable decode
+// to the zero Int, which means absent; unreadable ones are DataProblems.
+type Int struct {
+	Value   int64
+	Valid   bool // false: absent
+	invalid bool
 }
 
-// SessionRef identifies the session an event belongs to.
-type SessionRef struct {
-	RoomRef
-	SessionID        string `json:"session_id"`
-	SessionStartedAt Time   `json:"session_started_at"`
+// Ptr is the value, or nil when absent.
+func (n Int) Ptr() *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Value
+	return &v
 }
 
-func (s SessionRef) refs() (string, string) { return s.RoomID, s.SessionID }
-
-// PeerRef identifies a peer: one join of one user, new on every rejoin.
-type PeerRef struct {
-	PeerID   string `json:"peer_id"`
-	UserID   string `json:"user_id"`
-	UserName string `json:"user_name"`
-	UserData string `json:"user_data"`
-	Role     string `json:"role"`
+// UnmarshalJSON never fails: a bad number must not cost the whole event.
+func (n *Int) UnmarshalJSON(b []byte) error {
+	*n = Int{}
+	switch {
+	case bytes.Equal(b, jsonNull):
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			n.invalid = true
+			return nil
+		}
+		if s == "" {
+			return nil
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			n.invalid = true
+			return nil
+		}
+		n.Value, n.Valid = v, true
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		n.invalid = true
+		return nil
+	}
+	if v, err := num.Int64(); err == nil {
+		n.Value, n.Valid = v, true
+		return nil
+	}
+	f, err := num.Float64()
+	// 2^63 is exact as a float64; anything at or above it overflows int64.
+	if err != nil || math.IsNaN(f) || math.Abs(math.Round(f)) >= 1<<63 {
+		n.invalid = true
+		return nil
+	}
+	n.Value, n.Valid = int64(math.Round(f)), true
+	return nil
 }
 
-// SessionOpen is the data of session.open.success.
-type SessionOpen struct{ SessionRef }
-
-// SessionClose is the data of session.close.success.
-type SessionClose struct{ SessionRef }
-
-// PeerJoin is the data of peer.join.success.
-type PeerJoin struct {
-	SessionRef
-	PeerRef
-	JoinedAt Time `json:"joined_at"`
-}
-
-// PeerLeave is the data of peer.leave.success. Duration is in seconds and
-// nil when 100ms did not send it.
-type PeerLeave struct {
-	SessionRef
-	PeerRef
-	LeftAt   Time     `json:"left_at"`
-	Duration *float64 `json:"duration"`
-	Reason   string   `json:"reason"`
-}
-
-// PeerJoinFailed is the data of peer.join.failure; it carries no session id.
-type PeerJoinFailed struct {
-	SessionRef
-	PeerRef
-	JoinedAt     Time   `json:"joined_at"`
-	ErrorMessage string `json:"error_message"`
-}
-
-// PeerLeaveFailed is the data of peer.leave.failure; it carries no session id.
-type PeerLeaveFailed struct {
-	SessionRef
-	PeerRef
-	LeftAt       Time     `json:"left_at"`
-	Duration     *float64 `json:"duration"`
-	ErrorMessage string   `json:"error_message"`
-}
-
-// RoomEnd is the data of room.end.success.
-type RoomEnd struct {
-	SessionRef
-	PeerRef
-	JoinedAt Time   `json:"joined_at"`
-	LockRoom bool   `json:"lock_room"`
-	Reason   string `json:"reason"`
-	Source   string `json:"source"`
-}
-
-// RoleChange is the data of role.change.success; Role is the new role.
-type RoleChange struct {
-	SessionRef
-	PeerRef
-	JoinedAt Time `json:"joined_at"`
-}
-
-// Recording is the data of recording.success (SFU recording). URL is the
-// presigned download link, valid for about 24 hours.
-type Recording struct {
-	SessionRef
-	// Session is the session id under the name the v1 documentation gives
-	// it; SessionID is filled from it when absent.
-	Session  string   `json:"session"`
-	Location string   `json:"location"`
-	URL      string   `json:"URL"`
-	Duration *float64 `json:"duration"`
-	Size     *int64   `json:"size"`
-}
-
-// normalize fills SessionID from the v1 name of the field.
-func (r *Recording) normalize() { r.SessionID = cmp.Or(r.SessionID, r.Session) }
-
-// RecordingFailure is the data of recording.failed.
-type RecordingFailure struct {
-	SessionRef
-	Error string `json:"error"`
-}
-
-// BeamRef is what every beam.* and hls.* event carries: the job and its state.
-type BeamRef struct {
-	SessionRef
-	BeamID            string `json:"beam_id"`
-	JobID             string `json:"job_id"`
-	PeerID            string `json:"peer_id"`
-	MetadataID        string `json:"metadata_id"`
-	MetadataTimestamp Time   `json:"metadata_timestamp"`
-	StateName         string `json:"state_name"`
-	StateMessage      string `json:"state_message"`
-	StateTimestamp    Time   `json:"state_timestamp"`
-}
-
-// BeamError is the failure detail of beam.failure and hls.failure.
-type BeamError struct {
-	ErrorCode    *int64 `json:"error_code"`
-	ErrorMessage string `json:"error_message"`
-	ErrorType    string `json:"error_type"`
-}
-
-// RTMPTarget is one RTMP destination given when streaming started.
-type RTMPTarget struct {
-	URL string `json:"url"`
-}
-
-// BeamStarted is the data of beam.started.success.
-type BeamStarted struct {
-	BeamRef
-	StartDelay *float64 `json:"start_delay"`
-}
-
-// BeamStopped is the data of beam.stopped.success.
-type BeamStopped struct {
-	BeamRef
-	Duration *float64 `json:"duration"`
-}
-
-// BeamRecording is the data of beam.recording.success; Location is an
-// HTTPS link to the recorded file.
-type BeamRecording struct {
-	BeamRef
-	CreatedAt Time     `json:"created_at"`
-	StartedAt Time     `json:"started_at"`
-	StoppedAt Time     `json:"stopped_at"`
-	Duration  *float64 `json:"duration"`
-	Location  string   `json:"location"`
-}
-
-// BeamFailed is the data of beam.failure.
-type BeamFailed struct {
-	BeamRef
-	BeamError
-	Duration   *float64     `json:"duration"`
-	MeetingURL string       `json:"meeting_url"`
-	RTMP       []RTMPTarget `json:"rtmp"`
-}
-
-// HLSStarted is the data of hls.started.success; URL is the live playlist.
-type HLSStarted struct {
-	BeamRef
-	MeetingURL string   `json:"meeting_url"`
-	StartDelay *float64 `json:"start_delay"`
-	URL        string   `json:"url"`
-	StartedAt  Time     `json:"started_at"`
-}
-
-// HLSStopped is the data of hls.stopped.success.
-type HLSStopped struct {
-	BeamRef
-	MeetingURL string   `json:"meeting_url"`
-	URL        string   `json:"url"`
-	Duration   *float64 `json:"duration"`
-	StartedAt  Time     `json:"started_at"`
-	StoppedAt  Time     `json:"stopped_at"`
-}
-
-// HLSFailed is the data of hls.failure.
-type HLSFailed struct {
-	BeamRef
-	BeamError
-	MeetingURL string   `json:"meeting_url"`
-	Duration   *float64 `json:"duration"`
-}
-
-// RecordingFile is one layer of an HLS recording; layer "0" is the best.
-type RecordingFile struct {
-	Layer        string `json:"layer"`
-	Location     string `json:"location"`
-	PresignedURL string `json:"presigned_url"`
-}
-
-// Thumbnail is one thumbnail of an HLS recording; Offset is in seconds.
-type Thumbnail struct {
-	Width    int64  `json:"width"`
-	Height   int64  `json:"height"`
-	Offset   int64  `json:"offset"`
-	Location string `json:"location"`
-	URL      string `json:"url"`
-}
-
-// HLSRecording is the data of hls.recording.success.
-type HLSRecording struct {
-	BeamRef
-	MeetingURL          string          `json:"meeting_url"`
-	Duration            *float64        `json:"duration"`
-	CreatedAt           Time            `json:"created_at"`
-	StartedAt           Time            `json:"started_at"`
-	StoppedAt           Time            `json:"stopped_at"`
-	SingleFiles         []RecordingFile `json:"recording_single_files"`
-	VODPlaylistLocation string          `json:"recording_hls_vod_playlist_location"`
-	Thumbnails          []Thumbnail     `json:"recording_thumbnails"`
+// MarshalJSON writes an absent Int as null.
+func (n Int) MarshalJSON() ([]byte, error) {
+	if !n.Valid {
+		return jsonNull, nil
+	}
+	return strconv.AppendInt(nil, n.Value, 10), nil
 }
