@@ -221,3 +221,53 @@ func (c *Client) errorMessage(data []byte, token string) string {
 	}
 	return msg
 }
+
+// pageSize is how many items a list call asks 100ms for per page (the most
+// the sessions list allows), and maxPages bounds how many pages one call
+// reads, so that a list that never ends cannot hold a call forever.
+const (
+	pageSize = 100
+	maxPages = 100
+)
+
+// cursorPage is the paginated answer of 100ms's older list endpoints
+// (sessions, recording assets): the next page starts at "last".
+type cursorPage[T any] struct {
+	Limit int    `json:"limit"`
+	Data  []T    `json:"data"`
+	Last  string `json:"last"`
+}
+
+// listAll reads every page of a cursor-paginated list. Items are
+// deduplicated by id because the docs do not say whether "start" is
+// inclusive.
+func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, id func(T) string) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	start := ""
+	for range maxPages {
+		q.Set("limit", fmt.Sprint(pageSize))
+		if start != "" {
+			q.Set("start", start)
+		}
+		var page cursorPage[T]
+		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		for _, item := range page.Data {
+			if k := id(item); !seen[k] {
+				seen[k] = true
+				all = append(all, item)
+			}
+		}
+		limit := page.Limit
+		if limit <= 0 {
+			limit = pageSize
+		}
+		if len(page.Data) < limit || page.Last == "" || page.Last == start {
+			return all, nil
+		}
+		start = page.Last
+	}
+	return nil, fmt.Errorf("list %s: more than %d pages", path, maxPages)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ type fakeResponse struct {
 // seenRequest is what the fake 100ms received.
 type seenRequest struct {
 	method, path string
+	query        url.Values
 	header       http.Header
 	body         []byte
 }
@@ -46,7 +48,7 @@ func newFakeHMS(t *testing.T, script ...fakeResponse) *fakeHMS {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		n := len(f.requests)
-		f.requests = append(f.requests, seenRequest{r.Method, r.URL.EscapedPath(), r.Header.Clone(), body})
+		f.requests = append(f.requests, seenRequest{r.Method, r.URL.EscapedPath(), r.URL.Query(), r.Header.Clone(), body})
 		resp := fakeResponse{status: http.StatusOK, body: `{}`}
 		if len(f.script) > 0 {
 			resp = f.script[min(n, len(f.script)-1)]
@@ -379,16 +381,25 @@ func TestClientUnauthorizedRemintsOnce(t *testing.T) {
 	}
 }
 
+// TestClientBackoffStopsAtDeadline pins that a call gives up by its
+// context's deadline rather than after its attempts. The bounds are far from
+// what a correct client takes (it returns at the deadline or at once) and
+// far below what a broken one takes (tens of seconds), so that a loaded
+// machine cannot fail a good client: 503 forever with 1000 attempts of up to
+// 100 ms would run ~50 s if the deadline were ignored; a Retry-After of 60 s
+// slept through would end only at the 20 s deadline; an answer that takes
+// 60 s would hold a request not bound to its context.
 func TestClientBackoffStopsAtDeadline(t *testing.T) {
 	tests := []struct {
 		name     string
 		answer   fakeResponse
 		deadline time.Duration
 		maxTotal time.Duration
+		requests int // 0: any number
 	}{
-		{"503 forever", fakeResponse{status: 503}, 400 * time.Millisecond, 500 * time.Millisecond},
-		{"Retry-After beyond the deadline", fakeResponse{status: 429, header: map[string]string{"Retry-After": "5"}}, 2 * time.Second, 300 * time.Millisecond},
-		{"answer slower than the deadline", fakeResponse{status: 200, delay: 5 * time.Second}, 300 * time.Millisecond, 500 * time.Millisecond},
+		{"503 forever", fakeResponse{status: 503}, 400 * time.Millisecond, 10 * time.Second, 0},
+		{"Retry-After beyond the deadline", fakeResponse{status: 429, header: map[string]string{"Retry-After": "60"}}, 20 * time.Second, 10 * time.Second, 1},
+		{"answer slower than the deadline", fakeResponse{status: 200, delay: 60 * time.Second}, 300 * time.Millisecond, 10 * time.Second, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,6 +415,9 @@ func TestClientBackoffStopsAtDeadline(t *testing.T) {
 			}
 			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("err = %v, want ErrUnavailable and DeadlineExceeded", err)
+			}
+			if n := len(f.seen()); tt.requests > 0 && n != tt.requests {
+				t.Errorf("%d requests, want %d", n, tt.requests)
 			}
 		})
 	}

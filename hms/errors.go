@@ -23,10 +23,19 @@ var (
 	ErrMissingCredentials = errors.New("100ms access key or secret missing")
 	// ErrInvalidToken is wrapped by every ParseJoinToken failure.
 	ErrInvalidToken = errors.New("invalid 100ms join token")
+	// ErrNotFound refines ErrRefused: 100ms answered 404 (no such room,
+	// session or asset).
+	ErrNotFound = errors.New("100ms: not found")
+	// ErrNotActive refines ErrRefused for EndRoom: the room has no active
+	// session to end. 100ms's end-room page documents no error answers; it
+	// answers 404 for the active room it does not have, the same as for an
+	// unknown room, so the two cannot be told apart by the answer.
+	ErrNotActive = errors.New("100ms: room not active")
 )
 
 // APIError is an HTTP error answer from 100ms. It matches ErrRefused for a
-// 4xx other than 429 and ErrUnavailable for 5xx and 429. Message is 100ms's
+// 4xx other than 429 (and ErrNotFound for a 404) and ErrUnavailable for 5xx
+// and 429. Message is 100ms's
 // own text, truncated, with no token or secret in it.
 type APIError struct {
 	Status  int
@@ -49,6 +58,8 @@ func (e *APIError) Is(target error) bool {
 		return retryableStatus(e.Status)
 	case ErrRefused:
 		return !retryableStatus(e.Status)
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
 	}
 	return false
 }

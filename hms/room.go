@@ -2,6 +2,7 @@ package hms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -45,11 +46,35 @@ func (c *Client) CreateRoom(ctx context.Context, p CreateRoomParams) (Room, erro
 	if out.ID == "" {
 		return Room{}, fmt.Errorf("create room %s: %w: answer has no room id", p.Name, ErrUnavailable)
 	}
-	return Room{ID: out.ID, Name: out.Name, TemplateID: out.TemplateID, Description: out.Description, Enabled: out.Enabled}, nil
+	return out.room(), nil
+}
+
+func (r roomJSON) room() Room {
+	return Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID, Description: r.Description, Enabled: r.Enabled}
+}
+
+// EnableRoom enables or disables a room (POST /rooms/{id} {enabled}). A
+// disabled room keeps its current session but nobody can join it later;
+// EndRoom with lock disables it too, and this undoes that.
+func (c *Client) EnableRoom(ctx context.Context, roomID string, enabled bool) error {
+	seg, err := pathSegment("room id", roomID)
+	if err != nil {
+		return fmt.Errorf("enable room: %w", err)
+	}
+	in := struct {
+		Enabled bool `json:"enabled"`
+	}{enabled}
+	var out roomJSON
+	if err := c.do(ctx, http.MethodPost, "/rooms/"+seg, in, &out); err != nil {
+		return fmt.Errorf("set room %s enabled=%t: %w", roomID, enabled, err)
+	}
+	return nil
 }
 
 // EndRoom ends the active session of a room, removing every peer; with lock
-// the room is also disabled so that nobody can join it again.
+// the room is also disabled so that nobody can join it again (EnableRoom
+// undoes it). A room with no active session is ErrNotActive (100ms answers
+// 404 for it; see ErrNotActive).
 func (c *Client) EndRoom(ctx context.Context, roomID, reason string, lock bool) error {
 	seg, err := pathSegment("room id", roomID)
 	if err != nil {
@@ -60,6 +85,9 @@ func (c *Client) EndRoom(ctx context.Context, roomID, reason string, lock bool) 
 		Lock   bool   `json:"lock"`
 	}{reason, lock}
 	if err := c.do(ctx, http.MethodPost, "/active-rooms/"+seg+"/end-room", in, nil); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("end room %s: %w: %w", roomID, ErrNotActive, err)
+		}
 		return fmt.Errorf("end room %s: %w", roomID, err)
 	}
 	return nil

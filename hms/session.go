@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -79,6 +81,40 @@ func (c *Client) GetSession(ctx context.Context, sessionID string) (Session, err
 	if err := c.do(ctx, http.MethodGet, "/sessions/"+seg, nil, &out); err != nil {
 		return Session{}, fmt.Errorf("get session %s: %w", sessionID, err)
 	}
+	return out.session(), nil
+}
+
+// ActiveSessions returns the active sessions of a room (GET
+// /sessions?room_id=&active=true, every page): none when nobody is in it,
+// normally one. Each has its peers, as GetSession would return them.
+func (c *Client) ActiveSessions(ctx context.Context, roomID string) ([]Session, error) {
+	return c.ListSessions(ctx, roomID, true)
+}
+
+// ListSessions returns the sessions of a room that are active, or with
+// active false those that are not (100ms's filter has no "both"; its
+// default is true, so the flag is always sent). Newest first, as 100ms
+// lists them.
+func (c *Client) ListSessions(ctx context.Context, roomID string, active bool) ([]Session, error) {
+	if roomID == "" {
+		return nil, fmt.Errorf("list sessions: %w: empty room id", ErrInvalidArgument)
+	}
+	q := url.Values{"room_id": {roomID}, "active": {strconv.FormatBool(active)}}
+	list, err := listAll(ctx, c, "/sessions", q, func(s sessionJSON) string { return s.ID })
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of room %s (active=%t): %w", roomID, active, err)
+	}
+	out := make([]Session, 0, len(list))
+	for _, s := range list {
+		if s.ID == "" {
+			return nil, fmt.Errorf("list sessions of room %s: %w: a session has no id", roomID, ErrUnavailable)
+		}
+		out = append(out, s.session())
+	}
+	return out, nil
+}
+
+func (out sessionJSON) session() Session {
 	s := Session{
 		ID:        out.ID,
 		RoomID:    out.RoomID,
@@ -96,5 +132,5 @@ func (c *Client) GetSession(ctx context.Context, sessionID string) (Session, err
 	slices.SortFunc(s.Peers, func(a, b SessionPeer) int {
 		return cmp.Or(a.JoinedAt.Compare(b.JoinedAt), cmp.Compare(a.ID, b.ID))
 	})
-	return s, nil
+	return s
 }
