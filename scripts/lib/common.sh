@@ -17,7 +17,8 @@ warn() {
 # of FILE, without evaluating anything: blank lines and # comments are
 # skipped, an "export " prefix is allowed, a value may be wrapped in single
 # or double quotes (kept verbatim inside), and an unquoted value ends at
-# " #". Other lines are reported and skipped.
+# " #". A UTF-8 byte-order mark before the first line is ignored. Other
+# lines are reported and skipped.
 dotenv_each() {
   local file=$1 callback=$2 line key value n=0
   local re='^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$'
@@ -25,6 +26,9 @@ dotenv_each() {
   while IFS= read -r line || [ -n "$line" ]; do
     n=$((n + 1))
     line=${line%$'\r'}
+    # A byte-order mark (editors on Windows add one) would make the first
+    # line's key unreadable and drop it.
+    if [ "$n" = 1 ]; then line=${line#$'\xef\xbb\xbf'}; fi
     [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
     if [[ ! $line =~ $re ]]; then
       warn "$file:$n: not KEY=VALUE, ignored"
