@@ -1,9 +1,12 @@
 package hms
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -440,5 +443,548 @@ func TestParseEventLenientData(t *testing.T) {
 				tt.check(t, ev)
 			}
 		})
+	}
+}
+
+// Ids of the current document's samples (testdata/current): the masked
+// ones replaced so that all of them belong to one room and one session.
+const (
+	curRoom     = "6564a0a5a2ad2e4f1e0d0002"
+	curRoomName = "demo-videocalls-appt-0002"
+	curSession  = "6564a0b1c2ad2e4f1e0d5e02"
+	curTemplate = "6564a09aa2ad2e4f1e0d0e7e"
+	curAccount  = "6564a09aa2ad2e4f1e0d00ac"
+	curApp      = "6564a09aa2ad2e4f1e0d00a9"
+	curDoctor   = "4f0c0c9e-1a4b-4b2c-9d1e-0000000002a1"
+	curClient   = "4f0c0c9e-1a4b-4b2c-9d1e-0000000002a2"
+	curBeam     = "6564a0c0c2ad2e4f1e0dbea2"
+	curHLS      = "6564a0c0c2ad2e4f1e0d0a16"
+	curStream   = "5a09bf30-c076-469f-bfd4-000000000002"
+	curTrack    = "3c1e5e95-fdd1-49ba-bb08-000000000002"
+	curMeeting  = "https://app.100ms.live/preview/rpe-pwl-akt?token=beam_recording"
+	uploadError = "Failed to upload recordings. Check if upload config is correct."
+)
+
+func tv(s string) Time           { return Time{Time: ts(s)} }
+func iv(n int64) Int             { return Int{Value: n, Valid: true} }
+func ptr[T any](v T) *T          { return &v }
+func curEventID(n int) string    { return fmt.Sprintf("0c7b4d2f-8e3a-4f62-8b1d-%012d", n) }
+func curMetadataID(n int) string { return fmt.Sprintf("9d2e1f00-0000-4000-8000-%012d", n) }
+func curSessionRef(started string) SessionRef {
+	r := SessionRef{RoomRef: RoomRef{RoomID: curRoom, RoomName: curRoomName, TemplateID: curTemplate}, SessionID: curSession}
+	if started != "" {
+		r.SessionStartedAt = tv(started)
+	}
+	return r
+}
+
+var (
+	curDoctorRef = PeerRef{PeerID: curDoctor, UserID: "uid-doctor-0002", UserName: "Dr Test", Role: "host", PeerType: "regular"}
+	curStarted   = "2021-11-30T12:58:49.97291247Z" // session_started_at of most samples
+	curEarlier   = "2021-11-30T12:48:49.97291247Z" // that of the session and SFU samples
+	rtmpTest     = []RTMPTarget{{URL: "http://test.com"}}
+)
+
+func curBeamRef(beam string, meta int, metaAt string) BeamRef {
+	job := "6564a0c0c2ad2e4f1e0d0b02"
+	if beam == curHLS {
+		job = "6564a0c0c2ad2e4f1e0d0b03"
+	}
+	s := curSessionRef(curStarted)
+	s.RoomName = ""
+	return BeamRef{SessionRef: s, BeamID: beam, JobID: job, PeerID: curDoctor, MetadataID: curMetadataID(meta),
+		MetadataTimestamp: tv(metaAt), MaxWidth: iv(1280), MaxHeight: iv(720)}
+}
+
+func curTranscriptionRef(meta int) TranscriptionRef {
+	s := curSessionRef("")
+	s.TemplateID = ""
+	return TranscriptionRef{SessionRef: s, AccountID: curAccount, AppID: curApp, MetadataID: curMetadataID(meta),
+		MetadataTimestamp: tv("2023-06-15T06:17:39.986637275Z"), TranscriptionID: "6564a0e0c2ad2e4f1e0d7a01",
+		RecordingID: "6564a0d0c2ad2e4f1e0dec01", Duration: iv(23)}
+}
+
+var curAssetIDs = TranscriptAssets{
+	TranscriptTxtAssetID: "64899f07651605b7aadc2576", TranscriptSrtAssetID: "64899f07651605b7aadc2577",
+	TranscriptJSONAssetID: "64899f07651605b7aadc2578", SummaryJSONAssetID: "64899f07651605b7aadc2579",
+}
+
+func curAssets() TranscriptAssets {
+	a := curAssetIDs
+	a.SummaryJSONPath, a.SummaryJSONPresignedURL = "s3://<summary-json-address>.json", "https://<file-access-url>?<signature>"
+	a.TranscriptJSONPath, a.TranscriptJSONPresignedURL = "s3://<transcript-json-address>.json", "https://<file-access-url>?<signature>"
+	a.TranscriptSrtPath, a.TranscriptSrtPresignedURL = "s3://<transcript-srt-address>.json", "https://<file-access-url>?<signature>"
+	a.TranscriptTxtPath, a.TranscriptTxtPresignedURL = "s3://<transcript-txt-address>.json", "https://<file-access-url>?<signature>"
+	return a
+}
+
+func curLayers() []RecordingFile {
+	var out []RecordingFile
+	for i, l := range []struct {
+		asset      string
+		size, w, h int64
+	}{
+		{"646acb659348ac0ada47d9ef", 10024, 1920, 1080},
+		{"646acb659348ac0ada47d0cb", 5012, 1280, 720},
+		{"646acb659348ac0ada4748fc", 2506, 640, 480},
+		{"646acb659348ac0aba470cdc", 1024, 480, 360},
+	} {
+		out = append(out, RecordingFile{Layer: fmt.Sprint(i), AssetID: l.asset,
+			RecordingPath:         fmt.Sprintf("s3://<file-%d-bucket-address>.mp4", i),
+			RecordingPresignedURL: fmt.Sprintf("https://<file-%d-access-url>?<signature-%d>", i, i),
+			Size:                  iv(l.size), Width: iv(l.w), Height: iv(l.h)})
+	}
+	return out
+}
+
+var curThumbnails = []Thumbnail{{Width: 1280, Height: 720, Offset: 60, Location: "s3://<thumbnail-file-bucket-address>.png", URL: "https://<thumbnail-access-url>?<signature3>"}}
+
+// curFixture is one sample of the current document and every field it
+// must decode to.
+type curFixture struct {
+	file      string
+	n         int // its event id is curEventID(n)
+	typ       EventType
+	version   string
+	timestamp string
+	appID     bool // the envelope carries app_id
+	want      any  // the whole payload, nil for types that have none
+}
+
+func curFixtures() []curFixture {
+	peerJoin := &PeerJoin{SessionRef: curSessionRef(curStarted), PeerRef: curDoctorRef, JoinedAt: tv(curStarted)}
+	failedJoiner := PeerRef{PeerID: "4f0c0c9e-1a4b-4b2c-9d1e-0000000002a3", UserID: "uid-client-0002", UserName: "Client Test", Role: "guest", PeerType: "regular"}
+	failedLeaver := failedJoiner
+	failedLeaver.PeerID = "4f0c0c9e-1a4b-4b2c-9d1e-0000000002a4"
+	noSession := func() SessionRef { s := curSessionRef(""); s.SessionID = ""; return s }
+	client := PeerRef{PeerID: curClient, UserID: "uid-client-0002", UserName: "Client Test", Role: "host"}
+	roomEndRef := curDoctorRef
+	roomEndRef.PeerType = ""
+	trackRef := func() TrackRef {
+		s := curSessionRef("")
+		s.RoomName, s.TemplateID = "", ""
+		return TrackRef{SessionRef: s, PeerID: curDoctor, StreamID: curStream, TrackID: curTrack, TrackType: "video"}
+	}
+	streamRef := func() StreamRef {
+		s := curSessionRef("")
+		s.RoomName, s.TemplateID = "", ""
+		return StreamRef{SessionRef: s, PeerID: curDoctor, UserID: "uid-doctor-0002", StreamID: curStream, Type: "regular"}
+	}
+	sfu := curSessionRef(curEarlier)
+	sfu.RoomName = "TestRoom1"
+	hlsNoRec := HLSOptions{SingleFilePerLayerEnabled: ptr(false), VODPlaylistEnabled: ptr(false)}
+	return []curFixture{
+		{"peer.join.success.doc-example.json", 0, PeerJoinSuccess, "2.0", "2021-08-08T07:04:15Z", false, &PeerJoin{
+			SessionRef: SessionRef{RoomRef: RoomRef{RoomID: "60b8e13a6eb86d8101b57354", RoomName: "test room", TemplateID: "66112497abcd52312556c4gg"}, SessionID: "610f81ee870dde099a249948"},
+			PeerRef:    PeerRef{PeerID: "83b869e1-9a4b-4037-84b2-913cf76e4392", UserID: "user.001", UserName: "test user", Role: "host"},
+			JoinedAt:   tv("2021-08-08T07:04:15.001380432Z"),
+		}},
+		{"session.open.success.json", 2, SessionOpenSuccess, "2.0", "2021-11-30T12:58:49Z", true, &SessionOpen{curSessionRef(curStarted)}},
+		{"session.close.success.json", 3, SessionCloseSuccess, "2.0", "2021-11-30T12:58:49Z", true, &SessionClose{
+			SessionRef: curSessionRef(curEarlier), SessionStoppedAt: tv(curStarted), SessionDuration: iv(600),
+		}},
+		{"peer.join.success.json", 4, PeerJoinSuccess, "2.0", "2021-11-30T12:58:49Z", false, peerJoin},
+		{"peer.leave.success.json", 5, PeerLeaveSuccess, "2.0", "2021-11-30T12:58:58Z", false, &PeerLeave{
+			SessionRef: curSessionRef(curStarted), PeerRef: curDoctorRef, JoinedAt: tv(curStarted),
+			LeftAt: tv("2021-11-30T12:58:58.500451704Z"), Duration: ptr(40.0), Reason: "client request", Message: "removed due to misconduct",
+		}},
+		{"peer.join.failure.json", 6, PeerJoinFailure, "2.0", "2021-11-25T09:10:35Z", false, &PeerJoinFailed{
+			SessionRef: noSession(), PeerRef: failedJoiner, ErrorMessage: "role not allowed",
+		}},
+		{"peer.leave.failure.json", 7, PeerLeaveFailure, "2.0", "2021-11-30T12:55:51Z", false, &PeerLeaveFailed{
+			SessionRef: noSession(), PeerRef: failedLeaver, JoinedAt: tv(curStarted), Duration: ptr(0.0), ErrorMessage: "Peer not joined",
+		}},
+		{"room.end.success.json", 8, RoomEndSuccess, "2.0", "2021-11-25T09:10:35Z", false, &RoomEnd{
+			SessionRef: curSessionRef(curStarted), PeerRef: roomEndRef, Reason: "consultation over", Source: "peer",
+		}},
+		{"room.end.failure.json", 9, RoomEndFailure, "2.0", "2021-11-25T09:10:35Z", false, &RoomEndFailed{
+			SessionRef: curSessionRef(curStarted), PeerRef: roomEndRef, Reason: "consultation over", Source: "peer",
+			ErrorMessage: "session not found", ErrorCode: iv(404),
+		}},
+		{"role.change.success.json", 10, RoleChangeSuccess, "2.0", "2021-11-30T12:58:49Z", true, &RoleChange{
+			SessionRef: curSessionRef(curEarlier), PeerRef: client, JoinedAt: tv(curStarted), PreviousRole: "guest",
+			RoleChangedAt: tv(curStarted), RoleChangeRequestedBy: curDoctor,
+		}},
+		{"role.change.failure.json", 11, RoleChangeFailure, "2.0", "2021-11-30T12:58:49Z", true, &RoleChangeFailed{
+			SessionRef: curSessionRef(curEarlier), PeerRef: client, JoinedAt: tv(curStarted),
+			RoleChangeRequestedBy: curDoctor, ErrorMessage: "role limit reached",
+		}},
+		{"track.recording.started.success.json", 12, TrackRecordingStartedSuccess, "2.0", "2024-02-06T20:01:16Z", true, &TrackRecordingStarted{trackRef()}},
+		{"track.recording.success.json", 13, TrackRecordingSuccess, "2.0", "2024-02-06T20:01:16Z", true, &TrackRecording{
+			TrackRef: trackRef(), RecordedMedia: RecordedMedia{RecordingID: "6564a0d0c2ad2e4f1e0dec03", RecordingPath: "s3://bucket/prefix/ac.webm",
+				RecordingPresignedURL: "https://bucket/prefix/ac.webm", Size: iv(22989889)},
+		}},
+		// The document's sample of track.recording.failure says
+		// "track.recording.success"; the fixture names the type it documents.
+		{"track.recording.failure.json", 14, TrackRecordingFailure, "2.0", "2024-02-06T20:01:16Z", true, &TrackRecordingFailed{
+			TrackRef: trackRef(), RecordedMedia: RecordedMedia{RecordingID: "6564a0d0c2ad2e4f1e0dec03", RecordingPath: "s3://bucket/prefix/ac.webm", Size: iv(22989889)},
+			ErrorMessage: "INTERNAL_ERROR",
+		}},
+		{"stream.recording.success.json", 15, StreamRecordingSuccess, "2.0", "2024-02-12T15:39:55Z", true, &StreamRecording{
+			StreamRef: streamRef(), RecordedMedia: RecordedMedia{RecordingID: "6564a0d0c2ad2e4f1e0dec04", RecordingPath: "s3://bucket/prefix/ac.mp4",
+				RecordingPresignedURL: "https://bucket/prefix/ac.mp4", Size: iv(22989889), Duration: iv(185)},
+		}},
+		{"stream.recording.failure.json", 16, StreamRecordingFailure, "2.0", "2024-02-12T15:39:55Z", true, &StreamRecordingFailed{
+			StreamRef: streamRef(), RecordedMedia: RecordedMedia{RecordingID: "6564a0d0c2ad2e4f1e0dec05", RecordingPath: "s3://bucket/prefix/ac.mp4",
+				Size: iv(2298), Duration: iv(1)},
+			ErrorMessage: "INTERNAL_ERROR",
+		}},
+		{"recording.success.json", 17, RecordingSuccess, "1.0", "2021-11-30T20:12:35Z", true, &Recording{
+			SessionRef: sfu, ChatRecording: ChatRecording{ChatRecordingPath: "s3://<chat-recording-address>.csv", ChatRecordingPresignedURL: "https://<chat-recording-access-url>?<signature>"},
+			RecordingPath: "s3://<file-bucket-address>.mp4", RecordingPresignedURL: "https://<file-access-url>?<signature>",
+			Duration: ptr(600.0), Size: ptr[int64](13933649), SessionStoppedAt: tv(curStarted),
+		}},
+		{"recording.failed.json", 18, RecordingFailed, "1.0", "2021-11-23T09:04:25Z", true, &RecordingFailure{
+			SessionRef: sfu, Error: "INTERNAL_ERROR", ErrorType: "CONFIG_ERROR", SessionStoppedAt: tv(curStarted),
+		}},
+		{"beam.started.success.json", 19, BeamStartedSuccess, "2.0", "2021-11-30T12:58:46Z", false, &BeamStarted{
+			BeamRef: curBeamRef(curBeam, 119, "2021-11-30T12:58:46.400759043Z"), BeamOptions: BeamOptions{ptr(true)},
+			StartDelay: ptr(12.0), MeetingURL: curMeeting, RTMP: rtmpTest,
+		}},
+		{"beam.stopped.success.json", 20, BeamStoppedSuccess, "2.0", "2021-11-30T12:59:57Z", false, &BeamStopped{
+			BeamRef: curBeamRef(curBeam, 120, "2021-11-30T12:59:57.797972469Z"), BeamOptions: BeamOptions{ptr(true)},
+			Duration: ptr(56.0), MeetingURL: curMeeting, RTMP: rtmpTest, Reason: "client request",
+		}},
+		{"beam.recording.success.json", 21, BeamRecordingSuccess, "2.0", "2021-11-30T12:59:57Z", false, &BeamRecording{
+			BeamRef: func() BeamRef {
+				b := curBeamRef(curBeam, 121, "2021-11-30T12:59:57.679491494Z")
+				b.JobID = ""
+				return b
+			}(),
+			ChatRecording: ChatRecording{ChatRecordingPath: "s3://<chat-recording-address>.csv", ChatRecordingPresignedURL: "https://<chat-recording-access-url>?<signature>"},
+			CreatedAt:     tv("2021-11-30T12:59:57.672493658Z"), StartedAt: tv("2021-11-30T12:58:34.051Z"), StoppedAt: tv("2021-11-30T12:59:56.778Z"),
+			Duration: ptr(79.0), Size: iv(10024), RecordingID: "6564a0d0c2ad2e4f1e0dec01", RecordingPath: "s3://bucket/prefix/ac.mp4",
+			RecordingPresignedURL: "https://<file access URL>", MeetingURL: curMeeting, RTMP: rtmpTest,
+		}},
+		{"beam.failure.json", 22, BeamFailure, "2.0", "2021-11-30T20:36:55Z", false, &BeamFailed{
+			BeamRef: curBeamRef(curBeam, 122, "2021-11-30T20:36:55.807155801Z"), BeamOptions: BeamOptions{ptr(true)},
+			BeamError: BeamError{ErrorCode: ptr[int64](1), ErrorMessage: uploadError, ErrorType: "UPLOAD_ERROR"},
+			Duration:  ptr(56.0), MeetingURL: curMeeting, RTMP: rtmpTest,
+		}},
+		{"hls.started.success.json", 23, HLSStartedSuccess, "2.0", "2021-11-30T12:58:46Z", false, &HLSStarted{
+			BeamRef: curBeamRef(curHLS, 123, "2021-11-30T12:58:46.400759043Z"), HLSOptions: hlsNoRec, MeetingURL: curMeeting,
+			StartDelay: ptr(12.0), URL: "https://100ms-live.m3u8", StartedAt: tv("2021-11-30T12:58:46.400759043Z"),
+		}},
+		{"hls.stopped.success.json", 24, HLSStoppedSuccess, "2.0", "2021-11-30T12:59:57Z", false, &HLSStopped{
+			BeamRef: curBeamRef(curHLS, 124, "2021-11-30T12:59:57.797972469Z"), HLSOptions: hlsNoRec, MeetingURL: curMeeting,
+			Duration: ptr(56.0), StartedAt: tv("2021-11-30T12:59:57.797972469Z"), StoppedAt: tv("2021-11-30T12:59:57.797972469Z"), Reason: "client request",
+		}},
+		{"hls.failure.json", 25, HLSFailure, "2.0", "2021-11-30T20:36:55Z", false, &HLSFailed{
+			BeamRef: curBeamRef(curHLS, 125, "2021-11-30T20:36:55.807155801Z"), HLSOptions: hlsNoRec,
+			BeamError:  BeamError{ErrorCode: ptr[int64](1), ErrorMessage: uploadError, ErrorType: "UPLOAD_ERROR"},
+			MeetingURL: curMeeting, Duration: ptr(56.0),
+		}},
+		{"hls.recording.success.json", 26, HLSRecordingSuccess, "2.0", "2021-11-30T20:36:55Z", false, &HLSRecording{
+			BeamRef: func() BeamRef {
+				b := curBeamRef(curHLS, 126, "2021-11-30T20:36:55.807155801Z")
+				b.JobID, b.PeerID = "", ""
+				return b
+			}(),
+			HLSAssets: HLSAssets{
+				ChatRecording:       ChatRecording{ChatRecordingPath: "s3://<chat-recording-address>.csv", ChatRecordingPresignedURL: "https://<chat-recording-access-url>?<signature>"},
+				RecordingID:         "6564a0d0c2ad2e4f1e0dec02",
+				RecordingCreatedAt:  tv("2021-11-30T12:59:57.672493658Z"),
+				SingleFiles:         curLayers(),
+				HLSVODRecordingPath: "s3://<hls-vod-bucket-address>.m3u8", HLSVODRecordingPresignedURL: "https://<hls-vod-access-url>?<signature>",
+				HLSVODRecordingSize: iv(10024), Thumbnails: curThumbnails,
+			},
+			MeetingURL: curMeeting, Duration: ptr(56.0),
+			StartedAt: tv("2021-11-30T12:59:57.797972469Z"), StoppedAt: tv("2021-11-30T12:59:57.797972469Z"),
+		}},
+		{"transcription.started.success.json", 27, TranscriptionStartedSuccess, "2.0", "2023-06-15T06:17:39Z", true, &TranscriptionStarted{
+			TranscriptionRef: curTranscriptionRef(127), TranscriptAssets: curAssetIDs,
+		}},
+		{"transcription.success.json", 28, TranscriptionSuccess, "2.0", "2023-06-15T06:17:39Z", true, &Transcription{
+			TranscriptionRef: curTranscriptionRef(128), TranscriptAssets: curAssets(),
+		}},
+		{"transcription.failure.json", 29, TranscriptionFailure, "2.0", "2023-06-15T06:17:39Z", true, &TranscriptionFailed{
+			TranscriptionRef: curTranscriptionRef(129), TranscriptAssets: curAssets(),
+		}},
+		{"ingest.start.success.json", 30, "ingest.start.success", "2.0", "2023-10-16T12:35:08Z", true, nil},
+		{"ingest.end.success.json", 31, "ingest.end.success", "2.0", "2023-10-16T12:36:58Z", true, nil},
+		{"ingest.start.failure.json", 32, "ingest.start.failure", "2.0", "2023-10-16T12:36:58Z", true, nil},
+		{"ingest.failure.json", 33, "ingest.failure", "2.0", "2023-10-16T12:36:58Z", true, nil},
+	}
+}
+
+func readCurrent(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "current", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestParseEventCurrentFixtures decodes every sample of 100ms's current
+// webhook document and compares the whole typed payload, field by field.
+func TestParseEventCurrentFixtures(t *testing.T) {
+	for _, tt := range curFixtures() {
+		t.Run(tt.file, func(t *testing.T) {
+			ev, err := ParseEvent(readCurrent(t, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantID, wantAccount, wantApp, wantRoom, wantSession := curEventID(tt.n), curAccount, "", curRoom, curSession
+			if tt.appID {
+				wantApp = curApp
+			}
+			if tt.n == 0 { // the document's unmasked example
+				wantID, wantAccount, wantRoom, wantSession = "6c75de35-b778-4fb0-88ae-114c28dc285f", "60b8e13a6eb86d8101b57354", "60b8e13a6eb86d8101b57354", "610f81ee870dde099a249948"
+			}
+			switch tt.typ {
+			case PeerJoinFailure, PeerLeaveFailure, "ingest.start.success", "ingest.end.success", "ingest.start.failure", "ingest.failure":
+				wantSession = ""
+			}
+			eq(t, "id", ev.ID, wantID)
+			eq(t, "version", ev.Version, tt.version)
+			eq(t, "type", ev.Type, tt.typ)
+			eq(t, "account_id", ev.AccountID, wantAccount)
+			eq(t, "app_id", ev.AppID, wantApp)
+			eq(t, "template_id (envelope)", ev.TemplateID, "")
+			if !ev.Timestamp.Equal(ts(tt.timestamp)) {
+				t.Errorf("timestamp = %v, want %s", ev.Timestamp, tt.timestamp)
+			}
+			eq(t, "lifted room", ev.RoomID, wantRoom)
+			eq(t, "lifted session", ev.SessionID, wantSession)
+			if len(ev.DataProblems) != 0 {
+				t.Errorf("DataProblems = %q, want none", ev.DataProblems)
+			}
+			if tt.want == nil {
+				if ev.Data != nil {
+					t.Errorf("Data = %T, want none for an unknown type", ev.Data)
+				}
+				return
+			}
+			for _, d := range diffPayload(ev.Data, tt.want) {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+// TestCurrentFixturesCoverDocument makes sure every sample of the current
+// document is a fixture and that the table above checks each.
+func TestCurrentFixturesCoverDocument(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "current", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked, _ := filepath.Glob(filepath.Join("testdata", "current", "masked", "*.json"))
+	checked := map[string]bool{}
+	for _, f := range curFixtures() {
+		checked[f.file] = true
+	}
+	// 33 = the samples of configure-webhooks--webhook.md (one per event
+	// type and the envelope's example).
+	if len(files) != 33 || len(masked) != 33 || len(checked) != 33 {
+		t.Errorf("%d fixtures, %d masked, %d checked; want 33 each", len(files), len(masked), len(checked))
+	}
+	for _, f := range files {
+		if !checked[filepath.Base(f)] {
+			t.Errorf("%s is not checked by TestParseEventCurrentFixtures", f)
+		}
+	}
+	for _, typ := range EventTypes() {
+		if typ == TranscriptionFailedAlias {
+			continue // not in the document; a variant covers it
+		}
+		if !checked[string(typ)+".json"] {
+			t.Errorf("no current fixture for %s", typ)
+		}
+	}
+}
+
+// TestCurrentFixturesKeepSamples checks SPEC §7 for the current samples:
+// each fixture is its masked sample with only the masked values replaced,
+// by distinct event ids and unmasked ids.
+func TestCurrentFixturesKeepSamples(t *testing.T) {
+	ids := map[string]string{}
+	for _, f := range curFixtures() {
+		var got, orig map[string]any
+		if err := json.Unmarshal(readCurrent(t, f.file), &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(readCurrent(t, "masked/"+f.file), &orig); err != nil {
+			t.Fatal(err)
+		}
+		if f.typ == TrackRecordingFailure {
+			orig["type"] = string(TrackRecordingFailure) // the document's slip, see curFixtures
+		}
+		var diffs []string
+		sameButMasks("", got, orig, &diffs)
+		for _, d := range diffs {
+			t.Errorf("%s: %s", f.file, d)
+		}
+		id, _ := got["id"].(string)
+		if prev, dup := ids[id]; dup {
+			t.Errorf("%s and %s share event id %s", f.file, prev, id)
+		}
+		ids[id] = f.file
+	}
+}
+
+func sameButMasks(path string, got, orig any, diffs *[]string) {
+	switch o := orig.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(o) {
+			*diffs = append(*diffs, fmt.Sprintf("%s: keys differ", path))
+			return
+		}
+		for k, v := range o {
+			sameButMasks(path+"."+k, g[k], v, diffs)
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(o) {
+			*diffs = append(*diffs, fmt.Sprintf("%s: array differs", path))
+			return
+		}
+		for i := range o {
+			sameButMasks(fmt.Sprintf("%s[%d]", path, i), g[i], o[i], diffs)
+		}
+	case string:
+		g, ok := got.(string)
+		switch {
+		case !ok:
+			*diffs = append(*diffs, fmt.Sprintf("%s: not a string", path))
+		case strings.Contains(o, "****"):
+			if g == "" || strings.Contains(g, "*") {
+				*diffs = append(*diffs, fmt.Sprintf("%s = %q: still masked", path, g))
+			}
+		case g != o:
+			*diffs = append(*diffs, fmt.Sprintf("%s = %q, sample has %q", path, g, o))
+		}
+	default:
+		if !reflect.DeepEqual(got, orig) {
+			*diffs = append(*diffs, fmt.Sprintf("%s = %v, sample has %v", path, got, orig))
+		}
+	}
+}
+
+// TestCurrentMaskedSamplesDecode decodes the document's samples as
+// published (only the trailing comma of track.recording.success removed):
+// no payload problems, the payload type of their type.
+func TestCurrentMaskedSamplesDecode(t *testing.T) {
+	for _, f := range curFixtures() {
+		ev, err := ParseEvent(readCurrent(t, "masked/"+f.file))
+		if err != nil {
+			t.Errorf("%s: %v", f.file, err)
+			continue
+		}
+		if len(ev.DataProblems) > 0 || reflect.TypeOf(ev.Data) != reflect.TypeOf(newPayload(ev.Type)) {
+			t.Errorf("%s: data %T, problems %q", f.file, ev.Data, ev.DataProblems)
+		}
+	}
+}
+
+// TestCurrentKeysAllTyped fails when a key of a current sample has no
+// field in its payload type, or decodes to nothing although the sample
+// gives it a value: 100ms's current keys must not be silently dropped.
+func TestCurrentKeysAllTyped(t *testing.T) {
+	for _, f := range curFixtures() {
+		if f.want == nil {
+			continue
+		}
+		var env struct{ Data map[string]json.RawMessage }
+		if err := json.Unmarshal(readCurrent(t, f.file), &env); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := ParseEvent(readCurrent(t, f.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := jsonFields(reflect.ValueOf(ev.Data).Elem())
+		for k, raw := range env.Data {
+			v, ok := fields[k]
+			switch {
+			case !ok:
+				t.Errorf("%s: key %q has no field in %T", f.file, k, ev.Data)
+			case v.IsZero() && !zeroJSON(raw):
+				t.Errorf("%s: key %q = %s decoded to nothing", f.file, k, raw)
+			}
+		}
+	}
+}
+
+// jsonFields maps each JSON key of a payload struct (embedded structs
+// included) to its field.
+func jsonFields(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	for i := range v.NumField() {
+		sf := v.Type().Field(i)
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			for k, f := range jsonFields(v.Field(i)) {
+				if _, shadowed := out[k]; !shadowed {
+					out[k] = f
+				}
+			}
+			continue
+		}
+		if tag := sf.Tag.Get("json"); tag != "" && sf.IsExported() {
+			out[tag] = v.Field(i)
+		}
+	}
+	return out
+}
+
+func zeroJSON(raw json.RawMessage) bool {
+	switch string(raw) {
+	case `""`, `false`, `0`, `null`, `"0001-01-01T00:00:00Z"`:
+		return true
+	}
+	return false
+}
+
+// diffPayload compares two payloads field by field and names each field
+// that differs by its Go path.
+func diffPayload(got, want any) []string {
+	var out []string
+	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
+	if g.Type() != w.Type() {
+		return []string{fmt.Sprintf("payload is %T, want %T", got, want)}
+	}
+	diffValue(reflect.TypeOf(want).String(), g, w, &out)
+	return out
+}
+
+func diffValue(path string, g, w reflect.Value, out *[]string) {
+	switch {
+	case g.Type() == timeType:
+		gt, wt := g.Interface().(Time), w.Interface().(Time)
+		if !gt.Equal(wt.Time) || gt.invalid != wt.invalid || gt.Nanosecond() != wt.Nanosecond() {
+			*out = append(*out, fmt.Sprintf("%s = %v, want %v", path, gt.Time, wt.Time))
+		}
+	case g.Type() == intType:
+		if g.Interface() != w.Interface() {
+			*out = append(*out, fmt.Sprintf("%s = %+v, want %+v", path, g.Interface(), w.Interface()))
+		}
+	case g.Kind() == reflect.Pointer:
+		switch {
+		case g.IsNil() != w.IsNil():
+			*out = append(*out, fmt.Sprintf("%s nil = %v, want %v", path, g.IsNil(), w.IsNil()))
+		case !g.IsNil():
+			diffValue(path, g.Elem(), w.Elem(), out)
+		}
+	case g.Kind() == reflect.Struct:
+		for i := range g.NumField() {
+			sf := g.Type().Field(i)
+			if sf.IsExported() {
+				diffValue(path+"."+sf.Name, g.Field(i), w.Field(i), out)
+			}
+		}
+	case g.Kind() == reflect.Slice:
+		if g.Len() != w.Len() || g.IsNil() != w.IsNil() {
+			*out = append(*out, fmt.Sprintf("%s has %d elements, want %d", path, g.Len(), w.Len()))
+			return
+		}
+		for i := range g.Len() {
+			diffValue(fmt.Sprintf("%s[%d]", path, i), g.Index(i), w.Index(i), out)
+		}
+	default:
+		if g.Interface() != w.Interface() {
+			*out = append(*out, fmt.Sprintf("%s = %#v, want %#v", path, g.Interface(), w.Interface()))
+		}
 	}
 }
