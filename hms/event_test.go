@@ -988,3 +988,308 @@ func diffValue(path string, g, w reflect.Value, out *[]string) {
 		}
 	}
 }
+
+// TestCurrentElseDeprecated checks the accessors that give the current key
+// else the deprecated one, on the current samples, on the original ones
+// (deprecated keys only) and on payloads that carry both.
+func TestCurrentElseDeprecated(t *testing.T) {
+	parse := func(t *testing.T, body []byte) *Event {
+		t.Helper()
+		ev, err := ParseEvent(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.DataProblems) > 0 {
+			t.Fatalf("DataProblems = %q", ev.DataProblems)
+		}
+		return ev
+	}
+	t.Run("sfu current", func(t *testing.T) {
+		d := parse(t, readCurrent(t, "recording.success.json")).Data.(*Recording)
+		eq(t, "Path", d.Path(), "s3://<file-bucket-address>.mp4")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://<file-access-url>?<signature>")
+	})
+	t.Run("sfu original", func(t *testing.T) {
+		d := parse(t, readFixture(t, "recording.success.json")).Data.(*Recording)
+		eq(t, "Path", d.Path(), "s3://<file-bucket-address>.mp4")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://<file-access-url>?<signature>")
+	})
+	t.Run("sfu both: current wins", func(t *testing.T) {
+		d := parse(t, []byte(`{"id":"e","type":"recording.success","timestamp":"2021-11-30T20:12:35Z","data":{"location":"s3://old","URL":"https://old","recording_path":"s3://new","recording_presigned_url":"https://new"}}`)).Data.(*Recording)
+		eq(t, "Path", d.Path(), "s3://new")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://new")
+	})
+	t.Run("browser current", func(t *testing.T) {
+		d := parse(t, readCurrent(t, "beam.recording.success.json")).Data.(*BeamRecording)
+		eq(t, "Path", d.Path(), "s3://bucket/prefix/ac.mp4")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://<file access URL>")
+	})
+	t.Run("browser original", func(t *testing.T) {
+		// The original location is the HTTPS link: SPEC §2 copies it to both.
+		d := parse(t, readFixture(t, "beam.recording.success.json")).Data.(*BeamRecording)
+		eq(t, "Path", d.Path(), "https://<file access URL>")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://<file access URL>")
+		eq(t, "Size absent", d.Size.Ptr() == nil, true)
+	})
+	t.Run("browser both: current wins", func(t *testing.T) {
+		d := parse(t, []byte(`{"id":"e","type":"beam.recording.success","timestamp":"2021-11-30T20:12:35Z","data":{"location":"https://old","recording_path":"s3://new","recording_presigned_url":"https://new"}}`)).Data.(*BeamRecording)
+		eq(t, "Path", d.Path(), "s3://new")
+		eq(t, "DownloadURL", d.DownloadURL(), "https://new")
+	})
+	t.Run("hls current", func(t *testing.T) {
+		d := parse(t, readCurrent(t, "hls.recording.success.json")).Data.(*HLSRecording)
+		eq(t, "PlaylistURL", d.PlaylistURL(), "https://<hls-vod-access-url>?<signature>")
+		eq(t, "PlaylistPath", d.PlaylistPath(), "s3://<hls-vod-bucket-address>.m3u8")
+		eqTime(t, "Created", d.Created(), ts("2021-11-30T12:59:57.672493658Z"))
+		for i, f := range d.SingleFiles {
+			eq(t, "layer Path", f.Path(), fmt.Sprintf("s3://<file-%d-bucket-address>.mp4", i))
+			eq(t, "layer DownloadURL", f.DownloadURL(), fmt.Sprintf("https://<file-%d-access-url>?<signature-%d>", i, i))
+		}
+	})
+	for _, name := range []string{"hls.recording.success.json", "../current/variants/hls.recording.success.deprecated-keys.json"} {
+		t.Run("hls deprecated "+filepath.Base(name), func(t *testing.T) {
+			d := parse(t, readFixture(t, name)).Data.(*HLSRecording)
+			eq(t, "PlaylistURL", d.PlaylistURL(), "https://<hls-vod-access-url>?<signature>")
+			eqTime(t, "Created", d.Created(), ts("2021-11-30T12:59:57.672493658Z"))
+			eq(t, "layers", len(d.SingleFiles), 4)
+			for i, f := range d.SingleFiles {
+				eq(t, "layer Path", f.Path(), fmt.Sprintf("s3://<file-%d-bucket-address>.mp4", i))
+				eq(t, "layer DownloadURL", f.DownloadURL(), fmt.Sprintf("https://<file-%d-access-url>?<signature-%d>", i, i))
+			}
+		})
+	}
+	t.Run("hls both: current wins", func(t *testing.T) {
+		d := parse(t, []byte(`{"id":"e","type":"hls.recording.success","timestamp":"2021-11-30T20:12:35Z","data":{
+			"recording_hls_vod_playlist_location":"https://old","hls_vod_recording_presigned_url":"https://new",
+			"created_at":"2021-11-30T12:00:00Z","recording_created_at":"2021-11-30T12:00:01.5Z",
+			"recording_single_files":[{"location":"s3://old","presigned_url":"https://old","recording_path":"s3://new","recording_presigned_url":"https://new"}]}}`)).Data.(*HLSRecording)
+		eq(t, "PlaylistURL", d.PlaylistURL(), "https://new")
+		eqTime(t, "Created", d.Created(), ts("2021-11-30T12:00:01.5Z"))
+		eq(t, "layer Path", d.SingleFiles[0].Path(), "s3://new")
+		eq(t, "layer DownloadURL", d.SingleFiles[0].DownloadURL(), "https://new")
+	})
+	t.Run("hls neither", func(t *testing.T) {
+		d := parse(t, []byte(`{"id":"e","type":"hls.recording.success","timestamp":"2021-11-30T20:12:35Z","data":{"created_at":"0001-01-01T00:00:00Z"}}`)).Data.(*HLSRecording)
+		eq(t, "Created absent", d.Created().IsZero(), true)
+		eq(t, "PlaylistURL", d.PlaylistURL(), "")
+	})
+}
+
+// TestCurrentVariants decodes what the current document describes but its
+// samples do not show (testdata/current/variants).
+func TestCurrentVariants(t *testing.T) {
+	read := func(t *testing.T, name string) *Event {
+		t.Helper()
+		ev, err := ParseEvent(readCurrent(t, "variants/"+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.DataProblems) > 0 {
+			t.Fatalf("DataProblems = %q", ev.DataProblems)
+		}
+		eq(t, "room", ev.RoomID, curRoom)
+		eq(t, "session", ev.SessionID, curSession)
+		return ev
+	}
+	t.Run("transcription.failed reads as transcription.failure", func(t *testing.T) {
+		ev := read(t, "transcription.failed.json")
+		eq(t, "Type as received", ev.Type, TranscriptionFailedAlias)
+		d, ok := ev.Data.(*TranscriptionFailed)
+		if !ok {
+			t.Fatalf("Data = %T, want *TranscriptionFailed", ev.Data)
+		}
+		eq(t, "Err", d.Err(), "summary not generated")
+		eq(t, "transcription_id", d.TranscriptionID, "6564a0e0c2ad2e4f1e0d7a01")
+		eq(t, "summary asset id only", *d.SummaryJSON(), TranscriptAsset{AssetID: "64899f07651605b7aadc2579"})
+		eq(t, "txt", *d.TranscriptTxt(), TranscriptAsset{AssetID: "64899f07651605b7aadc2576", Path: "s3://<transcript-txt-address>.json", PresignedURL: "https://<file-access-url>?<signature>"})
+	})
+	t.Run("track sizes as strings", func(t *testing.T) {
+		d := read(t, "track.recording.success.string-numbers.json").Data.(*TrackRecording)
+		eqPtr(t, "size", d.Size.Ptr(), 22989889)
+		eqPtr(t, "duration", d.Duration.Ptr(), 185)
+	})
+	t.Run("stream_type", func(t *testing.T) {
+		d := read(t, "stream.recording.failure.stream-type.json").Data.(*StreamRecordingFailed)
+		eq(t, "StreamTypeOrType", d.StreamTypeOrType(), "screen")
+		eqPtr(t, "size", d.Size.Ptr(), 2298)
+		eqPtr(t, "duration", d.Duration.Ptr(), 1)
+	})
+	t.Run("beam failure without recording", func(t *testing.T) {
+		d := read(t, "beam.failure.recording-disabled.json").Data.(*BeamFailed)
+		eq(t, "Records", d.Records(), false)
+		eq(t, "said so", d.RecordingEnabled != nil, true)
+	})
+	t.Run("hls failure with recording", func(t *testing.T) {
+		eq(t, "Records", read(t, "hls.failure.recording-enabled.json").Data.(*HLSFailed).Records(), true)
+	})
+}
+
+func TestRecordsFlags(t *testing.T) {
+	cur := func(name string) any {
+		ev, err := ParseEvent(readCurrent(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.Data
+	}
+	eq(t, "current beam.failure records", cur("beam.failure.json").(*BeamFailed).Records(), true)
+	eq(t, "current hls.failure records", cur("hls.failure.json").(*HLSFailed).Records(), false)
+	ev, _ := ParseEvent(readFixture(t, "beam.failure.json"))
+	eq(t, "original beam.failure does not say", ev.Data.(*BeamFailed).RecordingEnabled == nil, true)
+	eq(t, "original beam.failure records", ev.Data.(*BeamFailed).Records(), false)
+	eq(t, "vod only", HLSOptions{VODPlaylistEnabled: ptr(true)}.Records(), true)
+	eq(t, "layers only", HLSOptions{SingleFilePerLayerEnabled: ptr(true), VODPlaylistEnabled: ptr(false)}.Records(), true)
+}
+
+func TestTranscriptAssets(t *testing.T) {
+	var none TranscriptAssets
+	if none.TranscriptTxt() != nil || none.TranscriptSrt() != nil || none.TranscriptJSON() != nil || none.SummaryJSON() != nil {
+		t.Error("assets of an event that names none are not nil")
+	}
+	a := curAssets()
+	for name, got := range map[string]*TranscriptAsset{"txt": a.TranscriptTxt(), "srt": a.TranscriptSrt(), "json": a.TranscriptJSON(), "summary": a.SummaryJSON()} {
+		if got == nil || got.AssetID == "" || got.Path == "" || got.PresignedURL == "" {
+			t.Errorf("%s = %+v, want all three", name, got)
+		}
+	}
+	eq(t, "srt path", a.TranscriptSrt().Path, "s3://<transcript-srt-address>.json")
+	eq(t, "json id", a.TranscriptJSON().AssetID, "64899f07651605b7aadc2578")
+	eq(t, "path alone", *(&TranscriptAssets{SummaryJSONPath: "s3://s"}).SummaryJSON(), TranscriptAsset{Path: "s3://s"})
+	eq(t, "url alone", *(&TranscriptAssets{TranscriptTxtPresignedURL: "https://u"}).TranscriptTxt(), TranscriptAsset{PresignedURL: "https://u"})
+}
+
+func TestIntUnmarshal(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    *int64
+		invalid bool
+	}{
+		{`185`, ptr[int64](185), false},
+		{`"185"`, ptr[int64](185), false},
+		{`-3`, ptr[int64](-3), false},
+		{`"-3"`, ptr[int64](-3), false},
+		{`0`, ptr[int64](0), false},
+		{`"0"`, ptr[int64](0), false},
+		{`22989889`, ptr[int64](22989889), false},
+		{`9223372036854775807`, ptr[int64](9223372036854775807), false},
+		{`185.4`, ptr[int64](185), false},
+		{`185.5`, ptr[int64](186), false},
+		{`1e3`, ptr[int64](1000), false},
+		{`null`, nil, false},
+		{`""`, nil, false},
+		{`"185.4"`, nil, true},
+		{`"forty"`, nil, true},
+		{`" 12"`, nil, true},
+		{`"9223372036854775808"`, nil, true},
+		{`9223372036854775808`, nil, true},
+		{`1e300`, nil, true},
+		{`true`, nil, true},
+		{`{}`, nil, true},
+		{`[1]`, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			var n Int
+			if err := n.UnmarshalJSON([]byte(tt.in)); err != nil {
+				t.Fatalf("UnmarshalJSON: %v (must never fail)", err)
+			}
+			got := n.Ptr()
+			switch {
+			case (got == nil) != (tt.want == nil):
+				t.Errorf("Ptr() = %v, want %v", got, tt.want)
+			case got != nil && *got != *tt.want:
+				t.Errorf("Ptr() = %d, want %d", *got, *tt.want)
+			}
+			eq(t, "Valid", n.Valid, tt.want != nil)
+			eq(t, "invalid", n.invalid, tt.invalid)
+		})
+	}
+	// Decoding over an old value starts afresh.
+	n := Int{Value: 7, Valid: true}
+	_ = n.UnmarshalJSON([]byte(`"x"`))
+	eq(t, "reset", n.Valid || n.Value != 0, false)
+	b, _ := json.Marshal(struct{ A, B Int }{iv(5), Int{}})
+	eq(t, "marshal", string(b), `{"A":5,"B":null}`)
+}
+
+// TestParseEventLenientCurrentKinds: the new kinds and the new keys are
+// decoded with the same care as the first 18.
+func TestParseEventLenientCurrentKinds(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		problems []string
+		check    func(t *testing.T, ev *Event)
+	}{
+		{"track size not an integer", `{"id":"e","type":"track.recording.success","timestamp":"2024-02-06T20:01:16Z","data":{"room_id":"r1","session_id":"s1","track_id":"t1","size":"big","duration":"12.5","recording_path":"s3://p"}}`,
+			[]string{`"size" is not an integer`, `"duration" is not an integer`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*TrackRecording)
+				eq(t, "size absent", d.Size.Ptr() == nil, true)
+				eq(t, "duration absent", d.Duration.Ptr() == nil, true)
+				eq(t, "path kept", d.RecordingPath, "s3://p")
+				eq(t, "room", ev.RoomID, "r1")
+				eq(t, "session", ev.SessionID, "s1")
+			}},
+		{"layer size not an integer", `{"id":"e","type":"hls.recording.success","timestamp":"2024-02-06T20:01:16Z","data":{"recording_single_files":[{"layer":"0","size":1},{"layer":"1","size":"x","width":"wide"}]}}`,
+			[]string{`"recording_single_files[1].size"`, `"recording_single_files[1].width"`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*HLSRecording)
+				eq(t, "layers kept", len(d.SingleFiles), 2)
+				eqPtr(t, "layer 0 size", d.SingleFiles[0].Size.Ptr(), 1)
+				eq(t, "layer 1 size absent", d.SingleFiles[1].Size.Ptr() == nil, true)
+			}},
+		{"wrong-typed error_code", `{"id":"e","type":"room.end.failure","timestamp":"2021-11-25T09:10:35Z","data":{"room_id":"r1","session_id":"s1","error_code":{"x":1},"error_message":"session not found","lock_room":true}}`,
+			[]string{`"error_code"`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*RoomEndFailed)
+				eq(t, "code absent", d.ErrorCode.Valid, false)
+				eq(t, "message kept", d.ErrorMessage, "session not found")
+				eq(t, "lock kept", d.LockRoom, true)
+				eq(t, "session", ev.SessionID, "s1")
+			}},
+		{"unparsable role_changed_at", `{"id":"e","type":"role.change.success","timestamp":"2021-11-25T09:10:35Z","data":{"peer_id":"p1","role":"host","role_changed_at":"later","joined_at":"2021-11-30T12:58:49.97291247Z"}}`,
+			[]string{`"role_changed_at" is not an RFC 3339 time`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*RoleChange)
+				eq(t, "role_changed_at absent", d.RoleChangedAt.IsZero(), true)
+				eq(t, "joined_at nanoseconds", d.JoinedAt.Nanosecond(), 972912470)
+			}},
+		{"zero session_stopped_at", `{"id":"e","type":"session.close.success","timestamp":"2021-11-25T09:10:35Z","data":{"session_id":"s1","session_stopped_at":"0001-01-01T00:00:00Z","session_duration":"600"}}`,
+			nil, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*SessionClose)
+				eq(t, "stopped absent", d.SessionStoppedAt.IsZero(), true)
+				eqPtr(t, "duration from a string", d.SessionDuration.Ptr(), 600)
+			}},
+		{"wrong-typed recording_enabled", `{"id":"e","type":"beam.failure","timestamp":"2021-11-25T09:10:35Z","data":{"beam_id":"b1","recording_enabled":"yes","error_message":"m"}}`,
+			[]string{`"recording_enabled"`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*BeamFailed)
+				eq(t, "not said", d.RecordingEnabled == nil, true)
+				eq(t, "message kept", d.ErrorMessage, "m")
+			}},
+		{"wrong-typed transcript asset", `{"id":"e","type":"transcription.success","timestamp":"2023-06-15T06:17:39Z","data":{"room_id":"r1","session_id":"s1","transcript_txt_path":7,"transcript_srt_path":"s3://srt","metadata_timestamp":"x"}}`,
+			[]string{`"transcript_txt_path"`, `"metadata_timestamp"`}, func(t *testing.T, ev *Event) {
+				d := ev.Data.(*Transcription)
+				eq(t, "txt absent", d.TranscriptTxt() == nil, true)
+				eq(t, "srt kept", d.TranscriptSrt().Path, "s3://srt")
+				eq(t, "session", ev.SessionID, "s1")
+			}},
+		{"data not an object", `{"id":"e","type":"transcription.failed","timestamp":"2023-06-15T06:17:39Z","data":[1]}`,
+			[]string{"not a JSON object"}, func(t *testing.T, ev *Event) {
+				eq(t, "typed anyway", reflect.TypeOf(ev.Data), reflect.TypeFor[*TranscriptionFailed]())
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := ParseEvent([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.DataProblems) != len(tt.problems) {
+				t.Fatalf("DataProblems = %q, want %d mentioning %q", ev.DataProblems, len(tt.problems), tt.problems)
+			}
+			for _, p := range tt.problems {
+				if !slices.ContainsFunc(ev.DataProblems, func(s string) bool { return strings.Contains(s, p) }) {
+					t.Errorf("DataProblems = %q, want one naming %s", ev.DataProblems, p)
+				}
+			}
+			tt.check(t, ev)
+		})
+	}
+}
