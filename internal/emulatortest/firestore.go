@@ -1,15 +1,22 @@
 // Package emulatortest runs Google's Firestore emulator for tests: one
 // process per test binary, shared by every test in it, wiped between tests.
+// Every emulator started here enforces the repository's firestore.rules for
+// every project; the Go clients send "Authorization: Bearer owner", which
+// the emulator treats as the Admin SDK and lets past the rules.
 package emulatortest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +44,22 @@ var (
 	fsEmu  *FirestoreEmulator
 	fsErr  error
 )
+
+// MustFirestore is Firestore for tests that exist to exercise the emulator
+// (the security rules): it fails, never skips, when the emulator cannot start.
+func MustFirestore(tb testing.TB) string {
+	tb.Helper()
+	fsOnce.Do(func() {
+		fsEmu, fsErr = startFirestore()
+		if fsErr == nil {
+			fsErr = os.Setenv("FIRESTORE_EMULATOR_HOST", fsEmu.Host)
+		}
+	})
+	if fsErr != nil {
+		tb.Fatalf("Firestore emulator unavailable: %v", fsErr)
+	}
+	return fsEmu.Host
+}
 
 // Firestore returns the shared emulator's host, starting it on first use,
 // and sets FIRESTORE_EMULATOR_HOST. It fails the test when the emulator
@@ -136,6 +159,12 @@ func startFirestore() (*FirestoreEmulator, error) {
 	if _, err := os.Stat(FirestoreJar); err != nil {
 		return nil, fmt.Errorf("emulator jar missing at %s: %w", FirestoreJar, err)
 	}
+	// --rules applies to every project id, so tests that isolate themselves
+	// by project id get the rules too (a PUT of securityRules is per project).
+	rules, err := RulesFile()
+	if err != nil {
+		return nil, err
+	}
 	java, err := exec.LookPath("java")
 	if err != nil {
 		return nil, fmt.Errorf("java not found: %w", err)
@@ -147,7 +176,7 @@ func startFirestore() (*FirestoreEmulator, error) {
 	port := ports[0]
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(java, "-Duser.language=en", "-cp", FirestoreJar, firestoreMain,
-		"--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
+		"--host=127.0.0.1", fmt.Sprintf("--port=%d", port), "--rules="+rules)
 	// Its own process group, so that stopping it takes any child with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &limitedWriter{n: 8 << 10}
@@ -233,4 +262,105 @@ func (l *limitedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// RulesFile is the repository's firestore.rules: next to go.mod, found from
+// this source file, else upwards from the working directory (a test binary
+// runs in its package's directory).
+func RulesFile() (string, error) {
+	var starts []string
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		starts = append(starts, filepath.Dir(file))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	for _, dir := range starts {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				path := filepath.Join(dir, "firestore.rules")
+				if _, err := os.Stat(path); err != nil {
+					return "", fmt.Errorf("firestore rules: %w", err)
+				}
+				return path, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", errors.New("firestore rules: no go.mod above the test's directory")
+}
+
+// LoadRules puts the repository's firestore.rules into the emulator at host
+// for projectID, through the REST call firebase-tools and
+// @firebase/rules-unit-testing make. The emulators started here already
+// enforce the file for every project; this is for one named by
+// FIRESTORE_EMULATOR_HOST, and for tests that must know the file they test
+// is the one loaded. It fails on any error the rules compiler reports.
+func LoadRules(tb testing.TB, host, projectID string) {
+	tb.Helper()
+	path, err := RulesFile()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("read firestore rules: %v", err)
+	}
+	if err := PutRules(host, projectID, "firestore.rules", string(content)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// PutRules loads rules source into the emulator at host for projectID; it
+// returns an error naming each problem when the source does not compile.
+func PutRules(host, projectID, name, content string) error {
+	type file struct {
+		Name    string `json:"name"`
+		Content string `json:"content"`
+	}
+	body, err := json.Marshal(map[string]any{"rules": map[string]any{"files": []file{{name, content}}}})
+	if err != nil {
+		return fmt.Errorf("load firestore rules: %w", err)
+	}
+	url := fmt.Sprintf("http://%s/emulator/v1/projects/%s:securityRules", host, projectID)
+	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("load firestore rules: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("load firestore rules: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("load firestore rules: %s: %s", resp.Status, answer)
+	}
+	var result struct {
+		Issues []struct {
+			Description    string `json:"description"`
+			Severity       string `json:"severity"`
+			SourcePosition struct {
+				Line   int `json:"line"`
+				Column int `json:"column"`
+			} `json:"sourcePosition"`
+		} `json:"issues"`
+	}
+	if err := json.Unmarshal(answer, &result); err != nil {
+		return fmt.Errorf("load firestore rules: answer %q: %w", answer, err)
+	}
+	var problems []string
+	for _, is := range result.Issues {
+		problems = append(problems, fmt.Sprintf("%s:%d:%d: %s %s", name,
+			is.SourcePosition.Line, is.SourcePosition.Column, is.Severity, is.Description))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("load firestore rules: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }

@@ -1,0 +1,461 @@
+package firestorerules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/telemed/videocalls/internal/emulatortest"
+)
+
+// A project of its own, so that no other test's data or rules meet these.
+const project = "demo-rules"
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+// Who acts. The uids are the appointments' doctorId/clientId below.
+const (
+	doctorA  = "doctor-a"
+	clientA  = "client-a"
+	doctorB  = "doctor-b"
+	clientB  = "client-b"
+	stranger = "stranger" // signed in, in no appointment
+	noUser   = ""         // no Authorization header at all
+)
+
+var actors = []string{doctorA, clientA, stranger, noUser}
+
+func actorName(uid string) string {
+	if uid == noUser {
+		return "no-user"
+	}
+	return uid
+}
+
+// seed is what the functions and the app would have written, by path.
+var seed = map[string]map[string]any{
+	"appointments/A": {"doctorId": doctorA, "clientId": clientA},
+	"appointments/B": {"doctorId": doctorB, "clientId": clientB},
+	// D's call still names A's participants (say the app moved the
+	// appointment to another doctor): the appointment decides, not the call.
+	"appointments/D": {"doctorId": doctorB, "clientId": clientB},
+
+	"calls/A": {"appointmentId": "A", "doctorId": doctorA, "clientId": clientA, "roomId": "room-a", "status": "live"},
+	"calls/B": {"appointmentId": "B", "doctorId": doctorB, "clientId": clientB, "roomId": "room-b", "status": "live"},
+	"calls/D": {"appointmentId": "D", "doctorId": doctorA, "clientId": clientA, "roomId": "room-d", "status": "idle"},
+	// A call whose appointment is gone: nobody reads it.
+	"calls/X": {"appointmentId": "X", "doctorId": doctorA, "clientId": clientA, "roomId": "room-x"},
+
+	"calls/A/sessions/s-a":        {"roomId": "room-a", "status": "open"},
+	"calls/A/recordings/sfu-s-a":  {"kind": "sfu", "status": "success"},
+	"calls/A/transcripts/t-a":     {"status": "success"},
+	"calls/A/failures/f-a":        {"kind": "join", "error": "boom"},
+	"calls/A/notes/n-a":           {"text": "a subcollection the rules do not name"},
+	"calls/B/sessions/s-b":        {"roomId": "room-b", "status": "open"},
+	"calls/B/recordings/sfu-s-b":  {"kind": "sfu", "status": "success"},
+	"calls/B/transcripts/t-b":     {"status": "success"},
+	"calls/B/failures/f-b":        {"kind": "join", "error": "boom"},
+	"calls/A/sessions/s-a/deep/x": {"note": "below a session: not named either"},
+
+	"hmsRooms/room-a":      {"appointmentId": "A", "roomName": "appointment-A"},
+	"hmsEvents/e-1":        {"raw": `{"type":"session.open.success"}`, "appointmentId": "A", "roomId": "room-a"},
+	"hmsPeers/s-a:p-1":     {"appointmentId": "A"},
+	"hmsCalls/A":           {"appointmentId": "A"},
+	"hmsStreams/A:beam:1":  {"appointmentId": "A"},
+	"hmsRanks/A:beam:1":    {"appointmentId": "A"},
+	"hmsSomethingLater/z1": {"appointmentId": "A"}, // an hms* collection added later
+}
+
+// target is one document and the collection it is listed from, with who may
+// read it. No client may write anything in this repository's rules
+// (appointment writes are the app's to add), so writes are denied to all.
+type target struct {
+	doc     string   // document path
+	readers []string // uids allowed get and list
+}
+
+var targets = []target{
+	{"calls/A", []string{doctorA, clientA}},
+	{"calls/B", nil}, // doctor and client of A read B's call: denied
+	{"calls/D", nil}, // the call names doctor-a, the appointment does not
+	{"calls/X", nil}, // no appointment
+	{"calls/A/sessions/s-a", []string{doctorA, clientA}},
+	{"calls/A/recordings/sfu-s-a", []string{doctorA, clientA}},
+	{"calls/A/transcripts/t-a", []string{doctorA, clientA}},
+	{"calls/A/failures/f-a", []string{doctorA, clientA}},
+	{"calls/A/notes/n-a", nil},
+	{"calls/A/sessions/s-a/deep/x", nil},
+	{"calls/B/sessions/s-b", nil},
+	{"calls/B/recordings/sfu-s-b", nil},
+	{"calls/B/transcripts/t-b", nil},
+	{"calls/B/failures/f-b", nil},
+	{"hmsRooms/room-a", nil},
+	{"hmsEvents/e-1", nil},
+	{"hmsPeers/s-a:p-1", nil},
+	{"hmsCalls/A", nil},
+	{"hmsStreams/A:beam:1", nil},
+	{"hmsRanks/A:beam:1", nil},
+	{"hmsSomethingLater/z1", nil},
+	{"appointments/A", []string{doctorA, clientA}},
+	{"appointments/B", nil},
+}
+
+// Lists of a top-level collection are refused to everyone, even when every
+// document in it would be readable one by one: the rules engine must prove
+// the rule from the query, and the calls rule depends on each id (get()).
+// Unfiltered lists of appointments are refused for the same reason; the
+// filtered queries are in TestAppointmentQueries.
+var listOnlyRefused = map[string]bool{"calls": true, "appointments": true}
+
+func TestRules(t *testing.T) {
+	c := setup(t)
+	for _, tg := range targets {
+		coll, docID := splitDoc(tg.doc)
+		for _, uid := range actors {
+			may := slices.Contains(tg.readers, uid)
+			name := tg.doc + "/" + actorName(uid)
+			t.Run(name+"/get", func(t *testing.T) {
+				res := c.do(t, uid, http.MethodGet, docURL(tg.doc), nil)
+				if may {
+					res.wantOK(t)
+					res.wantDocs(t, tg.doc)
+				} else {
+					res.wantDenied(t)
+				}
+			})
+			t.Run(name+"/list", func(t *testing.T) {
+				res := c.do(t, uid, http.MethodGet, docURL(coll), nil)
+				if may && !listOnlyRefused[coll] {
+					res.wantOK(t)
+					res.wantDocs(t, tg.doc)
+				} else {
+					res.wantDenied(t)
+				}
+			})
+			t.Run(name+"/create", func(t *testing.T) {
+				parent, id := splitDoc(coll + "/new-" + docID)
+				u := docURL(parent) + "?documentId=" + url.QueryEscape(id)
+				c.do(t, uid, http.MethodPost, u, fields(map[string]any{"roomId": "mine"})).wantDenied(t)
+			})
+			t.Run(name+"/update", func(t *testing.T) {
+				u := docURL(tg.doc) + "?updateMask.fieldPaths=roomId&currentDocument.exists=true"
+				c.do(t, uid, http.MethodPatch, u, fields(map[string]any{"roomId": "mine"})).wantDenied(t)
+			})
+			t.Run(name+"/delete", func(t *testing.T) {
+				c.do(t, uid, http.MethodDelete, docURL(tg.doc), nil).wantDenied(t)
+			})
+		}
+	}
+	// Every write above was refused, so the seed is intact: in particular
+	// the roomId hmsToken trusts.
+	for path, want := range seed {
+		res := c.do(t, "owner", http.MethodGet, docURL(path), nil)
+		res.wantOK(t)
+		var doc struct {
+			Fields map[string]struct {
+				StringValue string `json:"stringValue"`
+			} `json:"fields"`
+		}
+		if err := json.Unmarshal(res.body, &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(doc.Fields) != len(want) {
+			t.Errorf("%s has %d fields after the denied writes, want %d", path, len(doc.Fields), len(want))
+		}
+		for k, v := range want {
+			if got := doc.Fields[k].StringValue; got != v {
+				t.Errorf("%s.%s = %q after the denied writes, want %q", path, k, got, v)
+			}
+		}
+	}
+}
+
+// TestClientWritesOwnRoomID is the attack the rules exist for: the client of
+// an appointment points its call at another room (hmsToken trusts roomId).
+// Every way of writing it is refused: update, overwrite, delete and recreate,
+// a create beside it, and a batch commit.
+func TestClientWritesOwnRoomID(t *testing.T) {
+	c := setup(t)
+	for _, uid := range []string{clientA, doctorA} {
+		t.Run(actorName(uid)+"/update", func(t *testing.T) {
+			u := docURL("calls/A") + "?updateMask.fieldPaths=roomId"
+			c.do(t, uid, http.MethodPatch, u, fields(map[string]any{"roomId": "room-evil"})).wantDenied(t)
+		})
+		t.Run(actorName(uid)+"/overwrite", func(t *testing.T) {
+			c.do(t, uid, http.MethodPatch, docURL("calls/A"), fields(seedWith("calls/A", "roomId", "room-evil"))).wantDenied(t)
+		})
+		t.Run(actorName(uid)+"/delete", func(t *testing.T) {
+			c.do(t, uid, http.MethodDelete, docURL("calls/A"), nil).wantDenied(t)
+		})
+		t.Run(actorName(uid)+"/create-new-call", func(t *testing.T) {
+			u := docURL("calls") + "?documentId=A2"
+			c.do(t, uid, http.MethodPost, u, fields(map[string]any{"roomId": "room-evil", "doctorId": doctorA, "clientId": clientA})).wantDenied(t)
+		})
+		t.Run(actorName(uid)+"/commit", func(t *testing.T) {
+			body := map[string]any{"writes": []any{map[string]any{
+				"update":     map[string]any{"name": docName("calls/A"), "fields": fields(map[string]any{"roomId": "room-evil"})["fields"]},
+				"updateMask": map[string]any{"fieldPaths": []string{"roomId"}},
+			}}}
+			c.do(t, uid, http.MethodPost, docURL("")+":commit", body).wantDenied(t)
+		})
+	}
+	res := c.do(t, "owner", http.MethodGet, docURL("calls/A"), nil)
+	res.wantOK(t)
+	if !bytes.Contains(res.body, []byte(`"room-a"`)) || bytes.Contains(res.body, []byte("room-evil")) {
+		t.Errorf("calls/A after the attempts: %s", res.body)
+	}
+}
+
+// TestQueries: what a query may do. The app lists its own appointments by
+// filtering on its uid, and lists a call's subcollections; it reads the call
+// itself by id. Queries that cannot be proven for every result are refused
+// even when they would return only readable documents.
+func TestQueries(t *testing.T) {
+	c := setup(t)
+	eq := func(field, value string) map[string]any {
+		return map[string]any{"fieldFilter": map[string]any{
+			"field": map[string]any{"fieldPath": field}, "op": "EQUAL",
+			"value": map[string]any{"stringValue": value},
+		}}
+	}
+	query := func(coll string, allDescendants bool, where map[string]any) map[string]any {
+		q := map[string]any{"from": []any{map[string]any{"collectionId": coll, "allDescendants": allDescendants}}}
+		if where != nil {
+			q["where"] = where
+		}
+		return map[string]any{"structuredQuery": q}
+	}
+	cases := []struct {
+		name   string
+		uid    string
+		parent string // document path the query runs under; "" is the root
+		query  map[string]any
+		want   []string // documents returned; nil means PERMISSION_DENIED
+	}{
+		{"doctor lists own appointments", doctorA, "", query("appointments", false, eq("doctorId", doctorA)), []string{"appointments/A"}},
+		{"client lists own appointments", clientA, "", query("appointments", false, eq("clientId", clientA)), []string{"appointments/A"}},
+		{"stranger lists doctor's appointments", stranger, "", query("appointments", false, eq("doctorId", doctorA)), nil},
+		{"client lists doctor's appointments", clientA, "", query("appointments", false, eq("doctorId", doctorA)), nil},
+		{"no user lists appointments", noUser, "", query("appointments", false, eq("doctorId", doctorA)), nil},
+		{"doctor lists all appointments", doctorA, "", query("appointments", false, nil), nil},
+		{"doctor queries calls by own doctorId", doctorA, "", query("calls", false, eq("doctorId", doctorA)), nil},
+		{"doctor queries calls by appointmentId", doctorA, "", query("calls", false, eq("appointmentId", "A")), nil},
+		{"doctor queries all sessions (collection group)", doctorA, "", query("sessions", true, nil), nil},
+		{"doctor queries own call's sessions", doctorA, "calls/A", query("sessions", false, eq("status", "open")), []string{"calls/A/sessions/s-a"}},
+		{"client queries own call's recordings", clientA, "calls/A", query("recordings", false, nil), []string{"calls/A/recordings/sfu-s-a"}},
+		{"client queries B's sessions", clientA, "calls/B", query("sessions", false, nil), nil},
+		{"stranger queries A's sessions", stranger, "calls/A", query("sessions", false, nil), nil},
+		{"doctor queries hmsEvents of A", doctorA, "", query("hmsEvents", false, eq("appointmentId", "A")), nil},
+		{"doctor queries hmsRooms of A", doctorA, "", query("hmsRooms", false, eq("appointmentId", "A")), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := docURL(tc.parent)
+			if tc.parent == "" {
+				u = strings.TrimSuffix(u, "/")
+			}
+			res := c.do(t, tc.uid, http.MethodPost, u+":runQuery", tc.query)
+			if tc.want == nil {
+				res.wantDenied(t)
+				return
+			}
+			res.wantOK(t)
+			res.wantDocs(t, tc.want...)
+		})
+	}
+}
+
+// TestOwnerBypassesRules pins what the other packages' tests rely on: the
+// Go clients' "Bearer owner" is let past the rules.
+func TestOwnerBypassesRules(t *testing.T) {
+	c := setup(t)
+	c.do(t, "owner", http.MethodGet, docURL("hmsEvents/e-1"), nil).wantOK(t)
+	c.do(t, "owner", http.MethodPatch, docURL("calls/B")+"?updateMask.fieldPaths=status",
+		fields(map[string]any{"status": "ended"})).wantOK(t)
+}
+
+// client talks to the emulator's REST API.
+type client struct {
+	host string
+	http *http.Client
+}
+
+// setup starts (or reuses) the emulator, loads firestore.rules for the
+// project through the REST API, wipes it and seeds it as the Admin SDK.
+func setup(t *testing.T) *client {
+	t.Helper()
+	host := emulatortest.MustFirestore(t)
+	emulatortest.LoadRules(t, host, project)
+	emulatortest.Wipe(t, project)
+	c := &client{host: host, http: &http.Client{Timeout: 60 * time.Second}}
+	for path, data := range seed {
+		c.do(t, "owner", http.MethodPatch, docURL(path), fields(data)).wantOK(t)
+	}
+	return c
+}
+
+type result struct {
+	path   string
+	status int
+	body   []byte
+}
+
+// do sends one request as uid: "owner" is the Admin SDK, noUser sends no
+// Authorization header, any other uid an unsigned ID token of the project.
+func (c *client) do(t *testing.T, uid, method, u string, body any) result {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+c.host+u, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	switch uid {
+	case noUser:
+	case "owner":
+		req.Header.Set("Authorization", "Bearer owner")
+	default:
+		now := time.Now()
+		req.Header.Set("Authorization", "Bearer "+emulatortest.UnsignedIDToken(project, uid, now.Add(-time.Minute), now.Add(time.Hour)))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", method, u, err)
+	}
+	return result{path: method + " " + u, status: resp.StatusCode, body: b}
+}
+
+func (r result) wantOK(t *testing.T) {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("%s: %d %s, want 200", r.path, r.status, r.body)
+	}
+	// runQuery answers 200 and may put a failure inside its stream.
+	var elems []map[string]json.RawMessage
+	if err := json.Unmarshal(r.body, &elems); err != nil {
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal(r.body, &one); err != nil {
+			t.Fatalf("%s: answer is not JSON: %s", r.path, r.body)
+		}
+		elems = append(elems, one)
+	}
+	for _, e := range elems {
+		if _, ok := e["error"]; ok {
+			t.Fatalf("%s: 200 with an error: %s", r.path, r.body)
+		}
+	}
+}
+
+func (r result) wantDenied(t *testing.T) {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Code   int    `json:"code"`
+			Status string `json:"status"`
+		} `json:"error"`
+	}
+	body := bytes.TrimSpace(r.body)
+	// runQuery answers an array of results, whose first holds the error.
+	if bytes.HasPrefix(body, []byte("[")) {
+		var arr []json.RawMessage
+		if err := json.Unmarshal(body, &arr); err == nil && len(arr) > 0 {
+			body = arr[0]
+		}
+	}
+	_ = json.Unmarshal(body, &e)
+	if r.status != http.StatusForbidden || e.Error.Status != "PERMISSION_DENIED" {
+		t.Fatalf("%s: %d %s, want 403 PERMISSION_DENIED", r.path, r.status, r.body)
+	}
+}
+
+// wantDocs checks that the answer (a document, a list or a query's stream)
+// holds exactly the documents paths.
+func (r result) wantDocs(t *testing.T, paths ...string) {
+	t.Helper()
+	var got []string
+	var collect func(v any)
+	collect = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if doc, ok := v["document"]; ok {
+				collect(doc)
+				return
+			}
+			if docs, ok := v["documents"]; ok {
+				collect(docs)
+				return
+			}
+			if name, ok := v["name"].(string); ok {
+				got = append(got, strings.TrimPrefix(name, docName("")+"/"))
+			}
+		case []any:
+			for _, e := range v {
+				collect(e)
+			}
+		}
+	}
+	var v any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("%s: %v: %s", r.path, err, r.body)
+	}
+	collect(v)
+	slices.Sort(got)
+	want := slices.Clone(paths)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s returned %v, want %v", r.path, got, want)
+	}
+}
+
+func docName(path string) string {
+	name := "projects/" + project + "/databases/(default)/documents"
+	if path != "" {
+		name += "/" + path
+	}
+	return name
+}
+
+func docURL(path string) string { return "/v1/" + docName(path) }
+
+// splitDoc splits a document path into its collection path and id.
+func splitDoc(path string) (string, string) {
+	i := strings.LastIndex(path, "/")
+	return path[:i], path[i+1:]
+}
+
+func seedWith(path, key string, value any) map[string]any {
+	m := map[string]any{}
+	for k, v := range seed[path] {
+		m[k] = v
+	}
+	m[key] = value
+	return m
+}
+
+// fields encodes string fields as a REST Document body.
+func fields(m map[string]any) map[string]any {
+	f := map[string]any{}
+	for k, v := range m {
+		f[k] = map[string]any{"stringValue": fmt.Sprint(v)}
+	}
+	return map[string]any{"fields": f}
+}
