@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +11,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/sessiongen"
 	"github.com/telemed/videocalls/store"
 )
@@ -122,43 +118,29 @@ func measureFloor(ctx context.Context, fs *firestore.Client, prefix string, writ
 // errStop ends a parallel worker without an error.
 var errStop = errors.New("stop")
 
-// serveFakeHMS serves a fake of 100ms's REST API on addr. Without rooms it
-// answers 404 to everything, as 100ms does for an unknown session: the
-// reconciliation after session.close fails fast and changes nothing. With
-// rooms, GET .../sessions/{id} answers the session as 100ms knows it (every
+// serveFakeHMS serves the fake 100ms REST API (internal/fake100ms) on
+// addr. Without rooms it knows no session and answers 404 to a session
+// GET, as 100ms does for an unknown session: the reconciliation after
+// session.close fails fast and changes nothing. With rooms, GET
+// .../sessions/{id} answers each generated session as 100ms knows it (every
 // peer, with its join and leave times), so that the reconciliation of
-// SPEC §4 can repair attendance whose events were lost.
-func serveFakeHMS(addr string, rooms []sessiongen.Room) (func(), error) {
-	l, err := net.Listen("tcp", addr)
+// SPEC §4 can repair attendance whose events were lost. The server's
+// HMS_SECRET is not shared with this tool, so the fake checks the
+// management tokens' claims but not their signature.
+func serveFakeHMS(addr string, rooms []sessiongen.Room) (*fake100ms.Server, error) {
+	f, err := fake100ms.Listen(addr, "")
 	if err != nil {
 		return nil, fmt.Errorf("fake 100ms API: %w", err)
 	}
-	known := map[string][]byte{}
-	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	for _, r := range rooms {
 		for _, s := range r.Sessions {
-			peers := map[string]any{}
+			peers := make([]fake100ms.Peer, 0, len(s.Peers))
 			for _, p := range s.Peers {
-				peers[p.ID] = map[string]any{"id": p.ID, "name": p.Name, "role": p.Role, "user_id": p.UserID,
-					"joined_at": ts(p.JoinedAt), "left_at": ts(p.LeftAt)}
+				peers = append(peers, fake100ms.Peer{ID: p.ID, Name: p.Name, Role: p.Role, UserID: p.UserID,
+					JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
 			}
-			body, err := json.Marshal(map[string]any{"id": s.ID, "room_id": r.ID, "active": false,
-				"created_at": ts(s.StartedAt), "updated_at": ts(s.EndedAt), "peers": peers})
-			if err != nil {
-				return nil, err
-			}
-			known[s.ID] = body
+			f.AddSession(fake100ms.Session{ID: s.ID, RoomID: r.ID, CreatedAt: s.StartedAt, UpdatedAt: s.EndedAt, Peers: peers})
 		}
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if dir, id := path.Split(r.URL.Path); r.Method == http.MethodGet && strings.HasSuffix(dir, "/sessions/") && known[id] != nil {
-			_, _ = w.Write(known[id])
-			return
-		}
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"code":404,"message":"not found"}`))
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return func() { _ = srv.Close() }, nil
+	return f, nil
 }

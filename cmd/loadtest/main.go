@@ -266,11 +266,11 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 		if o.reconcile {
 			known = append(append(known, rooms...), warmRooms...)
 		}
-		stopFake, err := serveFakeHMS(o.fakeHMS, known)
+		fake, err := serveFakeHMS(o.fakeHMS, known)
 		if err != nil {
 			return false, err
 		}
-		defer stopFake()
+		defer fake.Close()
 	}
 	logf("generated %d events in %d rooms; recording the rooms", len(events), len(rooms))
 	if err := seedRooms(ctx, main, append(append([]sessiongen.Room(nil), rooms...), warmRooms...)); err != nil {

@@ -24,7 +24,6 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -34,6 +33,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 func main() {
@@ -288,40 +289,16 @@ func (s *stats) summary(elapsed time.Duration) string {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 
-// serveFake100ms answers POST /rooms as 100ms does (create, or return the
-// room of that name) so that first calls can create rooms offline.
+// serveFake100ms serves the fake 100ms REST API (internal/fake100ms), so
+// that first calls can create rooms offline. The server's HMS_SECRET is not
+// shared with this tool, so the fake checks the management tokens' claims
+// but not their signature.
 func serveFake100ms(addr string) (stop func(), err error) {
-	var mu sync.Mutex
-	rooms := map[string]map[string]any{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /rooms", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Name       string `json:"name"`
-			TemplateID string `json:"template_id"`
-		}
-		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") ||
-			json.NewDecoder(r.Body).Decode(&req) != nil || req.Name == "" {
-			http.Error(w, `{"code":400,"message":"bad request"}`, http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		room, ok := rooms[req.Name]
-		if !ok {
-			room = map[string]any{"id": fmt.Sprintf("room%020d", len(rooms)+1), "name": req.Name,
-				"enabled": true, "template_id": req.TemplateID, "created_at": time.Now().UTC().Format(time.RFC3339Nano)}
-			rooms[req.Name] = room
-		}
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(room)
-	})
-	l, err := net.Listen("tcp", addr)
+	f, err := fake100ms.Listen(addr, "")
 	if err != nil {
-		return nil, fmt.Errorf("fake 100ms: %w", err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(l) }()
-	return func() { _ = srv.Close() }, nil
+	return f.Close, nil
 }
 
 func envOr(name, def string) string {

@@ -33,6 +33,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/procstat"
 )
 
@@ -62,11 +63,11 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 	if authHost == "" || fsHost == "" {
 		return errors.New("FIREBASE_AUTH_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST must name running emulators")
 	}
-	fake, err := net.Listen("tcp", "127.0.0.1:0")
+	fake, err := fake100ms.Listen("127.0.0.1:0", appSecret)
 	if err != nil {
 		return err
 	}
-	go func() { _ = http.Serve(fake, fake100ms()) }()
+	defer fake.Close()
 
 	fs, err := firestore.NewClient(ctx, project)
 	if err != nil {
@@ -96,7 +97,7 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 		"HMS_SECRET=" + appSecret,
 		"HMS_TEMPLATE_ID=coldstart-template",
 		"HMS_WEBHOOK_SECRET=" + webhookSecret,
-		"HMS_API_BASE=http://" + fake.Addr().String(),
+		"HMS_API_BASE=" + fake.URL,
 	}
 
 	fmt.Printf("load average at start: %s\n", procstat.LoadAvg())
@@ -295,32 +296,6 @@ func signUp(host, email string) (uid, idToken string, err error) {
 		return "", "", fmt.Errorf("sign up: %s (%v)", resp.Status, err)
 	}
 	return out.LocalID, out.IDToken, nil
-}
-
-// fake100ms answers POST /rooms as 100ms does: a room for the name.
-func fake100ms() http.Handler {
-	var mu sync.Mutex
-	rooms := map[string]string{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /rooms", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Name string `json:"name"`
-		}
-		if json.NewDecoder(r.Body).Decode(&req) != nil || req.Name == "" {
-			http.Error(w, `{"message":"bad request"}`, http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		id, ok := rooms[req.Name]
-		if !ok {
-			id = fmt.Sprintf("room%020d", len(rooms)+1)
-			rooms[req.Name] = id
-		}
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "name": req.Name, "enabled": true})
-	})
-	return mux
 }
 
 func freePort() (string, error) {
