@@ -3,9 +3,8 @@ package hms
 import "testing"
 
 func BenchmarkParseEvent(b *testing.B) {
-	for _, typ := range allEventTypes {
-		body := readFixture(b, string(typ)+".json")
-		b.Run(string(typ), func(b *testing.B) {
+	bench := func(name string, body []byte) {
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
@@ -14,5 +13,11 @@ func BenchmarkParseEvent(b *testing.B) {
 				}
 			}
 		})
+	}
+	for _, typ := range allEventTypes {
+		bench(string(typ), readFixture(b, string(typ)+".json"))
+	}
+	for _, f := range curFixtures() {
+		bench("current/"+f.file, readCurrent(b, f.file))
 	}
 }

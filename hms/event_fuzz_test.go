@@ -11,7 +11,9 @@ import (
 )
 
 func FuzzParseEvent(f *testing.F) {
-	err := filepath.WalkDir(filepath.Join("testdata", "events"), func(path string, d fs.DirEntry, err error) error {
+	// Every fixture: the original samples and their variants, and the
+	// current document's samples (masked and distinct) and variants.
+	err := filepath.WalkDir("testdata", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
 			return err
 		}
@@ -28,6 +30,9 @@ func FuzzParseEvent(f *testing.F) {
 		``, `null`, `{}`, `[]`, `{"id":"e","type":"x.y","timestamp":"2021-11-30T12:58:49Z"}`,
 		`{"id":"e","type":"peer.leave.success","timestamp":"2021-11-30T12:58:49Z","data":{"duration":"x","left_at":5}}`,
 		`{"id":"e","type":"hls.recording.success","timestamp":"2021-11-30T12:58:49Z","data":[1]}`,
+		`{"id":"e","type":"track.recording.success","timestamp":"2024-02-06T20:01:16Z","data":{"size":"12","duration":"1.5","recording_id":7}}`,
+		`{"id":"e","type":"hls.recording.success","timestamp":"2021-11-30T12:58:49Z","data":{"recording_single_files":[{"size":"x"},{"width":1e400}]}}`,
+		`{"id":"e","type":"transcription.failed","timestamp":"2023-06-15T06:17:39Z","data":{"transcript_txt_path":"s3://t","duration":-1}}`,
 	} {
 		f.Add([]byte(s))
 	}
