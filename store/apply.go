@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,12 @@ type ApplyResult struct {
 	// Duplicate is true when the event had been applied before; nothing
 	// changed this time.
 	Duplicate bool
+	// NotApplied, when set, says why the event was stored raw only
+	// (applied: false): its changes can never be written, whatever the
+	// number of deliveries (an id that cannot name a document or field, or
+	// a write Firestore refuses as invalid or too large). The caller
+	// answers 200, so that 100ms stops retrying, and logs it at ERROR.
+	NotApplied string
 }
 
 // ApplyEvent stores raw in hmsEvents/{ev.ID} and applies ev to calls/... in
@@ -44,8 +51,12 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}
-	evWrite := write{s.fs.Collection(colEvents).Doc(ev.ID), eventDoc(ev, raw, appt, time.Now())}
-	for p := s.plan(ev, appt); ; p = *p.orElse {
+	evWrite := write{s.eventRef(ev.ID), eventDoc(ev, raw, appt, time.Now())}
+	first := s.plan(ev, appt)
+	if first.refused != "" {
+		return s.storeRawOnly(ctx, ev, evWrite, appt, first.refused)
+	}
+	for p := first; ; p = *p.orElse {
 		var err error
 		if p.read != nil {
 			err = s.commitRead(ctx, evWrite, p)
@@ -60,6 +71,8 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
+		case permanent(err):
+			return s.storeRawOnly(ctx, ev, evWrite, appt, "Firestore refused its changes: "+status.Convert(err).Message())
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
 		}
@@ -67,6 +80,31 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		// which (it creates the event document again) and applies the
 		// event as that existing document requires.
 	}
+}
+
+// storeRawOnly stores the event document alone, marked applied: false,
+// for an event whose changes can never be written: answering 503 would
+// have 100ms retry in vain and then drop the event, raw copy and all.
+func (s *Store) storeRawOnly(ctx context.Context, ev *hms.Event, evWrite write, appt, why string) (ApplyResult, error) {
+	doc := maps.Clone(evWrite.data)
+	doc["applied"] = false
+	_, err := evWrite.ref.Create(ctx, doc)
+	switch {
+	case status.Code(err) == codes.AlreadyExists:
+		s.remember(ev.ID, appt)
+		return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
+	case err != nil:
+		return ApplyResult{}, wrapf(err, "store event %s (%s) raw only", ev.ID, ev.Type)
+	}
+	s.remember(ev.ID, appt)
+	return ApplyResult{AppointmentID: appt, NotApplied: why}, nil
+}
+
+// permanent reports whether Firestore refused a commit for a reason no
+// retry can fix: an invalid argument, which is also how it refuses a
+// document over 1 MiB or with too many index entries.
+func permanent(err error) bool {
+	return status.Code(err) == codes.InvalidArgument
 }
 
 // remember notes that event id is stored, unless its room had no known
@@ -98,6 +136,9 @@ type plan struct {
 	// several times, so it keeps no state.
 	read *firestore.DocumentRef
 	step func(stored map[string]any) (book map[string]any, merges []write)
+	// refused, when set, says why the event cannot be applied at all: it
+	// is stored raw only (see refuse).
+	refused string
 }
 
 // write is one merge-set, or for plan.creates one create, of a document.
@@ -114,8 +155,8 @@ func checkStorable(ev *hms.Event, raw []byte) error {
 	switch {
 	case !utf8.Valid(raw):
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrUnstorableEvent)
-	case !validID(ev.ID):
-		return fmt.Errorf("%w: id cannot name a Firestore document", ErrUnstorableEvent)
+	case !safeID(ev.ID):
+		return fmt.Errorf("%w: id must be a Firestore document id of at most %d bytes", ErrUnstorableEvent, maxEventIDBytes)
 	case ev.Timestamp.UTC().Year() < 1 || ev.Timestamp.UTC().Year() > 9999:
 		return fmt.Errorf("%w: timestamp is outside years 1 to 9999", ErrUnstorableEvent)
 	}

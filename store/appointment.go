@@ -70,7 +70,9 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 	a.StartAt = tm("startAt")
 	a.EndAt = tm("endAt")
 	if len(problems) > 0 {
-		return Appointment{}, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
+		// The fields that could be read come back too, so that a caller can
+		// tell a participant of a broken record from a stranger.
+		return a, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
 	}
 	return a, nil
 }
@@ -97,19 +99,4 @@ func (s *Store) readAppointment(ctx context.Context, id string) (*firestore.Docu
 		s.callRooms.Store(id, r)
 	}
 	return snaps[0], nil
-}
-
-// validID reports whether id can name a Firestore document: a path segment
-// with no slash, not "." or "..", not of the reserved __x__ form, and
-// within the 1500-byte limit.
-func validID(id string) bool {
-	if id == "" || id == "." || id == ".." || len(id) > 1500 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] == '/' {
-			return false
-		}
-	}
-	return !(len(id) >= 4 && id[:2] == "__" && id[len(id)-2:] == "__")
 }

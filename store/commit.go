@@ -32,7 +32,9 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 			b.Create(w.ref, w.data)
 		}
 		for _, w := range p.merges {
-			b.Set(w.ref, w.data, firestore.MergeAll)
+			if len(w.data) > 0 { // a merge of nothing is refused
+				b.Set(w.ref, w.data, firestore.MergeAll)
+			}
 		}
 		_, err := b.Commit(ctx)
 		return err
@@ -71,7 +73,9 @@ func (s *Store) commitRead(ctx context.Context, ev write, p plan) error {
 			b.Create(p.read, book)
 		}
 		for _, w := range merges {
-			b.Set(w.ref, w.data, firestore.MergeAll)
+			if len(w.data) > 0 {
+				b.Set(w.ref, w.data, firestore.MergeAll)
+			}
 		}
 		_, err = b.Commit(ctx)
 		switch status.Code(err) {

@@ -21,6 +21,7 @@ func eventDoc(ev *hms.Event, raw []byte, appt string, now time.Time) map[string]
 		"receivedAt": firestore.ServerTimestamp,
 		// Local clock: a TTL a few seconds off matters to no one.
 		"expireAt": now.Add(eventTTL),
+		"applied":  true,
 	}
 	setStr(d, "roomId", ev.RoomID)
 	setStr(d, "sessionId", ev.SessionID)

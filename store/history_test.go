@@ -73,6 +73,11 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 			l["peer_id"], l["user_id"], l["user_name"], l["role"] = p.id, p.user, p.name, p.role
 			l["left_at"] = ts(p.leave)
 			l["reason"] = "client request"
+			if p.id == sid+"-p-cli1" {
+				// 100ms's leave carries the join time too; here an
+				// earlier one than the join's, which must win.
+				l["joined_at"] = ts(p.join.Add(-1500 * time.Millisecond))
+			}
 			if !p.noDuration {
 				l["duration"] = p.leave.Sub(p.join).Seconds()
 			}
@@ -86,6 +91,20 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 			d["joined_at"] = ts(peers[2].join)
 			add(peers[2].join.Add(time.Minute+time.Duration(i)*100*time.Millisecond), "role.change.success", d)
 		}
+		// The doctor is made "presenter" at +2 min and back "host" at +3
+		// min (role_changed_at), but the second change is stamped
+		// earlier: role_changed_at orders them, not the envelope.
+		for i, role := range []string{"presenter", "host"} {
+			d := base()
+			d["peer_id"], d["user_id"], d["user_name"], d["role"] = peers[0].id, peers[0].user, peers[0].name, role
+			d["joined_at"] = ts(peers[0].join)
+			d["role_changed_at"] = ts(peers[0].join.Add(time.Duration(2+i) * time.Minute))
+			add(peers[0].join.Add(time.Duration(5-i)*time.Minute), "role.change.success", d)
+		}
+		rcf := base()
+		rcf["peer_id"], rcf["user_id"], rcf["user_name"], rcf["role"] = peers[1].id, peers[1].user, peers[1].name, "host"
+		rcf["joined_at"], rcf["error_message"] = ts(peers[1].join), "role not allowed"
+		add(peers[1].join.Add(time.Minute), "role.change.failure", rcf)
 		jf := base()
 		delete(jf, "session_id")
 		jf["peer_id"], jf["user_id"], jf["role"], jf["joined_at"], jf["error_message"] = sid+"-p-bad", "client-uid", "guest", "0001-01-01T00:00:00Z", "role not allowed"
@@ -115,6 +134,7 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		bf := beam(b2, "Failed", bs.Add(time.Minute))
 		bf["error_code"], bf["error_message"], bf["error_type"], bf["state_message"] = 1, "Failed to resolve hostname", "BeamFailed", "Failed to resolve hostname"
 		bf["meeting_url"], bf["rtmp"], bf["duration"] = "https://app.100ms.live/x", []any{map[string]any{"url": "rtmp://x"}}, 56
+		bf["recording_enabled"] = true
 		add(bs.Add(time.Minute), "beam.failure", bf)
 
 		hs, he := t0.Add(2*time.Minute), t0.Add(25*time.Minute)
@@ -138,6 +158,7 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		add(hs.Add(time.Second), "hls.started.success", hst2)
 		hf := beam(h2, "HLSFailed", hs.Add(time.Minute))
 		hf["error_code"], hf["error_message"], hf["error_type"] = 1, "browser failed", "HLSFailed"
+		hf["recording_single_file_per_layer_enabled"] = true
 		add(hs.Add(time.Minute), "hls.failure", hf)
 
 		rs := base()
@@ -151,7 +172,58 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		re["peer_id"], re["user_id"], re["user_name"], re["role"], re["joined_at"] = peers[0].id, "doc-uid", "Dr. Who", "host", "0001-01-01T00:00:00Z"
 		re["lock_room"], re["reason"], re["source"] = false, "consultation over", "peer"
 		add(end.Add(-3*time.Second), "room.end.success", re)
-		add(end, "session.close.success", base())
+		ref := base()
+		ref["peer_id"], ref["user_id"], ref["role"] = peers[1].id, "client-uid", "guest"
+		ref["lock_room"], ref["reason"], ref["error_message"], ref["error_code"] = true, "done", "peer not allowed to end room", 403
+		add(end.Add(-4*time.Second), "room.end.failure", ref)
+
+		// Track and stream recordings: 100ms documents size and duration
+		// as strings. One track records, one fails after starting.
+		tr := func(track, kind string) map[string]any {
+			d := base()
+			d["peer_id"], d["stream_id"], d["track_id"], d["track_type"] = peers[0].id, sid+"-st", track, kind
+			return d
+		}
+		add(bs, "track.recording.started.success", tr(sid+"-t-a", "audio"))
+		tok := tr(sid+"-t-a", "audio")
+		tok["recording_id"], tok["recording_path"], tok["recording_presigned_url"] = sid+"-rec-a", "s3://b/"+sid+"-a.webm", "https://b/"+sid+"-a.webm?sig"
+		tok["size"], tok["duration"] = "123456", "1140"
+		add(be.Add(30*time.Second), "track.recording.success", tok)
+		add(bs, "track.recording.started.success", tr(sid+"-t-v", "video"))
+		tf := tr(sid+"-t-v", "video")
+		tf["error_message"] = "upload failed"
+		add(be.Add(40*time.Second), "track.recording.failure", tf)
+		sr := base()
+		sr["peer_id"], sr["user_id"], sr["stream_id"], sr["type"] = peers[1].id, "client-uid", sid+"-st1", "regular"
+		sr["recording_id"], sr["recording_path"], sr["recording_presigned_url"], sr["size"], sr["duration"] = sid+"-srec", "s3://b/"+sid+"-s.mp4", "https://b/"+sid+"-s.mp4?sig", "99", "600"
+		add(end.Add(time.Minute), "stream.recording.success", sr)
+		sf := base()
+		sf["peer_id"], sf["user_id"], sf["recording_id"], sf["error_message"] = peers[2].id, "client-uid", sid+"-srec2", "encoder crashed"
+		add(end.Add(time.Minute), "stream.recording.failure", sf)
+
+		// Transcription: started then succeeded (with a summary); another
+		// started then failed, reported under both of 100ms's names.
+		tx := func(id string) map[string]any {
+			d := base()
+			d["transcription_id"], d["recording_id"] = id, sid+"-trec"
+			return d
+		}
+		add(bs, "transcription.started.success", tx(sid+"-tx1"))
+		txok := tx(sid + "-tx1")
+		txok["duration"] = 1799
+		for _, f := range []string{"transcript_txt", "transcript_srt", "transcript_json", "summary_json"} {
+			txok[f+"_asset_id"], txok[f+"_path"], txok[f+"_presigned_url"] = sid+"-"+f, "s3://b/"+sid+"/"+f, "https://b/"+sid+"/"+f+"?sig"
+		}
+		add(end.Add(2*time.Minute), "transcription.success", txok)
+		add(bs.Add(time.Second), "transcription.started.success", tx(sid+"-tx2"))
+		txf := tx(sid + "-tx2")
+		txf["error_message"] = "no speech"
+		add(end.Add(2*time.Minute), "transcription.failure", txf)
+		add(end.Add(2*time.Minute+time.Second), "transcription.failed", txf)
+
+		cl := base()
+		cl["session_stopped_at"], cl["session_duration"] = ts(end.Add(-500*time.Millisecond)), int(end.Sub(started).Seconds())
+		add(end, "session.close.success", cl)
 		t0 = end.Add(time.Hour)
 	}
 	sortHistory(evs)

@@ -99,13 +99,20 @@ func dump(tb testing.TB, s *Store, appt string) map[string]any {
 		tb.Fatalf("read call: %v", err)
 	}
 	out["call"] = strip(snap.Data())
-	for _, col := range []string{colSessions, colRecordings} {
+	for _, col := range []string{colSessions, colRecordings, colTranscripts, colFailures} {
 		docs, err := s.callRef(appt).Collection(col).Documents(ctx).GetAll()
 		if err != nil {
 			tb.Fatal(err)
 		}
 		m := map[string]any{}
 		for _, d := range docs {
+			if col == colRecordings {
+				// A recording's createdAt is a merged field (the time
+				// of the event whose status stands), not a server time:
+				// it must not differ between orders.
+				m[d.Ref.ID] = d.Data()
+				continue
+			}
 			m[d.Ref.ID] = strip(d.Data())
 		}
 		out[col] = m

@@ -113,9 +113,34 @@ func checkHistoryShape(t *testing.T, d map[string]any) {
 	if rejoin["role"] != "co-host" || rejoin["durationSec"] == nil || rejoin["joinedAt"] == nil {
 		t.Errorf("rejoined peer = %v", rejoin)
 	}
+	doc := peers["h-s0-p-doc"].(map[string]any)
+	if doc["role"] != "host" {
+		t.Errorf("doctor's role = %v, want host (the latest role_changed_at, stamped earlier)", doc["role"])
+	}
 	recs := d[colRecordings].(map[string]any)
-	if len(recs) != 10 {
-		t.Errorf("%d recordings, want 10 (sfu, browser ok and failed, hls ok and failed, per session): %v", len(recs), recs)
+	// A track's start names no recording_id, its success does: SPEC §2
+	// keys them track-<track_id> and track-<recording_id>.
+	if len(recs) != 20 {
+		t.Errorf("%d recordings, want 20 (sfu, browser ok and failed, hls ok and failed, track started, track success, track started-then-failed, two streams, per session): %v", len(recs), recs)
+	}
+	if r := recs["track-h-s0-rec-a"].(map[string]any); r["status"] != "success" || r["sizeBytes"] != int64(123456) {
+		t.Errorf("track recording = %v", r)
+	}
+	if r := recs["track-h-s0-t-v"].(map[string]any); r["status"] != "failed" {
+		t.Errorf("failed track recording = %v, want failed (failed beats started)", r)
+	}
+	txs := d[colTranscripts].(map[string]any)
+	if len(txs) != 4 {
+		t.Errorf("%d transcripts, want 4: %v", len(txs), txs)
+	}
+	if tx := txs["h-s0-tx1"].(map[string]any); tx["status"] != "success" || tx["summaryJson"] == nil {
+		t.Errorf("transcript = %v", tx)
+	}
+	if tx := txs["h-s0-tx2"].(map[string]any); tx["status"] != "failed" || tx["error"] != "no speech" {
+		t.Errorf("failed transcript = %v", tx)
+	}
+	if f := d[colFailures].(map[string]any); len(f) != 8 {
+		t.Errorf("%d failures, want 8 (join, leave, role change, room end, per session)", len(f))
 	}
 	streams := call["streams"].(map[string]any)
 	if len(streams) != 8 {

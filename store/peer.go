@@ -3,8 +3,6 @@ package store
 import (
 	"time"
 
-	"cloud.google.com/go/firestore"
-
 	"github.com/telemed/videocalls/hms"
 )
 
@@ -13,10 +11,11 @@ import (
 // Merge rule of each field:
 //   - userId, userName: every event of the peer carries the same values;
 //     any of them may write them.
-//   - joinedAt: earliest joined_at seen (peer.join.success, else
-//     role.change.success, which carries the original join time).
-//   - role: from the latest (event timestamp, then role.change over join,
-//     then event id) of the join and the role changes.
+//   - joinedAt: earliest joined_at seen (peer.join.success, and the
+//     joined_at that peer.leave.success and role.change.success carry).
+//   - role: from the latest (role_changed_at, else the event timestamp;
+//     then role.change over join; then event id) of the join and the role
+//     changes.
 //   - leftAt, leaveReason: from peer.leave.success (left_at, else the event
 //     time). 100ms sends one leave per peer id; a rejoin is a new peer.
 //   - durationSec: the leave's duration when it has one; else
@@ -30,15 +29,15 @@ import (
 // bookkeeping document per peer, hmsPeers/{sessionId}:{peerId}, that only
 // this peer's events touch:
 //   - roleAt, roleRank, roleEventId: the key of the event whose role is stored;
-//   - joinedAt, leftAt: as stored in the session (leftAt only from a
-//     duration-less leave);
+//   - joinedAt, leftAt: as stored in the session;
 //   - durationDerived: durationSec is leftAt − joinedAt;
 //   - expireAt: for the TTL policy of hmsEvents.
 // A join creates it in its blind commit, so a join with nothing before it
 // writes blind. If it exists (a role change or a duration-less leave came
 // first), the join is applied by reading it (commitRead), as role changes
-// and duration-less leaves always are. Whoever commits second sees
-// the other. Leaves with a duration are blind: no other event writes
+// and leaves that need a stored value (no duration, or a joined_at that
+// may be the earliest) always are. Whoever commits second sees the other.
+// Leaves with a duration and no joined_at are blind: no other event writes
 // their fields.
 
 // Ranks of the events that set a role, for equal timestamps.
@@ -79,9 +78,9 @@ type peerFacts struct {
 func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
 		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
-		role:     d.Role, roleKey: roleKey{norm(ev.Timestamp), rankJoin, ev.ID}}
-	if f.sid == "" || f.pid == "" {
-		return plan{}
+		role:     clip(d.Role, maxTextBytes), roleKey: roleKey{norm(ev.Timestamp), rankJoin, ev.ID}}
+	if p, ok := f.unusable(); ok {
+		return p
 	}
 	book := expiry()
 	book["joinedAt"] = f.joinedAt
@@ -91,7 +90,7 @@ func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 		f.setRoleKey(book)
 	}
 	return plan{
-		creates: []write{{s.peerBookRef(f.sid, f.pid), book}},
+		creates: []write{{s.peerBookRef(f.appt, f.sid, f.pid), book}},
 		merges:  []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}},
 		orElse:  s.peerRead(f),
 	}
@@ -99,33 +98,47 @@ func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 
 func (s *Store) peerLeavePlan(ev *hms.Event, appt string, d *hms.PeerLeave) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)), leaveReason: d.Reason, duration: seconds(d.Duration)}
-	if f.sid == "" || f.pid == "" {
-		return plan{}
+		joinedAt: tm(d.JoinedAt), leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)), leaveReason: d.Reason, duration: seconds(d.Duration)}
+	if p, ok := f.unusable(); ok {
+		return p
 	}
-	if f.duration == nil {
-		// leftAt − joinedAt needs the join: read it.
+	if f.duration == nil || !f.joinedAt.IsZero() {
+		// leftAt − joinedAt needs the join, and the earliest joinedAt
+		// needs the stored one: read them.
 		return *s.peerRead(f)
 	}
 	p := map[string]any{"leftAt": f.leftAt, "durationSec": *f.duration}
-	setStr(p, "leaveReason", f.leaveReason)
+	setText(p, "leaveReason", f.leaveReason)
 	return plan{merges: []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}}}
 }
 
 func (s *Store) roleChangePlan(ev *hms.Event, appt string, d *hms.RoleChange) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		joinedAt: tm(d.JoinedAt), role: d.Role, roleKey: roleKey{norm(ev.Timestamp), rankRoleChange, ev.ID}}
-	if f.sid == "" || f.pid == "" {
-		return plan{}
+		joinedAt: tm(d.JoinedAt), role: clip(d.Role, maxTextBytes),
+		roleKey: roleKey{firstTime(tm(d.RoleChangedAt), norm(ev.Timestamp)), rankRoleChange, ev.ID}}
+	if p, ok := f.unusable(); ok {
+		return p
 	}
 	return *s.peerRead(f)
+}
+
+// unusable is the plan of a peer event that names no peer (nothing to
+// apply) or one whose id cannot be a map key (raw only).
+func (f peerFacts) unusable() (plan, bool) {
+	switch {
+	case f.sid == "" || f.pid == "":
+		return plan{}, true
+	case !safeID(f.pid):
+		return refuse("peer id"), true
+	}
+	return plan{}, false
 }
 
 // sessionDoc is the session merge of peer fields p, with the identity
 // every event of the peer may write.
 func (f peerFacts) sessionDoc(p map[string]any) map[string]any {
-	setStr(p, "userId", f.userID)
-	setStr(p, "userName", f.userName)
+	setText(p, "userId", f.userID)
+	setText(p, "userName", f.userName)
 	d := map[string]any{"peers": map[string]any{f.pid: p}}
 	setStr(d, "roomId", f.roomID)
 	return d
@@ -135,16 +148,12 @@ func (f peerFacts) setRoleKey(book map[string]any) {
 	book["roleAt"], book["roleRank"], book["roleEventId"] = f.roleKey.at, f.roleKey.rank, f.roleKey.id
 }
 
-func (s *Store) peerBookRef(sid, pid string) *firestore.DocumentRef {
-	return s.fs.Collection(colPeers).Doc(sid + ":" + pid)
-}
-
 // peerRead applies a peer event after reading the peer's bookkeeping
 // document (only): the path of role changes, duration-less leaves, and
 // joins whose bookkeeping document already existed. It never reads the
 // session document.
 func (s *Store) peerRead(f peerFacts) *plan {
-	ref := s.peerBookRef(f.sid, f.pid)
+	ref := s.peerBookRef(f.appt, f.sid, f.pid)
 	return &plan{read: ref, step: func(stored map[string]any) (map[string]any, []write) {
 		p, book := map[string]any{}, expiry()
 
@@ -161,11 +170,16 @@ func (s *Store) peerRead(f peerFacts) *plan {
 
 		left := timeAt(stored, "leftAt")
 		derived, _ := stored["durationDerived"].(bool)
-		if !f.leftAt.IsZero() { // a leave without duration
-			left, derived = later(left, f.leftAt), true
+		if !f.leftAt.IsZero() { // a leave
+			left = later(left, f.leftAt)
 			p["leftAt"] = left
-			setStr(p, "leaveReason", f.leaveReason)
-			book["leftAt"], book["durationDerived"] = left, true
+			setText(p, "leaveReason", f.leaveReason)
+			book["leftAt"] = left
+			derived = f.duration == nil
+			book["durationDerived"] = derived
+			if f.duration != nil {
+				p["durationSec"] = *f.duration
+			}
 		}
 		if derived && !joined.IsZero() && !left.IsZero() {
 			p["durationSec"] = durationSec(joined, left)

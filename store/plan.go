@@ -1,8 +1,6 @@
 package store
 
 import (
-	"cloud.google.com/go/firestore"
-
 	"github.com/telemed/videocalls/hms"
 )
 
@@ -16,40 +14,42 @@ import (
 // (calls/{a} and its sessions). The merge rule of every field is written
 // next to its plan.
 func (s *Store) plan(ev *hms.Event, appt string) plan {
-	if appt == "" || (ev.SessionID != "" && !validID(ev.SessionID)) {
-		return plan{} // unknown room, or an unusable session id: raw only
+	if appt == "" {
+		return plan{} // a room these functions did not create: raw only
+	}
+	if ev.SessionID != "" && !safeID(ev.SessionID) {
+		return refuse("session id")
 	}
 	switch d := ev.Data.(type) {
 	case *hms.SessionOpen:
-		return s.sessionPlan(ev, appt, d.SessionRef, false)
+		return s.sessionPlan(ev, appt, d.SessionRef, nil)
 	case *hms.SessionClose:
-		return s.sessionPlan(ev, appt, d.SessionRef, true)
+		return s.sessionPlan(ev, appt, d.SessionRef, d)
 	case *hms.PeerJoin:
 		return s.peerJoinPlan(ev, appt, d)
 	case *hms.PeerLeave:
 		return s.peerLeavePlan(ev, appt, d)
 	case *hms.RoleChange:
 		return s.roleChangePlan(ev, appt, d)
-	case *hms.PeerJoinFailed, *hms.PeerLeaveFailed:
-		return s.peerFailurePlan(ev, appt)
+	case *hms.PeerJoinFailed, *hms.PeerLeaveFailed, *hms.RoomEndFailed, *hms.RoleChangeFailed:
+		return s.failurePlan(ev, appt)
 	case *hms.RoomEnd:
 		return s.roomEndPlan(ev, appt, d)
-	case *hms.Recording, *hms.RecordingFailure, *hms.BeamRecording, *hms.HLSRecording:
+	case *hms.Recording, *hms.RecordingFailure, *hms.BeamRecording, *hms.HLSRecording,
+		*hms.TrackRecordingStarted, *hms.TrackRecording, *hms.TrackRecordingFailed,
+		*hms.StreamRecording, *hms.StreamRecordingFailed:
 		return s.recordingPlan(ev, appt)
+	case *hms.TranscriptionStarted, *hms.Transcription, *hms.TranscriptionFailed:
+		return s.transcriptPlan(ev, appt)
 	case *hms.BeamStarted, *hms.BeamStopped, *hms.BeamFailed, *hms.HLSStarted, *hms.HLSStopped, *hms.HLSFailed:
 		return s.streamPlan(ev, appt)
 	}
 	return plan{} // a type this version does not know: raw only
 }
 
-func (s *Store) callRef(appt string) *firestore.DocumentRef {
-	return s.fs.Collection(colCalls).Doc(appt)
-}
-
-func (s *Store) sessionRef(appt, sid string) *firestore.DocumentRef {
-	return s.callRef(appt).Collection(colSessions).Doc(sid)
-}
-
-func (s *Store) recordingRef(appt, id string) *firestore.DocumentRef {
-	return s.callRef(appt).Collection(colRecordings).Doc(id)
+// refuse is the plan of an event one of whose ids (named by what) cannot
+// name a document or a map key: no delivery of it could ever be applied,
+// so it is stored raw only, with applied false.
+func refuse(what string) plan {
+	return plan{refused: what + " cannot name a Firestore document or field"}
 }

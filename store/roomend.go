@@ -10,9 +10,9 @@ func (s *Store) roomEndPlan(ev *hms.Event, appt string, d *hms.RoomEnd) plan {
 		return plan{}
 	}
 	e := map[string]any{"lockRoom": d.LockRoom, "at": norm(ev.Timestamp)}
-	setStr(e, "reason", d.Reason)
-	setStr(e, "source", d.Source)
-	setStr(e, "userId", d.UserID)
+	setText(e, "reason", d.Reason)
+	setText(e, "source", d.Source)
+	setText(e, "userId", d.UserID)
 	sess := map[string]any{"roomEnd": e}
 	setStr(sess, "roomId", d.RoomID)
 	return plan{merges: []write{{s.sessionRef(appt, ev.SessionID), sess}}}

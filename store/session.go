@@ -30,8 +30,10 @@ const (
 // Session fields:
 //   - status: closed beats open.
 //   - startedAt: session_started_at, earliest seen (open and close carry the same).
-//   - endedAt: the close event's timestamp, latest seen.
-//   - durationSec: endedAt − startedAt once both are known (never negative).
+//   - endedAt: the close's session_stopped_at, else its event timestamp;
+//     latest seen.
+//   - durationSec: the close's session_duration when it carries one, else
+//     endedAt − startedAt once both are known (never negative).
 //   - roomId: the event's room.
 //
 // Call fields, recomputed from the stored sessions that had an open or a
@@ -43,12 +45,17 @@ const (
 //   - startedAt: earliest session startedAt.
 //   - endedAt: latest session endedAt, absent while live.
 //   - updatedAt: server time.
-func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, closing bool) plan {
+func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, closing *hms.SessionClose) plan {
 	if ev.SessionID == "" {
 		return plan{}
 	}
-	sid, roomID, started, at := ev.SessionID, ref.RoomID, tm(ref.SessionStartedAt), norm(ev.Timestamp)
-	bookRef := s.fs.Collection(colCallBooks).Doc(appt)
+	sid, roomID, started := ev.SessionID, ref.RoomID, tm(ref.SessionStartedAt)
+	var ended time.Time
+	var duration *int64
+	if closing != nil {
+		ended, duration = firstTime(tm(closing.SessionStoppedAt), norm(ev.Timestamp)), closing.SessionDuration.Ptr()
+	}
+	bookRef := s.callBookRef(appt)
 	step := func(stored map[string]any) (map[string]any, []write) {
 		seen := map[string]sessionState{}
 		for id, v := range mapAt(stored, "sessions") {
@@ -59,26 +66,31 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		cur := seen[sid]
 
 		// Session rules.
-		if closing || cur.status == sessionClose {
+		if closing != nil || cur.status == sessionClose {
 			cur.status = sessionClose
 		} else {
 			cur.status = sessionOpen
 		}
 		cur.startedAt = earlier(cur.startedAt, started)
-		if closing {
-			cur.endedAt = later(cur.endedAt, at)
+		cur.endedAt = later(cur.endedAt, ended)
+		if duration != nil && (cur.duration == nil || *duration > *cur.duration) {
+			cur.duration = duration // closes agree; the greatest, should they not
 		}
 		seen[sid] = cur
 		sess := map[string]any{"status": cur.status}
 		setStr(sess, "roomId", roomID)
 		setTime(sess, "startedAt", cur.startedAt)
 		setTime(sess, "endedAt", cur.endedAt)
-		if !cur.startedAt.IsZero() && !cur.endedAt.IsZero() {
+		switch {
+		case cur.duration != nil:
+			sess["durationSec"] = *cur.duration
+		case !cur.startedAt.IsZero() && !cur.endedAt.IsZero():
 			sess["durationSec"] = durationSec(cur.startedAt, cur.endedAt)
 		}
 		book := map[string]any{"status": cur.status}
 		setTime(book, "startedAt", cur.startedAt)
 		setTime(book, "endedAt", cur.endedAt)
+		setInt(book, "durationSec", cur.duration)
 
 		return map[string]any{"sessions": map[string]any{sid: book}}, []write{
 			{s.sessionRef(appt, sid), sess},
@@ -91,10 +103,15 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 type sessionState struct {
 	status             string
 	startedAt, endedAt time.Time
+	duration           *int64 // session_duration, when a close carried it
 }
 
 func sessionStateOf(d map[string]any) sessionState {
-	return sessionState{status: strAt(d, "status"), startedAt: timeAt(d, "startedAt"), endedAt: timeAt(d, "endedAt")}
+	st := sessionState{status: strAt(d, "status"), startedAt: timeAt(d, "startedAt"), endedAt: timeAt(d, "endedAt")}
+	if n, ok := d["durationSec"].(int64); ok {
+		st.duration = &n
+	}
+	return st
 }
 
 // deriveCall computes the call's session-derived fields; absent values are

@@ -21,15 +21,17 @@ const (
 	colCalls        = "calls"
 	colSessions     = "sessions"
 	colRecordings   = "recordings"
+	colTranscripts  = "transcripts"
+	colFailures     = "failures"
 	colRooms        = "hmsRooms"
 	colEvents       = "hmsEvents"
 	// Bookkeeping documents, outside the app's view, that let the merge
 	// rules read a little without reading the documents every event writes:
-	// one per peer (peer.go), per call (session.go), and per stream
-	// status rank (stream.go).
+	// one per peer (peer.go), per call (session.go), and per status rank of
+	// a stream, recording or transcript (rank.go).
 	colPeers     = "hmsPeers"
 	colCallBooks = "hmsCalls"
-	colStreams   = "hmsStreams"
+	colRanks     = "hmsRanks"
 )
 
 // txAttempts bounds transaction retries; the caller's deadline bounds them too.

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"slices"
-	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -26,14 +24,7 @@ import (
 //   - error: from the failure.
 //   - updatedAt (call): server time.
 //
-// Status without reading: bookkeeping documents hmsStreams/{a}:{beamId}:{r}
-// stand for "an event of rank r or above has been applied" (r = 1 for
-// started, 2 for stopped). An event of rank r writes its status only in a
-// commit that creates document r, and sets the documents below r; the top
-// rank (failed) sets them all and always writes its status. So a status is
-// written only when nothing of its rank or above came before, and every
-// later higher-ranked event overwrites it. When document r exists, the
-// event is applied again without its status (orElse).
+// Status without reading: by rank (rank.go), started 1, stopped 2, failed 3.
 
 const (
 	streamStarted = "started"
@@ -54,7 +45,7 @@ type streamFacts struct {
 func (s *Store) streamPlan(ev *hms.Event, appt string) plan {
 	at := norm(ev.Timestamp)
 	var f streamFacts
-	var rf *recFailure
+	var recKind string // the recording a failure also fails, if any
 	switch d := ev.Data.(type) {
 	case *hms.BeamStarted:
 		f = streamFacts{kind: "beam", beamID: d.BeamID, status: streamStarted,
@@ -65,7 +56,9 @@ func (s *Store) streamPlan(ev *hms.Event, appt string) plan {
 	case *hms.BeamFailed:
 		f = streamFacts{kind: "beam", beamID: d.BeamID, status: streamFailed,
 			err: firstOf(d.ErrorMessage, d.StateMessage, d.ErrorType)}
-		rf = &recFailure{kind: "browser", err: f.err}
+		if d.Records() {
+			recKind = "browser"
+		}
 	case *hms.HLSStarted:
 		f = streamFacts{kind: "hls", beamID: d.BeamID, status: streamStarted,
 			startedAt: firstTime(tm(d.StartedAt), tm(d.StateTimestamp), at), url: d.URL}
@@ -75,31 +68,30 @@ func (s *Store) streamPlan(ev *hms.Event, appt string) plan {
 	case *hms.HLSFailed:
 		f = streamFacts{kind: "hls", beamID: d.BeamID, status: streamFailed,
 			err: firstOf(d.ErrorMessage, d.StateMessage, d.ErrorType)}
-		rf = &recFailure{kind: "hls", err: f.err}
+		if d.Records() {
+			recKind = "hls"
+		}
 	}
-	if !validID(f.beamID) {
+	switch {
+	case f.beamID == "":
 		return plan{}
+	case !safeID(f.beamID):
+		return refuse("beam id")
 	}
 	f.sid = ev.SessionID
-
-	rank := streamRank[f.status]
-	var below []write // "rank ≥ r seen", for each r below this event's
-	for r := 1; r < rank; r++ {
-		below = append(below, write{s.streamBookRef(appt, f.beamID, r), expiry()})
-	}
-	full := plan{merges: append(slices.Clip(below), write{s.callRef(appt), f.merge(true)})}
-	if rank < streamRank[streamFailed] {
-		// Only while nothing of this rank or above was applied.
-		full.creates = []write{{s.streamBookRef(appt, f.beamID, rank), expiry()}}
-		full.orElse = &plan{merges: append(slices.Clip(below), write{s.callRef(appt), f.merge(false)})}
-	}
-	if rf != nil {
+	p := s.ranked([]string{appt, "stream", f.beamID}, streamRank[f.status], streamRank[streamFailed], nil,
+		[]write{{s.callRef(appt), f.merge(true)}}, []write{{s.callRef(appt), f.merge(false)}})
+	if recKind != "" {
 		// beam.failure and hls.failure cannot say whether the failed job
-		// was recording or streaming: a failed recording too.
-		rf.id, rf.sid, rf.at = rf.kind+"-"+f.beamID, f.sid, at
-		return s.withRecFailure(appt, full, rf)
+		// was recording or streaming: a failed recording too, when the
+		// job was recording at all (SPEC §2). The stream's failure is of
+		// the top rank, so p is blind merges only.
+		rec := map[string]any{"kind": recKind}
+		setStr(rec, "sessionId", f.sid)
+		setText(rec, "error", f.err)
+		return s.recordingPlanOf(appt, recKind+"-"+f.beamID, statusFailed, rec, at).and(p)
 	}
-	return full
+	return p
 }
 
 // merge is the call merge of the stream's fields, with or without status.
@@ -111,14 +103,10 @@ func (f *streamFacts) merge(withStatus bool) map[string]any {
 	setStr(st, "sessionId", f.sid)
 	setTime(st, "startedAt", f.startedAt)
 	setTime(st, "stoppedAt", f.stoppedAt)
-	setStr(st, "url", f.url)
-	setStr(st, "error", f.err)
+	setLink(st, "url", f.url)
+	setText(st, "error", f.err)
 	return map[string]any{
 		"streams":   map[string]any{f.beamID: st},
 		"updatedAt": firestore.ServerTimestamp,
 	}
-}
-
-func (s *Store) streamBookRef(appt, beamID string, rank int) *firestore.DocumentRef {
-	return s.fs.Collection(colStreams).Doc(appt + ":" + beamID + ":" + strconv.Itoa(rank))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"math"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 
@@ -15,6 +16,39 @@ func setStr(m map[string]any, k, v string) {
 	if v != "" {
 		m[k] = v
 	}
+}
+
+// Free text and links copied from events are bounded (SPEC §2), so that no
+// event can grow a document towards Firestore's 1 MiB limit; the raw event
+// keeps them whole.
+const (
+	maxTextBytes = 1024
+	maxLinkBytes = 8 << 10
+)
+
+// setText sets a free-text field (a user name, an error message, a reason)
+// only when known, cut to maxTextBytes at a UTF-8 boundary.
+func setText(m map[string]any, k, v string) {
+	setStr(m, k, clip(v, maxTextBytes))
+}
+
+// setLink sets a URL or storage path only when known and at most
+// maxLinkBytes long: a cut link is worse than none.
+func setLink(m map[string]any, k, v string) {
+	if len(v) <= maxLinkBytes {
+		setStr(m, k, v)
+	}
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // setTime sets a timestamp field only when known.

@@ -274,7 +274,9 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 			kv{"error_type", "BeamFailed"}, kv{"state_message", msg},
 			kv{"meeting_url", "https://app.100ms.live/preview/" + r.ID + "?token=beam_recording"})
 		if typ == "beam.failure" {
-			d = append(d, kv{"rtmp", []obj{{{"url", "rtmp://live.example.com/app"}}}})
+			d = append(d, kv{"rtmp", []obj{{{"url", "rtmp://live.example.com/app"}}}}, kv{"recording_enabled", true})
+		} else {
+			d = append(d, kv{"recording_single_file_per_layer_enabled", true})
 		}
 		add(at, typ, common(append(d, kv{"duration", int(at.Sub(from).Seconds())})))
 	}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Call is the part of calls/{appointmentId} that hmsEndCall and
+// hmsRecordingUrl read.
+type Call struct {
+	AppointmentID, RoomID, Status, ActiveSessionID string
+	// Locked is true while a room that hmsEndCall ended with lock has not
+	// been re-enabled (endedBy.lock).
+	Locked bool
+}
+
+// Call reads calls/{appointmentID}; ErrNotFound when the appointment has
+// no call yet (no hmsToken was ever issued for it).
+func (s *Store) Call(ctx context.Context, appointmentID string) (Call, error) {
+	if !validID(appointmentID) {
+		return Call{}, wrapf(ErrNotFound, "read call %q", appointmentID)
+	}
+	snap, err := s.callRef(appointmentID).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return Call{}, wrapf(ErrNotFound, "read call %s", appointmentID)
+	case err != nil:
+		return Call{}, wrapf(err, "read call %s", appointmentID)
+	}
+	d := snap.Data()
+	locked, _ := mapAt(d, "endedBy")["lock"].(bool)
+	return Call{
+		AppointmentID:   appointmentID,
+		RoomID:          strAt(d, "roomId"),
+		Status:          strAt(d, "status"),
+		ActiveSessionID: strAt(d, "activeSessionId"),
+		Locked:          locked,
+	}, nil
+}
+
+// RecordEndedBy records on calls/{appointmentID} who ended the call for
+// everyone (SPEC §9): endedBy {uid, role, at, lock}. lock stays true until
+// ReenableIfLocked re-enables the room. A repeat replaces the record: the
+// latest end is the one that stands.
+func (s *Store) RecordEndedBy(ctx context.Context, appointmentID, uid, role string, lock bool, at time.Time) error {
+	if !validID(appointmentID) {
+		return wrapf(ErrNotFound, "record endedBy on call %q", appointmentID)
+	}
+	// Update, not set: a call document that does not exist must not be
+	// created half-empty by this.
+	_, err := s.callRef(appointmentID).Update(ctx, []firestore.Update{
+		{Path: "endedBy", Value: map[string]any{"uid": uid, "role": role, "at": norm(at), "lock": lock}},
+		{Path: "updatedAt", Value: firestore.ServerTimestamp},
+	})
+	return wrapf(err, "record endedBy on call %s", appointmentID)
+}
+
+// ReenableIfLocked is for hmsToken: when hmsEndCall locked the
+// appointment's room (calls/{id}.endedBy.lock), it calls enable with the
+// room id (hms.Client.EnableRoom(ctx, roomID, true)) and then clears the
+// flag, so that the next joins need nothing. One document read when the
+// room is not locked. A failure of enable leaves the flag set, so that the
+// next token tries again.
+func (s *Store) ReenableIfLocked(ctx context.Context, appointmentID string, enable func(ctx context.Context, roomID string) error) error {
+	c, err := s.Call(ctx, appointmentID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !c.Locked || c.RoomID == "":
+		return nil
+	}
+	if err := enable(ctx, c.RoomID); err != nil {
+		return fmt.Errorf("re-enable locked room %s of %s: %w", c.RoomID, appointmentID, err)
+	}
+	_, err = s.callRef(appointmentID).Update(ctx, []firestore.Update{
+		{Path: "endedBy.lock", Value: false},
+		{Path: "updatedAt", Value: firestore.ServerTimestamp},
+	})
+	return wrapf(err, "clear lock of call %s", appointmentID)
+}
+
+// File is one downloadable file of a recording or transcript document.
+type File struct {
+	// Ref names the document and, for a transcript, the file inside it, for
+	// RememberAssetID.
+	Ref FileRef
+	// AssetID is 100ms's recording-asset id, empty when no event named one
+	// (SFU recordings): it is then looked up by room, session and path.
+	AssetID, Location, SessionID, Kind string
+}
+
+// FileRef says where a file's assetId is kept.
+type FileRef struct {
+	appointmentID, collection, docID string
+	field                            string // transcript file ("transcriptTxt"), empty for a recording
+	layer                            int    // HLS layer index, -1 otherwise
+}
+
+// Transcript files a caller may ask for (SPEC §10).
+var transcriptFiles = map[string]bool{"transcriptTxt": true, "transcriptSrt": true, "transcriptJson": true, "summaryJson": true}
+
+// RecordingFile reads calls/{a}/recordings/{recordingID}; ErrNotFound when
+// it does not exist. An HLS recording's file is its first layer that has
+// an asset id (or else its first layer).
+func (s *Store) RecordingFile(ctx context.Context, appointmentID, recordingID string) (File, error) {
+	if !validID(appointmentID) || !validID(recordingID) {
+		return File{}, wrapf(ErrNotFound, "read recording %q of %q", recordingID, appointmentID)
+	}
+	snap, err := s.recordingRef(appointmentID, recordingID).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return File{}, wrapf(ErrNotFound, "read recording %s of %s", recordingID, appointmentID)
+	case err != nil:
+		return File{}, wrapf(err, "read recording %s of %s", recordingID, appointmentID)
+	}
+	d := snap.Data()
+	f := File{
+		Ref:     FileRef{appointmentID: appointmentID, collection: colRecordings, docID: recordingID, layer: -1},
+		AssetID: strAt(d, "assetId"), Location: strAt(d, "location"),
+		SessionID: strAt(d, "sessionId"), Kind: strAt(d, "kind"),
+	}
+	if layers, ok := d["layers"].([]any); ok && f.AssetID == "" && len(layers) > 0 {
+		pick := 0
+		for i, l := range layers {
+			if m, ok := l.(map[string]any); ok && strAt(m, "assetId") != "" {
+				pick = i
+				break
+			}
+		}
+		m, _ := layers[pick].(map[string]any)
+		f.AssetID, f.Location, f.Ref.layer = strAt(m, "assetId"), strAt(m, "location"), pick
+	}
+	return f, nil
+}
+
+// TranscriptFile reads one file (transcriptTxt, transcriptSrt,
+// transcriptJson, summaryJson) of calls/{a}/transcripts/{transcriptID};
+// ErrNotFound when the document or that file does not exist.
+func (s *Store) TranscriptFile(ctx context.Context, appointmentID, transcriptID, file string) (File, error) {
+	if !validID(appointmentID) || !validID(transcriptID) || !transcriptFiles[file] {
+		return File{}, wrapf(ErrNotFound, "read transcript %q file %q of %q", transcriptID, file, appointmentID)
+	}
+	snap, err := s.transcriptRef(appointmentID, transcriptID).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return File{}, wrapf(ErrNotFound, "read transcript %s of %s", transcriptID, appointmentID)
+	case err != nil:
+		return File{}, wrapf(err, "read transcript %s of %s", transcriptID, appointmentID)
+	}
+	d := snap.Data()
+	m, ok := d[file].(map[string]any)
+	if !ok {
+		return File{}, wrapf(ErrNotFound, "transcript %s of %s has no %s", transcriptID, appointmentID, file)
+	}
+	return File{
+		Ref:     FileRef{appointmentID: appointmentID, collection: colTranscripts, docID: transcriptID, field: file, layer: -1},
+		AssetID: strAt(m, "assetId"), Location: strAt(m, "location"), SessionID: strAt(d, "sessionId"),
+		Kind: file,
+	}, nil
+}
+
+// RememberAssetID stores an asset id that was looked up on the file's
+// document, so that the next request needs no lookup. It never replaces an
+// id already there (an event's word stands).
+func (s *Store) RememberAssetID(ctx context.Context, ref FileRef, assetID string) error {
+	if ref.docID == "" || assetID == "" || len(assetID) > maxEventIDBytes {
+		return nil
+	}
+	doc := s.callRef(ref.appointmentID).Collection(ref.collection).Doc(ref.docID)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(doc)
+		if err != nil {
+			return err
+		}
+		d := snap.Data()
+		switch {
+		case ref.field != "":
+			if strAt(mapAt(d, ref.field), "assetId") != "" {
+				return nil
+			}
+			return tx.Update(doc, []firestore.Update{{FieldPath: firestore.FieldPath{ref.field, "assetId"}, Value: assetID}})
+		case ref.layer >= 0:
+			// Layers are an array: rewrite it whole, with the one id added.
+			layers, _ := d["layers"].([]any)
+			if ref.layer >= len(layers) {
+				return nil
+			}
+			m, ok := layers[ref.layer].(map[string]any)
+			if !ok || strAt(m, "assetId") != "" {
+				return nil
+			}
+			m["assetId"] = assetID
+			return tx.Update(doc, []firestore.Update{{Path: "layers", Value: layers}})
+		default:
+			if strAt(d, "assetId") != "" {
+				return nil
+			}
+			return tx.Update(doc, []firestore.Update{{Path: "assetId", Value: assetID}})
+		}
+	}, firestore.MaxAttempts(txAttempts))
+	return wrapf(err, "remember asset id on %s/%s of %s", ref.collection, ref.docID, ref.appointmentID)
+}

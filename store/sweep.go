@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/telemed/videocalls/hms"
+)
+
+// colSweep holds hmsSweep's one state document, hmsSweep/state: the end of
+// the last webhook window it asked 100ms to replay (replayedThrough).
+const colSweep = "hmsSweep"
+
+// IdleCall is a call that is live by its documents but had no event
+// applied for a while: its session's close may have been lost.
+type IdleCall struct {
+	AppointmentID, RoomID, ActiveSessionID string
+	UpdatedAt                              time.Time
+}
+
+// IdleLiveCalls returns at most limit calls whose status is live and whose
+// updatedAt is before before, least recently updated first (the query
+// hmsSweep's composite index, status + updatedAt, serves). One read per
+// call returned.
+func (s *Store) IdleLiveCalls(ctx context.Context, before time.Time, limit int) ([]IdleCall, error) {
+	q := s.fs.Collection(colCalls).
+		Where("status", "==", statusLive).
+		Where("updatedAt", "<", before).
+		OrderBy("updatedAt", firestore.Asc).
+		Limit(limit)
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, wrapf(err, "query calls live before %s", before.UTC().Format(time.RFC3339))
+	}
+	out := make([]IdleCall, 0, len(snaps))
+	for _, snap := range snaps {
+		d := snap.Data()
+		out = append(out, IdleCall{
+			AppointmentID:   snap.Ref.ID,
+			RoomID:          strAt(d, "roomId"),
+			ActiveSessionID: strAt(d, "activeSessionId"),
+			UpdatedAt:       timeAt(d, "updatedAt"),
+		})
+	}
+	return out, nil
+}
+
+// CloseResult says what CloseSession did.
+type CloseResult struct {
+	// Closed is true when this call turned the session from open to
+	// closed: of two sweeps closing one session at once, exactly one sees
+	// it.
+	Closed bool
+	// Status and ActiveSessionID are the call's after the close: another
+	// session may still be open.
+	Status, ActiveSessionID string
+}
+
+// CloseSession closes a session whose session.close.success never came,
+// as that event would: it runs the same plan (sessionPlan) with a
+// synthetic close whose session_stopped_at is endedAt, so that the same
+// merge rules apply and a real close arriving later (or earlier) gives the
+// same documents whatever the order. Unlike an event, it creates no
+// hmsEvents document: nothing was delivered.
+func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, sessionID string, endedAt time.Time) (CloseResult, error) {
+	if !validID(appointmentID) || !safeID(sessionID) {
+		return CloseResult{}, wrapf(ErrNotFound, "close session %q of %q", sessionID, appointmentID)
+	}
+	if endedAt.IsZero() {
+		return CloseResult{}, fmt.Errorf("store: close session %s of %s: no end time", sessionID, appointmentID)
+	}
+	ev := &hms.Event{
+		Type:      hms.SessionCloseSuccess,
+		Timestamp: endedAt,
+		RoomID:    roomID,
+		SessionID: sessionID,
+		Data: &hms.SessionClose{
+			SessionRef:       hms.SessionRef{RoomRef: hms.RoomRef{RoomID: roomID}, SessionID: sessionID},
+			SessionStoppedAt: hms.Time{Time: endedAt},
+		},
+	}
+	p := s.plan(ev, appointmentID)
+	if p.read == nil || p.step == nil {
+		return CloseResult{}, fmt.Errorf("store: close session %s of %s: the close has no read plan", sessionID, appointmentID)
+	}
+	var res CloseResult
+	err := s.commitBook(ctx, p, func(stored map[string]any, merges []write) {
+		res = CloseResult{Closed: true}; _ = stored
+		for _, w := range merges {
+			if w.ref.Path == s.callRef(appointmentID).Path {
+				res.Status, _ = w.data["status"].(string)
+				res.ActiveSessionID, _ = w.data["activeSessionId"].(string)
+			}
+		}
+	})
+	if err != nil {
+		return CloseResult{}, wrapf(err, "close session %s of %s", sessionID, appointmentID)
+	}
+	return res, nil
+}
+
+// commitBook is commitRead without an event document: it reads p.read,
+// runs p.step, and commits the new bookkeeping fields and the merges on
+// condition that p.read did not change meanwhile, reading again when it
+// did. seen, when set, is told what the winning attempt read and wrote.
+func (s *Store) commitBook(ctx context.Context, p plan, seen func(stored map[string]any, merges []write)) error {
+	unlock, err := s.lock(ctx, p.read.Path)
+	if err != nil {
+		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
+	}
+	defer unlock()
+	pause := 10 * time.Millisecond
+	for {
+		snap, err := p.read.Get(ctx)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		stored := dataOf(snap)
+		book, merges := p.step(stored)
+		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
+		if snap != nil && snap.Exists() {
+			b.Update(p.read, leafUpdates(nil, book), firestore.LastUpdateTime(snap.UpdateTime))
+		} else {
+			b.Create(p.read, book)
+		}
+		for _, w := range merges {
+			if len(w.data) > 0 {
+				b.Set(w.ref, w.data, firestore.MergeAll)
+			}
+		}
+		_, err = b.Commit(ctx)
+		switch status.Code(err) {
+		case codes.OK:
+			if seen != nil {
+				seen(stored, merges)
+			}
+			return nil
+		case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		case <-time.After(rand.N(pause)):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// ReplayWindow is a window of webhook history hmsSweep claimed.
+type ReplayWindow struct {
+	Start, End time.Time
+}
+
+// ClaimReplayWindow claims, in one transaction on hmsSweep/state, the
+// window from the end of the last claimed one (or end − first when none
+// was) to end, and records end as claimed, so that two sweeps at once never
+// claim the same stretch. ok is false when less than minWindow is left to
+// claim. The window starts no earlier than oldest and spans at most
+// maxSpan (the rest is claimed by later runs).
+func (s *Store) ClaimReplayWindow(ctx context.Context, end, oldest time.Time, first, minWindow, maxSpan time.Duration) (w ReplayWindow, ok bool, err error) {
+	ref := s.fs.Collection(colSweep).Doc("state")
+	end = norm(end)
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		ok = false
+		snap, err := tx.Get(ref)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		start := timeAt(dataOf(snap), "replayedThrough")
+		if start.IsZero() {
+			start = end.Add(-first)
+		}
+		if start.Before(oldest) {
+			start = norm(oldest)
+		}
+		stop := end
+		if stop.Sub(start) > maxSpan {
+			stop = start.Add(maxSpan)
+		}
+		if stop.Sub(start) < minWindow {
+			return nil
+		}
+		w, ok = ReplayWindow{Start: start, End: stop}, true
+		return tx.Set(ref, map[string]any{"replayedThrough": stop, "updatedAt": firestore.ServerTimestamp}, firestore.MergeAll)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return ReplayWindow{}, false, wrapf(err, "claim replay window")
+	}
+	return w, ok, nil
+}
+
+// ReleaseReplayWindow gives a claimed window back when its replay could
+// not be requested, so that the next run asks again: the mark goes back to
+// the window's start if no later run has moved it since. false when one
+// had (its window is then lost to replays and the caller logs it).
+func (s *Store) ReleaseReplayWindow(ctx context.Context, w ReplayWindow) (bool, error) {
+	ref := s.fs.Collection(colSweep).Doc("state")
+	released := false
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		released = false
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		if !timeAt(snap.Data(), "replayedThrough").Equal(norm(w.End)) {
+			return nil
+		}
+		released = true
+		return tx.Update(ref, []firestore.Update{
+			{Path: "replayedThrough", Value: norm(w.Start)},
+			{Path: "updatedAt", Value: firestore.ServerTimestamp},
+		})
+	}, firestore.MaxAttempts(txAttempts))
+	return released, wrapf(err, "release replay window")
+}
