@@ -91,7 +91,7 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 	}
 	var res CloseResult
 	err := s.commitBook(ctx, p, func(stored map[string]any, merges []write) {
-		res = CloseResult{Closed: true}; _ = stored
+		res = CloseResult{Closed: strAt(mapAt(stored, "sessions", sessionID), "status") != sessionClose}
 		for _, w := range merges {
 			if w.ref.Path == s.callRef(appointmentID).Path {
 				res.Status, _ = w.data["status"].(string)
