@@ -1,0 +1,86 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
+)
+
+// endCallRequest is hmsEndCall's "data" (SPEC §9).
+type endCallRequest struct {
+	AppointmentID string `json:"appointmentId"`
+	Lock          bool   `json:"lock"`
+}
+
+// hmsTimeout bounds each 100ms call of a callable, so that a slow 100ms is
+// a retryable UNAVAILABLE well inside the request's own deadline.
+const hmsTimeout = 10 * time.Second
+
+// endCallReason is what 100ms shows the peers it removes.
+const endCallReason = "The doctor ended the consultation."
+
+func (a *app) endCallHandler() http.HandlerFunc {
+	return a.callable("hmsEndCall", a.cfg.check("hmsEndCall"), a.endCall)
+}
+
+// endCall: decode → the caller must be the doctor → the call must have a
+// room → 100ms ends its session (and locks the room if asked) → endedBy.
+func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	var req endCallRequest
+	if err := decodeData(data, &req); err != nil {
+		return nil, err
+	}
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
+	if cerr != nil {
+		return nil, cerr
+	}
+	st, err := a.firestore(ctx)
+	if err != nil {
+		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
+	}
+	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancel()
+	_, role, err := participant(fsCtx, st, appointmentID, uid)
+	if err != nil {
+		return nil, err
+	}
+	if role != hms.RoleHost {
+		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call for everyone.", nil)
+	}
+	call, err := st.Call(fsCtx, appointmentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && call.RoomID == "":
+		return nil, notLive(nil)
+	case err != nil:
+		return nil, err
+	}
+	annotate(ctx, slog.String("roomId", capLog(call.RoomID, maxLoggedID)), slog.Bool("lock", req.Lock))
+	client, err := a.hmsClient()
+	if err != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	defer cancelHMS()
+	if err := client.EndRoom(hmsCtx, call.RoomID, endCallReason, req.Lock); err != nil {
+		if errors.Is(err, hms.ErrNotActive) {
+			return nil, notLive(err)
+		}
+		return nil, err
+	}
+	// 100ms has ended the room: a failure to record it is still worth a
+	// retry (UNAVAILABLE), whose end-room then answers NOT_LIVE.
+	if err := st.RecordEndedBy(fsCtx, appointmentID, uid, role.String(), req.Lock, a.now()); err != nil {
+		return nil, err
+	}
+	return map[string]any{"ended": true}, nil
+}
+
+func notLive(cause error) *callError {
+	return fail(statusFailedPrecondition, reasonNotLive, "The call is not live: nobody is in it.", cause)
+}

@@ -1,0 +1,186 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
+)
+
+// recordingURLRequest is hmsRecordingUrl's "data" (SPEC §10).
+type recordingURLRequest struct {
+	AppointmentID string `json:"appointmentId"`
+	RecordingID   string `json:"recordingId"`
+	TranscriptID  string `json:"transcriptId"`
+	File          string `json:"file"`
+}
+
+// Reasons of hmsRecordingUrl's own refusals of its input.
+const (
+	reasonNoRecordingID = "MISSING_RECORDING_ID"
+	reasonBadFile       = "BAD_FILE"
+)
+
+// recordingURLValidity is how long a link handed out stays usable: long
+// enough to watch a consultation to its end (a presigned URL is checked on
+// each range request of a player), short enough that a link that leaks
+// from a device dies the same day.
+const recordingURLValidity = 6 * time.Hour
+
+func (a *app) recordingURLHandler() http.HandlerFunc {
+	return a.callable("hmsRecordingUrl", a.cfg.check("hmsRecordingUrl"), a.recordingURL)
+}
+
+// recordingURL: decode → the caller must be a participant → the document
+// must exist → its asset id (looked up and remembered when no event named
+// one) → a fresh presigned link. The link is a bearer credential for a
+// patient's consultation: it goes to the caller and nowhere else, never to
+// a log.
+func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	var req recordingURLRequest
+	if err := decodeData(data, &req); err != nil {
+		return nil, err
+	}
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
+	if cerr != nil {
+		return nil, cerr
+	}
+	recordingID, transcriptID := strings.TrimSpace(req.RecordingID), strings.TrimSpace(req.TranscriptID)
+	if (recordingID == "") == (transcriptID == "") {
+		return nil, fail(statusInvalidArgument, reasonNoRecordingID, `Exactly one of "recordingId" and "transcriptId" is required.`, nil)
+	}
+	file := req.File
+	switch {
+	case transcriptID == "":
+	case file == "":
+		file = "transcriptTxt"
+	case file != "transcriptTxt" && file != "transcriptSrt" && file != "transcriptJson" && file != "summaryJson":
+		return nil, fail(statusInvalidArgument, reasonBadFile, `"file" must be transcriptTxt, transcriptSrt, transcriptJson or summaryJson.`, nil)
+	}
+	annotate(ctx, slog.String("recordingId", capLog(recordingID, maxLoggedID)),
+		slog.String("transcriptId", capLog(transcriptID, maxLoggedID)), slog.String("file", file))
+
+	st, err := a.firestore(ctx)
+	if err != nil {
+		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
+	}
+	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancel()
+	if _, _, err := participant(fsCtx, st, appointmentID, uid); err != nil {
+		return nil, err
+	}
+	var f store.File
+	if recordingID != "" {
+		f, err = st.RecordingFile(fsCtx, appointmentID, recordingID)
+	} else {
+		f, err = st.TranscriptFile(fsCtx, appointmentID, transcriptID, file)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noSuchRecording(err)
+	} else if err != nil {
+		return nil, err
+	}
+	client, err := a.hmsClient()
+	if err != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	defer cancelHMS()
+	if f.AssetID == "" {
+		if f.AssetID, err = a.findAsset(hmsCtx, fsCtx, st, client, appointmentID, f); err != nil {
+			return nil, err
+		}
+	}
+	link, err := client.PresignURL(hmsCtx, f.AssetID, recordingURLValidity)
+	if errors.Is(err, hms.ErrNotFound) {
+		return nil, noSuchRecording(err)
+	} else if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"url": link.URL}
+	if !link.ExpiresAt.IsZero() {
+		out["expiresAt"] = link.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return out, nil
+}
+
+func noSuchRecording(cause error) *callError {
+	return fail(statusNotFound, reasonNoSuchRecording, "There is no such recording or transcript for this appointment, or it is not ready yet.", cause)
+}
+
+// findAsset looks up the 100ms asset of a file no event named an asset
+// for: the assets of the call's room and the file's session, matched by
+// storage path when several are listed (else by type), and remembers the
+// id on the document so that the next request needs no lookup.
+func (a *app) findAsset(hmsCtx, fsCtx context.Context, st *store.Store, client *hms.Client, appointmentID string, f store.File) (string, error) {
+	call, err := st.Call(fsCtx, appointmentID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (call.RoomID == "" || f.SessionID == "")) {
+		return "", noSuchRecording(err)
+	} else if err != nil {
+		return "", err
+	}
+	assets, err := client.ListRecordingAssets(hmsCtx, call.RoomID, f.SessionID)
+	if err != nil {
+		return "", err
+	}
+	asset, ok := pickAsset(assets, f)
+	if !ok {
+		return "", noSuchRecording(nil)
+	}
+	if err := st.RememberAssetID(fsCtx, f.Ref, asset.ID); err != nil {
+		// The link can still be given; the next request looks it up again.
+		annotate(fsCtx, slog.String("rememberAssetError", capLog(err.Error(), maxLoggedError)))
+		noteWarning(fsCtx)
+	}
+	return asset.ID, nil
+}
+
+// assetTypes are the 100ms asset types that can be each kind of file.
+var assetTypes = map[string][]string{
+	"sfu": {"room-composite"}, "browser": {"room-composite"}, "hls": {"room-vod"},
+	"track": {"track"}, "stream": {"stream"},
+	"transcriptTxt": {"transcript"}, "transcriptSrt": {"transcript"}, "transcriptJson": {"transcript"},
+	"summaryJson": {"summary"},
+}
+
+// pickAsset chooses f's asset: the one stored at f's path; else the only
+// one of f's type; else the only one listed. Anything else is ambiguous,
+// and a wrong file is worse than none.
+func pickAsset(assets []hms.RecordingAsset, f store.File) (hms.RecordingAsset, bool) {
+	only := func(keep func(hms.RecordingAsset) bool) (hms.RecordingAsset, bool) {
+		var found []hms.RecordingAsset
+		for _, as := range assets {
+			if keep(as) {
+				found = append(found, as)
+			}
+		}
+		if len(found) == 1 {
+			return found[0], true
+		}
+		return hms.RecordingAsset{}, false
+	}
+	if f.Location != "" {
+		if as, ok := only(func(as hms.RecordingAsset) bool { return as.Path == f.Location }); ok {
+			return as, true
+		}
+	}
+	if types := assetTypes[f.Kind]; len(types) > 0 {
+		if as, ok := only(func(as hms.RecordingAsset) bool {
+			for _, t := range types {
+				if as.Type == t {
+					return true
+				}
+			}
+			return false
+		}); ok {
+			return as, true
+		}
+	}
+	return only(func(hms.RecordingAsset) bool { return true })
+}

@@ -1,0 +1,324 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
+)
+
+// sweepLimits bound one hmsSweep run. The defaults keep a run well inside
+// the function's 300 s timeout and the scheduler's 320 s deadline
+// (scripts/deploy), whatever 100ms or Firestore do.
+type sweepLimits struct {
+	// budget bounds the whole run; what is not done by then waits for the
+	// next run (every 10 minutes).
+	budget time.Duration
+	// hmsTimeout bounds each 100ms request.
+	hmsTimeout time.Duration
+	// maxCalls bounds the calls checked per run, least recently updated
+	// first; workers is how many are checked at once.
+	maxCalls, workers int
+	// replayLag keeps the replay window's end this far in the past: 100ms
+	// retries a delivery for about 14 s before it lists it as failed, so a
+	// window ending now would miss the last failures for good.
+	replayLag time.Duration
+	// minReplayWindow: a shorter window is left for the next run, so that
+	// two runs at once do not both ask for the same seconds (100ms's bounds
+	// are whole seconds).
+	minReplayWindow time.Duration
+	// firstReplayWindow is how far back the very first run looks.
+	firstReplayWindow time.Duration
+}
+
+var defaultSweepLimits = sweepLimits{
+	budget:            60 * time.Second,
+	hmsTimeout:        5 * time.Second,
+	maxCalls:          1000,
+	workers:           8,
+	replayLag:         30 * time.Second,
+	minReplayWindow:   10 * time.Second,
+	firstReplayWindow: 24 * time.Hour,
+}
+
+// sweepSummary is hmsSweep's answer and log line.
+type sweepSummary struct {
+	// Checked: idle live calls asked about; Closed: sessions this run
+	// closed (another run closing the same one at once does not count it
+	// again); StillLive: 100ms says their session goes on; Unknown: 100ms
+	// does not know the session, or it belongs to another room.
+	Checked   int `json:"checked"`
+	Closed    int `json:"closed"`
+	StillLive int `json:"stillLive"`
+	Unknown   int `json:"unknown"`
+	// Errors: calls whose check failed (100ms or Firestore), tried again
+	// next run; Truncated: more idle calls than one run checks.
+	Errors    int  `json:"errors"`
+	Truncated bool `json:"truncated"`
+	// Replay: the webhook window asked about (absent when there was none
+	// to ask: too short since the last run), the failed deliveries listed
+	// in it, and whether a replay was requested.
+	ReplayFrom       string `json:"replayFrom,omitempty"`
+	ReplayTo         string `json:"replayTo,omitempty"`
+	FailedDeliveries int    `json:"failedDeliveries"`
+	ReplaysRequested int    `json:"replaysRequested"`
+	ReplayError      string `json:"replayError,omitempty"`
+	// TimedOut: the run's budget ended before all was done.
+	TimedOut bool `json:"timedOut"`
+}
+
+func (a *app) sweepHandler() http.HandlerFunc { return a.sweepHandlerWith(defaultSweepLimits) }
+
+// sweepHandlerWith serves hmsSweep (SPEC §11). It is not a callable: Cloud
+// Scheduler POSTs to it with an OIDC token that Cloud Run checks before the
+// request gets here (the function is deployed without public access).
+func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
+	settingsErr := a.cfg.check("hmsSweep")
+	return withRequestLog(a.logger, "hmsSweep", a.projectID, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "hmsSweep takes POST"})
+			return
+		}
+		if settingsErr != nil {
+			noteError(r.Context(), settingsErr)
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "misconfigured: " + settingsErr.Error()})
+			return
+		}
+		sum, err := a.sweep(r.Context(), lim)
+		annotate(r.Context(), slog.Int("checked", sum.Checked), slog.Int("closed", sum.Closed),
+			slog.Int("stillLive", sum.StillLive), slog.Int("unknown", sum.Unknown), slog.Int("errors", sum.Errors),
+			slog.Bool("truncated", sum.Truncated), slog.Int("failedDeliveries", sum.FailedDeliveries),
+			slog.Int("replaysRequested", sum.ReplaysRequested), slog.String("replayFrom", sum.ReplayFrom),
+			slog.String("replayTo", sum.ReplayTo), slog.Bool("timedOut", sum.TimedOut))
+		if err != nil {
+			// Nothing could be looked at: 503, so that the scheduler's log
+			// shows the failed run; the next run starts over.
+			noteError(r.Context(), err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "sweep failed; see the log", "summary": sum})
+			return
+		}
+		if sum.Errors > 0 || sum.ReplayError != "" || sum.TimedOut {
+			noteWarning(r.Context())
+			if sum.ReplayError != "" {
+				noteError(r.Context(), errors.New(sum.ReplayError))
+			}
+		}
+		writeJSON(w, http.StatusOK, sum)
+	})
+}
+
+// sweep runs the two jobs of SPEC §11 side by side within lim.budget:
+// idle live calls are checked with 100ms and closed when their session is
+// over; failed webhook deliveries since the last run are replayed.
+func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) {
+	var sum sweepSummary
+	st, err := a.firestore(ctx)
+	if err != nil {
+		return sum, err
+	}
+	client, err := a.hmsClient()
+	if err != nil {
+		return sum, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, lim.budget)
+	defer cancel()
+	now := a.now()
+
+	var wg sync.WaitGroup
+	var replay sweepSummary
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		replay = a.sweepReplay(ctx, st, client, lim, now)
+	}()
+	err = a.sweepCalls(ctx, st, client, lim, now, &sum)
+	wg.Wait()
+	sum.ReplayFrom, sum.ReplayTo, sum.FailedDeliveries = replay.ReplayFrom, replay.ReplayTo, replay.FailedDeliveries
+	sum.ReplaysRequested, sum.ReplayError = replay.ReplaysRequested, replay.ReplayError
+	sum.TimedOut = ctx.Err() != nil
+	return sum, err
+}
+
+func (a *app) sweepCalls(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, now time.Time, sum *sweepSummary) error {
+	calls, err := st.IdleLiveCalls(ctx, now.Add(-a.cfg.sweepIdle), lim.maxCalls+1)
+	if err != nil {
+		return fmt.Errorf("find idle live calls: %w", err)
+	}
+	if len(calls) > lim.maxCalls {
+		calls, sum.Truncated = calls[:lim.maxCalls], true
+	}
+	var mu sync.Mutex
+	work := make(chan store.IdleCall)
+	var wg sync.WaitGroup
+	for range max(lim.workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				outcome, err := a.sweepCall(ctx, st, client, lim, c)
+				mu.Lock()
+				sum.Checked++
+				switch {
+				case err != nil:
+					sum.Errors++
+					// One line per failed call: which, and why (ids only).
+					a.logger.Warn("hmsSweep: call not checked", slog.String("appointmentId", capLog(c.AppointmentID, maxLoggedID)),
+						slog.String("error", capLog(err.Error(), maxLoggedError)))
+				case outcome == outcomeClosed:
+					sum.Closed++
+				case outcome == outcomeLive:
+					sum.StillLive++
+				default:
+					sum.Unknown++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, c := range calls {
+		select {
+		case work <- c:
+		case <-ctx.Done():
+			break feed // the rest waits for the next run
+		}
+	}
+	close(work)
+	wg.Wait()
+	return nil
+}
+
+type sweepOutcome int
+
+const (
+	outcomeUnknown sweepOutcome = iota
+	outcomeLive
+	outcomeClosed
+	outcomeAlreadyClosed
+)
+
+// sweepCall asks 100ms about one idle live call and closes its session
+// when 100ms says it is over (SPEC §11): endedAt is the latest left_at of
+// its peers, else the session's updated_at. Should another session of the
+// call be open by its documents too, it is checked the same way.
+func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, c store.IdleCall) (sweepOutcome, error) {
+	outcome := outcomeUnknown
+	sid := c.ActiveSessionID
+	for range 5 {
+		if c.RoomID == "" || sid == "" {
+			return outcome, nil
+		}
+		hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
+		active, err := client.ActiveSessions(hctx, c.RoomID)
+		cancel()
+		if err != nil {
+			return outcome, err
+		}
+		for _, s := range active {
+			if s.ID == sid {
+				return outcomeLive, nil
+			}
+		}
+		hctx, cancel = context.WithTimeout(ctx, lim.hmsTimeout)
+		sess, err := client.GetSession(hctx, sid)
+		cancel()
+		switch {
+		case errors.Is(err, hms.ErrNotFound):
+			return outcome, nil
+		case err != nil:
+			return outcome, err
+		case sess.RoomID != c.RoomID:
+			return outcome, nil // never close a call from another room's session
+		case sess.Active:
+			return outcomeLive, nil // it became active between the two requests
+		}
+		var endedAt time.Time
+		peers := make([]store.PeerRecord, 0, len(sess.Peers))
+		for _, p := range sess.Peers {
+			if p.LeftAt.After(endedAt) {
+				endedAt = p.LeftAt
+			}
+			peers = append(peers, store.PeerRecord{PeerID: p.ID, UserID: p.UserID, UserName: p.Name, Role: p.Role,
+				JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
+		}
+		if endedAt.IsZero() {
+			endedAt = sess.UpdatedAt
+		}
+		if endedAt.IsZero() {
+			return outcome, nil
+		}
+		res, err := st.CloseSession(ctx, c.AppointmentID, c.RoomID, sid, endedAt)
+		if err != nil {
+			return outcome, err
+		}
+		if res.Closed {
+			outcome = outcomeClosed
+		} else if outcome == outcomeUnknown {
+			outcome = outcomeAlreadyClosed
+		}
+		if err := st.ReconcileSession(ctx, c.AppointmentID, sid, peers); err != nil {
+			return outcome, err
+		}
+		if res.Status != "live" || res.ActiveSessionID == "" || res.ActiveSessionID == sid {
+			return outcome, nil
+		}
+		sid = res.ActiveSessionID
+	}
+	return outcome, nil
+}
+
+// sweepReplay claims the webhook window since the last run (hmsSweep/state,
+// in a transaction, so that two runs at once never ask for the same one),
+// lists 100ms's failed deliveries in it and, when there are any, asks 100ms
+// to replay them. A window whose requests failed is given back for the
+// next run.
+func (a *app) sweepReplay(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, now time.Time) (out sweepSummary) {
+	// 100ms keeps 30 days; an hour's margin for clocks and the run itself.
+	oldest := now.Add(-hms.WebhookHistory + time.Hour)
+	w, ok, err := st.ClaimReplayWindow(ctx, now.Add(-lim.replayLag), oldest, lim.firstReplayWindow, lim.minReplayWindow, hms.WebhookMaxWindow)
+	if err != nil {
+		out.ReplayError = err.Error()
+		return out
+	}
+	if !ok {
+		return out
+	}
+	out.ReplayFrom, out.ReplayTo = w.Start.UTC().Format(time.RFC3339Nano), w.End.UTC().Format(time.RFC3339Nano)
+	giveBack := func(cause error) {
+		out.ReplayError = cause.Error()
+		// The run's own context may be what ended: give the window back
+		// within a few seconds of its own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if released, err := st.ReleaseReplayWindow(rctx, w); err != nil || !released {
+			out.ReplayError += fmt.Sprintf("; the window could not be given back for the next run (released=%t, %v): replay it by hand", released, err)
+		}
+	}
+	hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
+	failed, err := client.FailedWebhooks(hctx, w.Start, w.End)
+	cancel()
+	if err != nil {
+		giveBack(err)
+		return out
+	}
+	out.FailedDeliveries = len(failed)
+	if len(failed) == 0 {
+		return out
+	}
+	hctx, cancel = context.WithTimeout(ctx, lim.hmsTimeout)
+	_, err = client.ReplayWebhooks(hctx, w.Start, w.End, "", "failed")
+	cancel()
+	if err != nil {
+		giveBack(err)
+		return out
+	}
+	out.ReplaysRequested = 1
+	return out
+}
