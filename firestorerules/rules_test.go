@@ -247,6 +247,10 @@ func TestQueries(t *testing.T) {
 		{"doctor lists all appointments", doctorA, "", query("appointments", false, nil), nil},
 		{"doctor queries calls by own doctorId", doctorA, "", query("calls", false, eq("doctorId", doctorA)), nil},
 		{"doctor queries calls by appointmentId", doctorA, "", query("calls", false, eq("appointmentId", "A")), nil},
+		{"doctor queries calls by own call's id", doctorA, "", query("calls", false, map[string]any{"fieldFilter": map[string]any{
+			"field": map[string]any{"fieldPath": "__name__"}, "op": "EQUAL",
+			"value": map[string]any{"referenceValue": docName("calls/A")},
+		}}), nil},
 		{"doctor queries all sessions (collection group)", doctorA, "", query("sessions", true, nil), nil},
 		{"doctor queries own call's sessions", doctorA, "calls/A", query("sessions", false, eq("status", "open")), []string{"calls/A/sessions/s-a"}},
 		{"client queries own call's recordings", clientA, "calls/A", query("recordings", false, nil), []string{"calls/A/recordings/sfu-s-a"}},
@@ -279,6 +283,23 @@ func TestOwnerBypassesRules(t *testing.T) {
 	c.do(t, "owner", http.MethodGet, docURL("hmsEvents/e-1"), nil).wantOK(t)
 	c.do(t, "owner", http.MethodPatch, docURL("calls/B")+"?updateMask.fieldPaths=status",
 		fields(map[string]any{"status": "ended"})).wantOK(t)
+}
+
+// TestRulesInEveryProject: the emulator the tests start enforces
+// firestore.rules for every project id, with no PUT of securityRules, so the
+// other packages' tests (each in its own project) run under the rules too.
+func TestRulesInEveryProject(t *testing.T) {
+	host := emulatortest.MustFirestore(t)
+	if emulatortest.FirestoreProcess() == nil {
+		t.Skip("FIRESTORE_EMULATOR_HOST names an emulator these tests did not start; its rules are its own")
+	}
+	other := &client{host: host, http: &http.Client{Timeout: 60 * time.Second}}
+	u := "/v1/projects/demo-rules-unloaded/databases/(default)/documents/hmsEvents/e-1"
+	res := other.do(t, "owner", http.MethodPatch, u, fields(map[string]any{"raw": "{}"}))
+	res.wantOK(t)
+	for _, uid := range []string{noUser, stranger} {
+		other.do(t, uid, http.MethodGet, u, nil).wantDenied(t)
+	}
 }
 
 // client talks to the emulator's REST API.

@@ -189,6 +189,16 @@ func startFirestore() (*FirestoreEmulator, error) {
 		emu.stop()
 		return nil, fmt.Errorf("emulator on %s not ready: %w; output: %s", host, err, out.String())
 	}
+	// A rules file that does not compile still lets the emulator start, and
+	// then every request fails with a 400; say why once, here, instead.
+	content, err := os.ReadFile(rules)
+	if err == nil {
+		err = PutRules(host, "emulatortest-rules-check", filepath.Base(rules), string(content))
+	}
+	if err != nil {
+		emu.stop()
+		return nil, fmt.Errorf("%s: %w", rules, err)
+	}
 	return emu, nil
 }
 
