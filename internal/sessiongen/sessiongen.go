@@ -377,6 +377,7 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 var withAppID = map[string]string{
 	"session.open.success": "2.0", "session.close.success": "2.0", "role.change.success": "2.0",
 	"recording.success": "1.0", "recording.failed": "1.0",
+	"transcription.started.success": "2.0", "transcription.success": "2.0",
 }
 
 func (g *Generator) add(r *Room, sid string, at time.Time, typ string, data obj) {
@@ -480,4 +481,135 @@ func encode(b *bytes.Buffer, v any) error {
 		b.Write(j)
 	}
 	return nil
+}
+
+// ConsultationSpec names the room and the people of one scripted
+// consultation; Consultation fills in the rest.
+type ConsultationSpec struct {
+	AppointmentID, RoomID, RoomName, TemplateID string
+	DoctorUID, ClientUID                        string
+	// Start is when the session opens (now if zero).
+	Start time.Time
+	// Length is how long the session lasts (10 minutes if zero; at least
+	// 2 minutes).
+	Length time.Duration
+}
+
+// Asset is a recording asset 100ms keeps for a session (a room recording,
+// a transcript, a summary), as its recording-assets API lists it.
+type Asset struct {
+	ID, Type, Path, SessionID string
+	Duration                  int // seconds
+	Size                      int64
+	CreatedAt                 time.Time
+}
+
+// Consultation is one doctor-client video visit in an existing room, for a
+// person watching the app rather than for a load: the session opens, the
+// doctor and then the client join, the client's network drops and the
+// client rejoins under a new peer id, both leave, the session closes, and
+// then the room recording and its transcript arrive, with the current keys
+// of 100ms's documentation (recording_path, session_stopped_at,
+// transcript_*_asset_id, ...). The events are in time order; Sessions and
+// Assets are what 100ms's REST API would then report.
+func (g *Generator) Consultation(spec ConsultationSpec) (Room, []Asset) {
+	if spec.Start.IsZero() {
+		spec.Start = time.Now().UTC()
+	}
+	if spec.Length == 0 {
+		spec.Length = 10 * time.Minute
+	}
+	spec.Length = max(spec.Length, 2*time.Minute)
+	if spec.TemplateID == "" {
+		spec.TemplateID = g.cfg.TemplateID
+	}
+	r := Room{ID: spec.RoomID, Name: spec.RoomName, TemplateID: spec.TemplateID, AppointmentID: spec.AppointmentID}
+	sid := g.objectID()
+	t0, length := spec.Start, spec.Length
+	end := t0.Add(length)
+	started := t0.Add(time.Duration(g.rng.IntN(1e9)) * time.Nanosecond)
+	stopped := end.Add(time.Duration(g.rng.IntN(1e9)) * time.Nanosecond)
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	add := func(at time.Time, typ string, data obj) { g.add(&r, sid, at, typ, data) }
+	common := func(d obj) obj { return append(d, kv{"session_started_at", ts(started)}) }
+	// Times within the session scale with its length.
+	at := func(frac float64) time.Time { return t0.Add(time.Duration(frac * float64(length))) }
+
+	add(t0, "session.open.success", common(obj{
+		{"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID},
+	}))
+	doctor := peer{id: g.uuid(), user: spec.DoctorUID, name: "Doctor", role: "host", join: t0.Add(3 * time.Second), leave: end.Add(-2 * time.Second)}
+	dropped := peer{id: g.uuid(), user: spec.ClientUID, name: "Client", role: "guest", join: t0.Add(20 * time.Second), leave: at(0.4)}
+	rejoined := peer{id: g.uuid(), user: spec.ClientUID, name: "Client", role: "guest", join: at(0.4).Add(15 * time.Second), leave: end.Add(-6 * time.Second)}
+	joinEv := func(p peer) {
+		add(p.join, "peer.join.success", common(obj{
+			{"joined_at", ts(p.join)}, {"peer_id", p.id}, {"role", p.role}, {"room_id", r.ID},
+			{"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID},
+			{"user_id", p.user}, {"user_name", p.name}, {"user_data", ""},
+		}))
+	}
+	leaveEv := func(p peer, reason string) {
+		add(p.leave, "peer.leave.success", common(obj{
+			{"duration", int(p.leave.Sub(p.join).Seconds())}, {"joined_at", ts(p.join)}, {"left_at", ts(p.leave)},
+			{"peer_id", p.id}, {"reason", reason}, {"role", p.role}, {"room_id", r.ID},
+			{"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID}, {"type", "regular"},
+			{"user_id", p.user}, {"user_name", p.name}, {"user_data", ""},
+		}))
+	}
+	joinEv(doctor)
+	joinEv(dropped)
+	leaveEv(dropped, "network")
+	joinEv(rejoined)
+	leaveEv(rejoined, "client request")
+	leaveEv(doctor, "client request")
+	add(stopped, "session.close.success", common(obj{
+		{"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid}, {"template_id", r.TemplateID},
+		{"session_duration", int(stopped.Sub(started).Seconds())}, {"session_stopped_at", ts(stopped)},
+	}))
+
+	// The room recording, then its post-call transcription.
+	recAt := stopped.Add(time.Minute)
+	recAsset := Asset{ID: g.objectID(), Type: "room-composite", SessionID: sid, Duration: int(length.Seconds()),
+		Size: int64(1_000_000 + g.rng.IntN(900_000_000)), CreatedAt: recAt,
+		Path: "s3://bucket/" + r.ID + "/" + sid + "/Rec-" + sid + ".mp4"}
+	add(recAt, "recording.success", common(obj{
+		{"duration", recAsset.Duration}, {"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid},
+		{"template_id", r.TemplateID}, {"recording_path", recAsset.Path},
+		{"recording_presigned_url", "https://storage.example.com/" + recAsset.ID + ".mp4?sig=" + g.objectID()},
+		{"size", recAsset.Size}, {"session_stopped_at", ts(stopped)},
+	}))
+	assets := []Asset{recAsset}
+	recordingID, transcriptionID := g.objectID(), g.objectID()
+	trHead := func(at time.Time) obj {
+		return obj{
+			{"account_id", accountID}, {"app_id", appID}, {"metadata_id", g.uuid()}, {"metadata_timestamp", ts(at)},
+			{"recording_id", recordingID}, {"room_id", r.ID}, {"room_name", r.Name},
+			{"transcription_id", transcriptionID}, {"session_id", sid}, {"duration", int(length.Seconds())},
+		}
+	}
+	trStart, trDone := recAt.Add(10*time.Second), recAt.Add(70*time.Second)
+	names := []struct{ key, typ, ext string }{
+		{"summary_json", "summary", "json"}, {"transcript_json", "transcript", "json"},
+		{"transcript_srt", "transcript", "srt"}, {"transcript_txt", "transcript", "txt"},
+	}
+	started2 := trHead(trStart)
+	done := trHead(trDone)
+	for _, n := range names {
+		a := Asset{ID: g.objectID(), Type: n.typ, SessionID: sid, CreatedAt: trDone, Size: int64(2_000 + g.rng.IntN(50_000)),
+			Path: "s3://bucket/" + r.ID + "/" + sid + "/" + n.key + "." + n.ext}
+		assets = append(assets, a)
+		started2 = append(started2, kv{n.key + "_asset_id", a.ID})
+		done = append(done, kv{n.key + "_asset_id", a.ID}, kv{n.key + "_path", a.Path},
+			kv{n.key + "_presigned_url", "https://storage.example.com/" + a.ID + "." + n.ext + "?sig=" + g.objectID()})
+	}
+	add(trStart, "transcription.started.success", started2)
+	add(trDone, "transcription.success", done)
+	Sort(r.Events)
+
+	known := Session{ID: sid, StartedAt: started, EndedAt: stopped}
+	for _, p := range []peer{doctor, dropped, rejoined} {
+		known.Peers = append(known.Peers, Peer{ID: p.id, UserID: p.user, Name: p.name, Role: p.role, JoinedAt: p.join, LeftAt: p.leave})
+	}
+	r.Sessions = []Session{known}
+	return r, assets
 }

@@ -213,3 +213,76 @@ func peerID(t *testing.T, body []byte) string {
 	}
 	return b.Data.PeerID
 }
+
+// TestConsultation checks the scripted visit scripts/simulate plays: the
+// story it promises, in time order, in the room it was given, with keys
+// that 100ms's current samples have.
+func TestConsultation(t *testing.T) {
+	spec := ConsultationSpec{AppointmentID: "appt-1", RoomID: "room-1", RoomName: "demo-videocalls-appt-1",
+		TemplateID: "tmpl", DoctorUID: "doc", ClientUID: "cli", Start: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	r, assets := New(Config{Seed: 9}).Consultation(spec)
+	var types []string
+	joins := map[string][]string{} // user → peer ids, in order
+	var drop bool
+	for i, e := range r.Events {
+		if i > 0 && e.At.Before(r.Events[i-1].At) {
+			t.Errorf("event %d (%s) before the one ahead of it", i, e.Type)
+		}
+		ev, err := hms.ParseEvent(e.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Type, err)
+		}
+		var m struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(e.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Data["room_id"] != "room-1" || e.RoomID != "room-1" {
+			t.Errorf("%s in room %v, want room-1", e.Type, m.Data["room_id"])
+		}
+		types = append(types, string(ev.Type))
+		switch e.Type {
+		case "peer.join.success":
+			u := m.Data["user_id"].(string)
+			joins[u] = append(joins[u], m.Data["peer_id"].(string))
+		case "peer.leave.success":
+			if m.Data["reason"] == "network" && m.Data["user_id"] == "cli" {
+				drop = true
+			}
+		}
+		sample, err := os.ReadFile("../../hms/testdata/current/" + e.Type + ".json")
+		if err != nil {
+			t.Fatalf("no current sample of %s: %v", e.Type, err)
+		}
+		var s struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(sample, &s); err != nil {
+			t.Fatal(err)
+		}
+		for k := range m.Data {
+			if _, ok := s.Data[k]; !ok {
+				t.Errorf("%s has %q, 100ms's current sample does not", e.Type, k)
+			}
+		}
+	}
+	want := []string{"session.open.success", "peer.join.success", "peer.join.success", "peer.leave.success",
+		"peer.join.success", "peer.leave.success", "peer.leave.success", "session.close.success",
+		"recording.success", "transcription.started.success", "transcription.success"}
+	if !slices.Equal(types, want) {
+		t.Errorf("types %v, want %v", types, want)
+	}
+	if len(joins["doc"]) != 1 || len(joins["cli"]) != 2 || joins["cli"][0] == joins["cli"][1] || !drop {
+		t.Errorf("want the doctor once and the client dropped (network) and rejoined under a new peer id: %v, drop %v", joins, drop)
+	}
+	last := r.Events[len(r.Events)-1].Body
+	for _, a := range assets[1:] {
+		if !strings.Contains(string(last), a.ID) {
+			t.Errorf("asset %s (%s) not named by transcription.success", a.ID, a.Type)
+		}
+	}
+	if len(r.Sessions) != 1 || len(r.Sessions[0].Peers) != 3 || assets[0].Type != "room-composite" {
+		t.Errorf("sessions %+v, assets %+v", r.Sessions, assets)
+	}
+}
