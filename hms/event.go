@@ -89,6 +89,10 @@ type Event struct {
 	AccountID  string
 	TemplateID string
 	Timestamp  time.Time
+	// Replay is true when 100ms marked the delivery is_replay: it resent
+	// it on request (POST /analytics/webhooks/replay). Such an event may
+	// carry a new id; it is applied like any other.
+	Replay bool
 	// Type is the "type" field as received, never rewritten: an alias such
 	// as TranscriptionFailedAlias stays itself, and Data tells its meaning.
 	Type EventType
@@ -118,6 +122,9 @@ type envelope struct {
 	Timestamp  *string         `json:"timestamp"`
 	Type       string          `json:"type"`
 	Data       json.RawMessage `json:"data"`
+	// IsReplay is read leniently: a flag of the wrong type must not cost
+	// the event.
+	IsReplay json.RawMessage `json:"is_replay"`
 }
 
 // ParseEvent decodes a webhook body. It fails, wrapping ErrMalformedEvent,
@@ -149,6 +156,7 @@ func ParseEvent(body []byte) (*Event, error) {
 		TemplateID: env.TemplateID,
 		Timestamp:  ts,
 		Type:       EventType(env.Type),
+		Replay:     bytes.Equal(bytes.TrimSpace(env.IsReplay), []byte("true")),
 		RawData:    env.Data,
 	}
 	ev.decodeData()

@@ -1293,3 +1293,26 @@ func TestParseEventLenientCurrentKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestParseEventReplay reads 100ms's is_replay flag (analytics replay API):
+// true only for a JSON true; any other value is not a replay and never
+// refuses the event.
+func TestParseEventReplay(t *testing.T) {
+	for _, tc := range []struct {
+		flag string
+		want bool
+	}{{`true`, true}, {`false`, false}, {`"true"`, false}, {`1`, false}, {``, false}} {
+		body := `{"id":"e1","type":"session.open.success","timestamp":"2026-11-23T09:00:00Z","data":{}`
+		if tc.flag != "" {
+			body += `,"is_replay":` + tc.flag
+		}
+		body += `}`
+		ev, err := ParseEvent([]byte(body))
+		if err != nil {
+			t.Fatalf("is_replay %s: %v", tc.flag, err)
+		}
+		if ev.Replay != tc.want {
+			t.Errorf("is_replay %s: Replay = %v, want %v", tc.flag, ev.Replay, tc.want)
+		}
+	}
+}

@@ -23,6 +23,9 @@ func eventDoc(ev *hms.Event, raw []byte, appt string, now time.Time) map[string]
 		"expireAt": now.Add(eventTTL),
 		"applied":  true,
 	}
+	if ev.Replay {
+		d["replay"] = true
+	}
 	setStr(d, "roomId", ev.RoomID)
 	setStr(d, "sessionId", ev.SessionID)
 	setStr(d, "appointmentId", appt)

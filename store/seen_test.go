@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/telemed/videocalls/hms"
@@ -48,22 +49,42 @@ func TestRedeliveryAnsweredFromMemory(t *testing.T) {
 func TestSeenEventsForgetsOldestGeneration(t *testing.T) {
 	var s seenEvents
 	id := func(i int) string { return fmt.Sprintf("ev-%d", i) }
-	for i := range 2*seenEventsPerGeneration + 1 {
+	perGen := seenEventsBytesPerGeneration / (len(id(0)) + len("appt") + seenEntryOverhead)
+	for i := range 3 * perGen {
 		s.add(id(i), "appt")
 	}
 	if _, ok := s.appointment(id(0)); ok {
 		t.Error("the oldest id is still remembered")
 	}
-	for _, i := range []int{seenEventsPerGeneration + 1, 2 * seenEventsPerGeneration} {
-		if appt, ok := s.appointment(id(i)); !ok || appt != "appt" {
-			t.Errorf("id %d: (%q, %v), want remembered", i, appt, ok)
-		}
-	}
-	if n := len(s.cur) + len(s.prev); n > 2*seenEventsPerGeneration {
-		t.Errorf("%d ids remembered, bound is %d", n, 2*seenEventsPerGeneration)
+	if appt, ok := s.appointment(id(3*perGen - 1)); !ok || appt != "appt" {
+		t.Errorf("latest id: (%q, %v), want remembered", appt, ok)
 	}
 	if _, ok := s.appointment("never-added"); ok {
 		t.Error("an id never added is remembered")
+	}
+}
+
+// TestSeenEventsBoundedInBytes stores ids of the longest kind (256 bytes,
+// with a 1,500-byte appointment id): what is remembered stays within two
+// generations of bytes, however long the ids (issue 11: 32,768 ids of
+// 1,500 bytes took 50 MiB when the bound was a count).
+func TestSeenEventsBoundedInBytes(t *testing.T) {
+	var s seenEvents
+	appt := strings.Repeat("a", 1500)
+	for i := range 50000 {
+		s.add(fmt.Sprintf("%0256d", i), appt)
+	}
+	total := 0
+	for _, m := range []map[string]string{s.cur, s.prev} {
+		for k, v := range m {
+			total += len(k) + len(v) + seenEntryOverhead
+		}
+	}
+	if total > 2*seenEventsBytesPerGeneration {
+		t.Errorf("%d bytes remembered, bound is %d", total, 2*seenEventsBytesPerGeneration)
+	}
+	if _, ok := s.appointment(fmt.Sprintf("%0256d", 49999)); !ok {
+		t.Error("the latest id is not remembered")
 	}
 }
 

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestEndedByAndReenable: endedBy is recorded with its lock, a locked room
+// is re-enabled once and the flag cleared; a failed enable keeps it.
+// Planted bug caught: clearing the flag before (or whatever the result of)
+// enable, so that a failed re-enable leaves the room locked for good.
+func TestEndedByAndReenable(t *testing.T) {
+	s := newStore(t, "demo-call-endedby")
+	seed(t, s, "appt-e", "room-e")
+	ctx := ctxT(t)
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if err := s.RecordEndedBy(ctx, "appt-e", "doc-uid", "host", true, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordEndedBy(ctx, "no-call", "doc-uid", "host", true, at); err == nil {
+		t.Error("endedBy on a call that does not exist: no error")
+	}
+	c, err := s.Call(ctx, "appt-e")
+	if err != nil || c.RoomID != "room-e" || !c.Locked {
+		t.Fatalf("call %+v %v", c, err)
+	}
+	eb := dump(t, s, "appt-e")["call"].(map[string]any)["endedBy"].(map[string]any)
+	if eb["uid"] != "doc-uid" || eb["role"] != "host" || !eb["at"].(time.Time).Equal(at) || eb["lock"] != true {
+		t.Errorf("endedBy %v", eb)
+	}
+	var enabled []string
+	failing := func(ctx context.Context, roomID string) error { return errors.New("100ms down") }
+	if err := s.ReenableIfLocked(ctx, "appt-e", failing); err == nil {
+		t.Error("failed enable not reported")
+	}
+	ok := func(ctx context.Context, roomID string) error { enabled = append(enabled, roomID); return nil }
+	for range 2 {
+		if err := s.ReenableIfLocked(ctx, "appt-e", ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(enabled) != 1 || enabled[0] != "room-e" {
+		t.Errorf("enabled %v; want room-e once", enabled)
+	}
+	if err := s.ReenableIfLocked(ctx, "no-call", ok); err != nil || len(enabled) != 1 {
+		t.Errorf("no call: %v, enabled %v", err, enabled)
+	}
+}
+
+// TestFilesAndRememberedAssetID: recording and transcript files are read,
+// an asset id is remembered once and never replaces one already there.
+// Planted bug caught: RememberAssetID overwriting an event's asset id.
+func TestFilesAndRememberedAssetID(t *testing.T) {
+	s := newStore(t, "demo-call-files")
+	seed(t, s, "appt-f", "room-f")
+	ctx := ctxT(t)
+	rec := s.recordingRef("appt-f", "sfu-s1")
+	if _, err := rec.Set(ctx, map[string]any{"kind": "sfu", "sessionId": "s1", "location": "s3://b/k.mp4"}); err != nil {
+		t.Fatal(err)
+	}
+	tr := s.transcriptRef("appt-f", "tr1")
+	if _, err := tr.Set(ctx, map[string]any{"sessionId": "s1", "transcriptTxt": map[string]any{"location": "s3://b/t.txt"},
+		"summaryJson": map[string]any{"assetId": "event-asset", "location": "s3://b/s.json"}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.RecordingFile(ctx, "appt-f", "sfu-s1")
+	if err != nil || f.AssetID != "" || f.SessionID != "s1" || f.Location != "s3://b/k.mp4" {
+		t.Fatalf("recording file %+v %v", f, err)
+	}
+	if err := s.RememberAssetID(ctx, f.Ref, "a-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RememberAssetID(ctx, f.Ref, "a-2"); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := s.RecordingFile(ctx, "appt-f", "sfu-s1"); f.AssetID != "a-1" {
+		t.Errorf("remembered %q; want a-1", f.AssetID)
+	}
+	sum, err := s.TranscriptFile(ctx, "appt-f", "tr1", "summaryJson")
+	if err != nil || sum.AssetID != "event-asset" {
+		t.Fatalf("summary %+v %v", sum, err)
+	}
+	if err := s.RememberAssetID(ctx, sum.Ref, "other"); err != nil {
+		t.Fatal(err)
+	}
+	txt, _ := s.TranscriptFile(ctx, "appt-f", "tr1", "transcriptTxt")
+	if err := s.RememberAssetID(ctx, txt.Ref, "t-1"); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := s.TranscriptFile(ctx, "appt-f", "tr1", "summaryJson"); sum.AssetID != "event-asset" {
+		t.Errorf("event's asset id replaced by %q", sum.AssetID)
+	}
+	if txt, _ := s.TranscriptFile(ctx, "appt-f", "tr1", "transcriptTxt"); txt.AssetID != "t-1" || txt.Location != "s3://b/t.txt" {
+		t.Errorf("transcript file %+v", txt)
+	}
+	for _, err := range []error{
+		func() error { _, err := s.RecordingFile(ctx, "appt-f", "nope"); return err }(),
+		func() error { _, err := s.TranscriptFile(ctx, "appt-f", "tr1", "transcriptSrt"); return err }(),
+		func() error { _, err := s.TranscriptFile(ctx, "appt-f", "tr1", "bogus"); return err }(),
+		func() error { _, err := s.Call(ctx, "nope"); return err }(),
+	} {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("want ErrNotFound, got %v", err)
+		}
+	}
+}
