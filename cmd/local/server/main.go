@@ -233,7 +233,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the fake 100ms's state for scripts/simulate.
 func (h *handler) local(w http.ResponseWriter, r *http.Request, path string) {
 	if path == "ready" {
-		info := map[string]any{"pid": os.Getpid(), "functions": h.names, "project": h.project, "region": h.region}
+		info := map[string]any{"pid": os.Getpid(), "functions": h.names, "project": h.project, "region": h.region,
+			"firestore": os.Getenv("FIRESTORE_EMULATOR_HOST"), "auth": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")}
 		if h.fake != nil {
 			info["fake100ms"] = h.fake.URL
 		}
