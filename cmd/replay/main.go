@@ -66,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	room := fs.String("room", "", "replace data.room_id of every event with this 100ms room id (a room created by hmsToken)")
 	delay := fs.Duration("delay", 0, "pause between events")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: scripts/replay [flags] [file-or-folder ...]\n\n"+
+		fmt.Fprintf(stderr, "usage: scripts/replay [flags] [URL] [file-or-folder ...]\n\n"+
 			"Posts 100ms webhook events to the webhook with the secret header\n"+
 			"(HMS_WEBHOOK_HEADER, default X-Webhook-Secret; value: first entry of\n"+
 			"HMS_WEBHOOK_SECRET, from the environment or .env) and prints each answer.\n"+
@@ -81,7 +81,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	// The README writes `scripts/replay URL [FILE|DIR]`: a first argument
+	// that is a URL is the webhook, as -url would say.
 	sources := fs.Args()
+	if len(sources) > 0 && (strings.HasPrefix(sources[0], "http://") || strings.HasPrefix(sources[0], "https://")) {
+		*url, sources = sources[0], sources[1:]
+		// Flags after the URL are read too.
+		if err := fs.Parse(sources); err != nil {
+			return 2
+		}
+		sources = fs.Args()
+	}
 	if len(sources) == 0 {
 		src, err := defaultSource()
 		if err != nil {

@@ -137,3 +137,25 @@ func TestReferencePageExtraction(t *testing.T) {
 		t.Fatalf("load(page) = %v, %v", evs, err)
 	}
 }
+
+// TestReplayPositionalURL: `scripts/replay URL [FILE|DIR]`, as the README
+// writes it, posts to URL (flags may follow it) instead of reading the URL
+// as a file.
+func TestReplayPositionalURL(t *testing.T) {
+	rec, url := setup(t, "X-Webhook-Secret", "pos-secret")
+	file := filepath.Join(t.TempDir(), "one.json")
+	if err := os.WriteFile(file, []byte(`{"id":"p1","type":"session.open.success","timestamp":"2021-01-01T00:00:01Z","data":{"room_id":"r0"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{url, file}, {url, "-new-ids", file}, {"-url", url, file}} {
+		var out, errb strings.Builder
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("run %v = %d\n%s%s", args, code, out.String(), errb.String())
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.bodies) != 3 || rec.bodies[1]["id"] == "p1" || rec.bodies[2]["id"] != "p1" {
+		t.Fatalf("posted %v, want p1, a new id, p1", rec.bodies)
+	}
+}
