@@ -4,10 +4,13 @@
 package scripts
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,7 +75,7 @@ func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("shellcheck not installed (apt-get install shellcheck)")
 	}
-	cmd := exec.Command("shellcheck", "-x", "scripts/dev", "scripts/deploy", "scripts/replay", "scripts/buildpack-check", "scripts/lib/common.sh")
+	cmd := exec.Command("shellcheck", "-x", "scripts/dev", "scripts/deploy", "scripts/replay", "scripts/simulate", "scripts/test", "scripts/buildpack-check", "scripts/lib/common.sh")
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -125,15 +128,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the emulators; skipped with -short")
 	}
-	const jar = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-	for _, need := range []string{jar, "../node_modules/.bin/firebase"} {
-		if _, err := os.Stat(need); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("scripts/dev needs %s (run npm ci; the jar ships with the machine image): %v", need, err)
-			}
-			t.Skipf("scripts/dev needs %s (run npm ci at the repository root): %v", need, err)
-		}
-	}
+	needEmulators(t)
 	port := freePort(t)
 	out := &emulatortest.Output{}
 	cmd := exec.Command(script(t, "dev"))
@@ -182,6 +177,22 @@ func TestDevEndToEnd(t *testing.T) {
 		resp := httpDo(t, http.MethodGet, base+path, nil, nil)
 		if resp.status != http.StatusMethodNotAllowed {
 			t.Errorf("GET %s: %d, want 405", path, resp.status)
+		}
+	}
+	// The deployed names are the entry-point names: the old alias is gone.
+	if resp := httpDo(t, http.MethodPost, base+"/demo-videocalls/us-central1/hms-token", nil, nil); resp.status != http.StatusNotFound {
+		t.Errorf("POST /demo-videocalls/us-central1/hms-token: %d, want 404", resp.status)
+	}
+	// Every function the functions package registers is served, at both
+	// paths, and listed in the banner.
+	for _, fn := range registeredFunctions(t) {
+		for _, path := range []string{"/" + fn, "/demo-videocalls/us-central1/" + fn} {
+			if resp := httpDo(t, http.MethodGet, base+path, nil, nil); resp.status == http.StatusNotFound {
+				t.Errorf("GET %s: 404, want the function", path)
+			}
+		}
+		if !strings.Contains(text, base[:len("http://")]+"localhost:"+port+"/"+fn) {
+			t.Errorf("the banner does not list %s:\n%s", fn, text)
 		}
 	}
 	// The webhook stores an event in the Firestore emulator.
@@ -308,13 +319,7 @@ func TestLoadtestOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an emulator and a load; skipped with -short")
 	}
-	const jar = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-	if _, err := os.Stat(jar); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("scripts/loadtest needs the Firestore emulator jar: %v", err)
-		}
-		t.Skipf("scripts/loadtest needs the Firestore emulator jar: %v", err)
-	}
+	needEmulators(t)
 	stdout, stderr, err := runScript(t, nil, "loadtest", "-events", "1500", "-k", "2", "-c", "16",
 		"-floor", "0", "-warmup", "100", "-outage", "4s", "-outage-after", "300ms")
 	if err != nil {
@@ -343,4 +348,344 @@ func TestLoadtestOutage(t *testing.T) {
 	if waited, _ := strconv.Atoi(maxMs[1]); got503[1] == "0" && waited < 2000 {
 		t.Errorf("the outage did not reach the server: no 503 and no delivery waited 2 s:\n%s", stdout)
 	}
+}
+
+// needEmulators fails (never skips) a test that needs the emulators when
+// they cannot run here.
+func needEmulators(t *testing.T) {
+	t.Helper()
+	for _, need := range []string{emulatortest.FirestoreJar, "../node_modules/.bin/firebase"} {
+		if _, err := os.Stat(need); err != nil {
+			t.Fatalf("this test needs %s (run npm ci; the jar ships with the Google Cloud SDK), or run with -short: %v", need, err)
+		}
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Fatalf("this test needs java for the Firestore emulator, or run with -short: %v", err)
+	}
+}
+
+// registeredFunctions are the names package functions registers with the
+// framework (functions.HTTP("name", ...)), read from its source.
+func registeredFunctions(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("../functions/*.go")
+	re := regexp.MustCompile(`functions\.HTTP\("([A-Za-z]+)"`)
+	var names []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no functions.HTTP registration found in functions/")
+	}
+	return names
+}
+
+// devRun is one scripts/dev started by a test, in its own process group
+// (as a terminal would run it), with a marker in its environment that
+// every process it starts inherits.
+type devRun struct {
+	cmd                    *exec.Cmd
+	out                    *emulatortest.Output
+	exited                 chan error
+	mark                   string
+	port, fsPort, authPort string
+}
+
+func startDev(t *testing.T, args ...string) *devRun {
+	t.Helper()
+	ports, err := emulatortest.FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &devRun{out: &emulatortest.Output{}, exited: make(chan error, 1),
+		mark: fmt.Sprintf("VIDEOCALLS_TEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano()),
+		port: strconv.Itoa(ports[0]), fsPort: strconv.Itoa(ports[1]), authPort: strconv.Itoa(ports[2])}
+	d.cmd = exec.Command(script(t, "dev"), args...)
+	d.cmd.Env = append(cleanEnv(), d.mark, "PORT="+d.port, "DEV_FIRESTORE_PORT="+d.fsPort, "DEV_AUTH_PORT="+d.authPort)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		// Whatever a failed test left: the group, then anything marked.
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		for _, pid := range d.marked() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return d
+}
+
+// marked lists the live processes carrying this run's marker, other than
+// the scripts/dev process itself (which may still be exiting).
+func (d *devRun) marked() []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil || pid == d.cmd.Process.Pid {
+			continue
+		}
+		env, err := os.ReadFile(dir + "/environ")
+		if err != nil || !bytes.Contains(env, []byte(d.mark+"\x00")) {
+			continue
+		}
+		if stat, err := os.ReadFile(dir + "/stat"); err == nil && bytes.Contains(stat, []byte(") Z ")) {
+			continue // a zombie holds nothing
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitOutput waits until the output contains s, failing if scripts/dev
+// exits first or 4 minutes pass (a loaded machine starts the Auth emulator
+// slowly).
+func (d *devRun) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(4 * time.Minute)
+	for !strings.Contains(d.out.String(), s) {
+		select {
+		case err := <-d.exited:
+			d.exited <- err
+			t.Fatalf("scripts/dev exited before %q: %v\n%s", s, err, d.out.String())
+		case <-deadline:
+			t.Fatalf("no %q after 4 minutes:\n%s", s, d.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitStarting waits until the emulators' processes exist (start-up under
+// way) while scripts/dev is not ready yet.
+func (d *devRun) waitStarting(t *testing.T) {
+	t.Helper()
+	deadline := time.After(4 * time.Minute)
+	for {
+		n := 0
+		for _, pid := range d.marked() {
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil &&
+				(bytes.Contains(cmdline, []byte("CloudFirestore")) || bytes.Contains(cmdline, []byte("emulators:start"))) {
+				n++
+			}
+		}
+		if n >= 2 {
+			break
+		}
+		select {
+		case err := <-d.exited:
+			t.Fatalf("scripts/dev exited during start-up: %v\n%s", err, d.out.String())
+		case <-deadline:
+			t.Fatalf("the emulators did not start within 4 minutes:\n%s", d.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if strings.Contains(d.out.String(), "Ready in") {
+		t.Fatalf("already ready: the interruption would not be during start-up:\n%s", d.out.String())
+	}
+}
+
+// stopAndCheck signals the group and checks that scripts/dev exits and that
+// no process it started, and no port it used, is left.
+func (d *devRun) stopAndCheck(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	syscall.Kill(-d.cmd.Process.Pid, sig)
+	select {
+	case <-d.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("scripts/dev still running 90 s after %v:\n%s", sig, d.out.String())
+	}
+	// The kernel reaps and frees ports soon after, not at once.
+	var left []int
+	for range 100 {
+		if left = d.marked(); len(left) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range left {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		t.Errorf("left running after %v: pid %d %s", sig, pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+	}
+	for _, port := range []string{d.port, d.fsPort, d.authPort} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+			c.Close()
+			t.Errorf("port %s still answers after %v", port, sig)
+		}
+	}
+	if t.Failed() {
+		t.Logf("scripts/dev output:\n%s", d.out.String())
+	}
+}
+
+// TestDevStopsEverything interrupts scripts/dev during start-up and after
+// "Ready", with Ctrl-C (SIGINT to the process group) and with the terminal
+// gone (SIGHUP to the group), and finds no process and no port left. During
+// the start-up case a second scripts/dev is refused with one clear message.
+func TestDevStopsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the emulators; skipped with -short")
+	}
+	needEmulators(t)
+	for _, tc := range []struct {
+		name  string
+		sig   syscall.Signal
+		ready bool
+	}{
+		{"SIGINT during start-up", syscall.SIGINT, false},
+		{"SIGHUP during start-up", syscall.SIGHUP, false},
+		{"SIGINT after Ready", syscall.SIGINT, true},
+		{"SIGHUP after Ready", syscall.SIGHUP, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startDev(t, "--fake-100ms")
+			if tc.ready {
+				d.waitOutput(t, "Ctrl-C stops everything")
+			} else {
+				d.waitStarting(t)
+				if tc.sig == syscall.SIGINT {
+					second := startDev(t)
+					select {
+					case err := <-second.exited:
+						if err == nil || !strings.Contains(second.out.String(), "another scripts/dev is already running in this checkout") {
+							t.Errorf("a second scripts/dev: %v, want one clear refusal:\n%s", err, second.out.String())
+						}
+					case <-time.After(3 * time.Minute):
+						t.Errorf("a second scripts/dev is still running:\n%s", second.out.String())
+					}
+				}
+			}
+			d.stopAndCheck(t, tc.sig)
+		})
+	}
+}
+
+// TestTestWithoutJava runs scripts/test with a PATH that has everything
+// but java: it must fail naming java before running any test, and -short
+// is the explicit way past it.
+func TestTestWithoutJava(t *testing.T) {
+	bin := t.TempDir()
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.Name() == "java" {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(bin, e.Name())); err == nil {
+				continue // an earlier PATH entry wins
+			}
+			os.Symlink(filepath.Join(dir, e.Name()), filepath.Join(bin, e.Name()))
+		}
+	}
+	cmd := exec.Command(script(t, "test"))
+	cmd.Env = append(cleanEnv(), "PATH="+bin)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("scripts/test without java succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "java") || strings.Contains(string(out), "== go test") {
+		t.Fatalf("scripts/test without java: want a failure naming java before any test:\n%s", out)
+	}
+	if !strings.Contains(string(out), "scripts/test -short") {
+		t.Errorf("the failure does not name the opt-out:\n%s", out)
+	}
+}
+
+// TestReplayScriptPositionalURL runs scripts/replay URL FILE as the README
+// writes it.
+func TestReplayScriptPositionalURL(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + r.Header.Get("X-Webhook-Secret") + " " + string(b)
+		io.WriteString(w, `{"status":"stored"}`)
+	}))
+	defer srv.Close()
+	file := writeFile(t, filepath.Join(t.TempDir(), "e.json"),
+		`{"id":"r1","type":"session.open.success","timestamp":"2021-01-01T00:00:01Z","data":{"room_id":"x"}}`)
+	stdout, stderr, err := runScript(t, []string{"HMS_WEBHOOK_SECRET=pos-secret"}, "replay", srv.URL+"/hmssWebhook", file)
+	if err != nil {
+		t.Fatalf("scripts/replay URL FILE: %v\n%s\n%s", err, stdout, stderr)
+	}
+	select {
+	case g := <-got:
+		if !strings.HasPrefix(g, "/hmssWebhook pos-secret ") || !strings.Contains(g, `"r1"`) {
+			t.Errorf("posted %q", g)
+		}
+	default:
+		t.Fatal("nothing posted")
+	}
+}
+
+// TestTryItLocally runs the README's "Try it locally" section as written:
+// its first block (scripts/dev --fake-100ms) in the background, the others
+// one after the other in one shell, and checks that the call ended.
+func TestTryItLocally(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the emulators; skipped with -short")
+	}
+	needEmulators(t)
+	blocks := readmeBlocks(t, "Try it locally")
+	if len(blocks) < 4 || strings.TrimSpace(blocks[0]) != "scripts/dev --fake-100ms" {
+		t.Fatalf("the section should start with a block holding only scripts/dev --fake-100ms; blocks: %q", blocks)
+	}
+	d := startDev(t, "--fake-100ms")
+	d.waitOutput(t, "Ctrl-C stops everything")
+	// The README's ports are the defaults; this run has its own.
+	script := strings.Join(blocks[1:], "\n")
+	for from, to := range map[string]string{":8080": ":" + d.port, ":9099": ":" + d.authPort, ":8180": ":" + d.fsPort} {
+		script = strings.ReplaceAll(script, from, to)
+	}
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = ".."
+	cmd.Env = append(cleanEnv(), d.mark, "PORT="+d.port)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's commands failed: %v\n%s\nscripts/dev:\n%s", err, out, d.out.String())
+	}
+	text := string(out)
+	for _, want := range []string{`"token"`, "client drops (network)", "transcript ready", "status=ended"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	// The last block reads calls/appt-1 from the emulator: ended.
+	if !regexp.MustCompile(`"status":\s*\{\s*"stringValue":\s*"ended"`).MatchString(text) {
+		t.Errorf("calls/appt-1 is not ended:\n%s", text)
+	}
+	d.stopAndCheck(t, syscall.SIGINT)
+}
+
+// readmeBlocks returns the ```sh blocks of a README section (## title).
+func readmeBlocks(t *testing.T, title string) []string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, "\n## "+title+"\n")
+	if i < 0 {
+		t.Fatalf("README has no section %q", title)
+	}
+	section := text[i+1:]
+	if j := strings.Index(section[3:], "\n## "); j >= 0 {
+		section = section[:j+3]
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		blocks = append(blocks, m[1])
+	}
+	return blocks
 }
