@@ -23,6 +23,9 @@ type ApplyResult struct {
 	// Duplicate is true when the event had been applied before; nothing
 	// changed this time.
 	Duplicate bool
+	// Remembered is true for a duplicate this instance answered from its
+	// memory of stored ids, without asking Firestore.
+	Remembered bool
 	// NotApplied, when set, says why the event was stored raw only
 	// (applied: false): its changes can never be written, whatever the
 	// number of deliveries (an id that cannot name a document or field, or
@@ -45,7 +48,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		return ApplyResult{}, fmt.Errorf("apply event: %w", err)
 	}
 	if appt, ok := s.seen.appointment(ev.ID); ok {
-		return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
+		return ApplyResult{AppointmentID: appt, Duplicate: true, Remembered: true}, nil
 	}
 	appt, err := s.appointmentForRoom(ctx, ev.RoomID)
 	if err != nil {
