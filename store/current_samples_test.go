@@ -258,4 +258,3 @@ func checkCurrentFailures(t *testing.T, f map[string]any) {
 		},
 	})
 }
-
