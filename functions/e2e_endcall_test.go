@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,9 +47,10 @@ func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 		t.Fatalf("firestore client: %v", err)
 	}
 	e.fs = fs
-	fake := hmsfake.New(e2eSecret)
+	fake := sharedHMSFake()
 	t.Cleanup(func() {
-		fake.Close()
+		fake.SetDown(false)
+		fake.SetSlow(0)
 		_ = fs.Close()
 		// Nothing secret in the app's log: secrets, ID and join tokens,
 		// presigned links, and the management tokens 100ms received.
@@ -75,6 +77,19 @@ func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 	h.url = srv.URL
 	fake.SetWebhook(srv.URL+"/hmssWebhook", http.Header{"X-Webhook-Secret": {e2eWebhookSecret}})
 	return h
+}
+
+var (
+	hmsFakeOnce sync.Once
+	hmsFake     *hmsfake.Server
+)
+
+// sharedHMSFake is one fake 100ms for these tests, never closed before the
+// binary ends: its ids count from 1, so a fake per test would hand the
+// same room id to two appointments, which the store rightly refuses.
+func sharedHMSFake() *hmsfake.Server {
+	hmsFakeOnce.Do(func() { hmsFake = hmsfake.New(e2eSecret) })
+	return hmsFake
 }
 
 // call posts a callable request as the Firebase SDKs do.
