@@ -1,16 +1,33 @@
 package functions
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
+	"sync"
+
+	"firebase.google.com/go/v4/appcheck"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
 )
 
-// Status is a Firebase callable error status; each has a fixed HTTP code
-// that the Firebase client SDKs map back to a FunctionsException code.
+// The Firebase callable protocol as firebase-functions' v2 callables speak
+// it (src/common/providers/https.ts, read at firebase/firebase-functions
+// adf304f): onCallHandler (CORS, then the wrapped handler),
+// wrapOnCallHandler (isValidRequest → checkTokens → decode → handler →
+// {"result"} or {"error"}, each as one SSE "data:" line when the client
+// accepts text/event-stream), HttpsError.toJSON and errorCodeMap.
+
+// status is a Firebase callable error status with its HTTP code, as
+// https.ts errorCodeMap pairs them; the client SDKs map it back to a
+// FunctionsException code.
 type status struct {
 	name string
 	code int
@@ -26,32 +43,167 @@ var (
 	statusInternal           = status{"INTERNAL", http.StatusInternalServerError}
 )
 
-// callError is an error with the callable status and the message the app's
-// user sees; cause is for the log only.
+// Reasons, sent as details.reason so that the app can act on a refusal
+// without parsing its message. SPEC §3 names the ones the app relies on.
+const (
+	reasonMethod              = "METHOD_NOT_POST"
+	reasonContentType         = "CONTENT_TYPE_NOT_JSON"
+	reasonBodyTooLarge        = "BODY_TOO_LARGE"
+	reasonBodyUnreadable      = "BODY_UNREADABLE"
+	reasonBodyNotJSON         = "BODY_NOT_JSON_OBJECT"
+	reasonNoData              = "NO_DATA"
+	reasonExtraKeys           = "EXTRA_KEYS"
+	reasonBadData             = "BAD_DATA"
+	reasonNoAppointmentID     = "MISSING_APPOINTMENT_ID"
+	reasonNoIDToken           = "NO_ID_TOKEN"
+	reasonIDTokenInvalid      = "ID_TOKEN_INVALID"
+	reasonIDTokenExpired      = "ID_TOKEN_EXPIRED"
+	reasonIDTokenRevoked      = "ID_TOKEN_REVOKED"
+	reasonUserDisabled        = "USER_DISABLED"
+	reasonUserNotFound        = "USER_NOT_FOUND"
+	reasonAppCheckMissing     = "APP_CHECK_MISSING"
+	reasonAppCheckInvalid     = "APP_CHECK_INVALID"
+	reasonNotParticipant      = "NOT_A_PARTICIPANT"
+	reasonHostOnly            = "HOST_ONLY"
+	reasonCancelled           = "CANCELLED"
+	reasonTooEarly            = "TOO_EARLY"
+	reasonTooLate             = "TOO_LATE"
+	reasonMalformed           = "MALFORMED_APPOINTMENT"
+	reasonNotLive             = "NOT_LIVE"
+	reasonNoSuchRecording     = "NO_SUCH_RECORDING"
+	reasonAuthUnavailable     = "AUTH_UNAVAILABLE"
+	reasonAppCheckUnavailable = "APP_CHECK_UNAVAILABLE"
+	reasonStoreUnavailable    = "STORE_UNAVAILABLE"
+	reasonVideoUnavailable    = "VIDEO_UNAVAILABLE"
+	reasonMisconfigured       = "MISCONFIGURED"
+	reasonAuthPermission      = "AUTH_PERMISSION"
+	reasonVideoRefused        = "VIDEO_REFUSED"
+	reasonRoomTaken           = "ROOM_TAKEN"
+	reasonInternal            = "INTERNAL"
+)
+
+// callError is an error with the callable status, the reason and message
+// the app sees, optional extra details; cause is for the log only.
 type callError struct {
 	status  status
+	reason  string
 	message string
+	details map[string]any // besides "reason"
 	cause   error
 }
 
 func (e *callError) Error() string {
 	if e.cause != nil {
-		return fmt.Sprintf("%s: %s: %v", e.status.name, e.message, e.cause)
+		return fmt.Sprintf("%s (%s): %s: %v", e.status.name, e.reason, e.message, e.cause)
 	}
-	return e.status.name + ": " + e.message
+	return e.status.name + " (" + e.reason + "): " + e.message
 }
 
 func (e *callError) Unwrap() error { return e.cause }
 
-func fail(s status, message string, cause error) *callError {
-	return &callError{status: s, message: message, cause: cause}
+// fail makes the error a callable handler returns to refuse a request:
+// fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call.", nil).
+func fail(s status, reason, message string, cause error) *callError {
+	return &callError{status: s, reason: reason, message: message, cause: cause}
+}
+
+// with adds a detail besides the reason (TOO_EARLY's opensAt).
+func (e *callError) with(key string, value any) *callError {
+	if e.details == nil {
+		e.details = map[string]any{}
+	}
+	e.details[key] = value
+	return e
+}
+
+// callErrorOf maps any error a callable handler returns to the status the
+// app should act on: the one table of SPEC §3. A *callError is kept as is.
+func callErrorOf(err error) *callError {
+	var ce *callError
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.Is(err, hms.ErrUnavailable):
+		return fail(statusUnavailable, reasonVideoUnavailable, "The video service is unavailable; try again in a moment.", err)
+	case errors.Is(err, hms.ErrRefused):
+		return fail(statusInternal, reasonVideoRefused, "The video service refused the request; the backend's 100ms settings need attention.", err)
+	case errors.Is(err, store.ErrRoomTaken):
+		return fail(statusInternal, reasonRoomTaken, "The video service returned a room that belongs to another appointment; contact support.", err)
+	case isUnavailable(err):
+		return fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
+	default:
+		return fail(statusInternal, reasonInternal, "Something went wrong on our side; try again later or contact support.", err)
+	}
 }
 
 // maxCallableBody bounds a callable request (SPEC §3).
 const maxCallableBody = 64 << 10
 
+// callableHandler is one callable's own work, after the protocol, sign-in
+// and App Check have been checked by callable: uid is the caller's verified
+// Firebase uid, data the request's "data" exactly as sent (possibly the
+// JSON null). The result is sent as {"result": ...}; an error goes through
+// callErrorOf.
+type callableHandler func(ctx context.Context, uid string, data json.RawMessage) (any, error)
+
+// callable serves h as a Firebase callable named function: CORS and its
+// preflight, the function's settings (settingsErr, checked once at start),
+// the request's shape, the ID token and the App Check token, then h, and
+// the answer in JSON or as one server-sent event.
+func (a *app) callable(function string, settingsErr error, h callableHandler) http.HandlerFunc {
+	return withRequestLog(a.logger, function, a.projectID, func(w http.ResponseWriter, r *http.Request) {
+		corsHeaders(w, r)
+		if r.Method == http.MethodOptions {
+			answerPreflight(w)
+			return
+		}
+		result, cerr := a.serveCallable(r.Context(), w, r, settingsErr, h)
+		if cerr != nil {
+			noteError(r.Context(), cerr)
+			annotate(r.Context(), slog.String("reason", cerr.reason))
+			if acceptsStreaming(r) {
+				noteAnswered(r.Context(), cerr.status.code)
+			}
+			writeCallable(w, r, cerr.status.code, map[string]any{"error": errorBody(cerr)})
+			return
+		}
+		writeCallable(w, r, http.StatusOK, map[string]any{"result": result})
+	})
+}
+
+func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.Request, settingsErr error, h callableHandler) (any, *callError) {
+	if settingsErr != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured: "+settingsErr.Error()+".", settingsErr)
+	}
+	data, cerr := readCallable(w, r)
+	if cerr != nil {
+		return nil, cerr
+	}
+	// https.ts checkTokens verifies the ID token and the App Check token
+	// at the same time (Promise.all); so does this.
+	appCheckDone := make(chan *callError, 1)
+	go func() { appCheckDone <- a.checkAppCheck(ctx, r) }()
+	uid, authErr := a.authenticate(ctx, r)
+	appCheckErr := <-appCheckDone
+	// wrapOnCallHandler refuses an invalid ID token before App Check.
+	if authErr != nil {
+		return nil, authErr
+	}
+	if appCheckErr != nil {
+		return nil, appCheckErr
+	}
+	annotate(ctx, slog.String("uid", capLog(uid, maxLoggedID)))
+	result, err := h(ctx, uid, data)
+	if err != nil {
+		return nil, callErrorOf(err)
+	}
+	return result, nil
+}
+
 // corsHeaders lets Flutter web and the JS SDK call the function from any
-// origin: the caller is authenticated by its ID token, not by its origin.
+// origin, as https.ts onCallHandler does with cors({origin: true}): the
+// caller is authenticated by its ID token, not by its origin, and no
+// cookie is ever wanted (no Access-Control-Allow-Credentials).
 func corsHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Add("Vary", "Origin")
@@ -68,39 +220,104 @@ func answerPreflight(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// decodeCallable reads {"data": ...} into data, refusing what Firebase's
-// own callables refuse: another method, another content type, a body that
-// is not JSON, too large, or without "data".
-func decodeCallable(w http.ResponseWriter, r *http.Request, data any) *callError {
+// readCallable returns the request's "data" as sent, refusing what
+// https.ts isValidRequest refuses: another method, a Content-Type other
+// than application/json (parameters such as charset ignored), a body that
+// is not a JSON object, one without "data" (a "data" of null is present:
+// isValidRequest tests typeof data === "undefined"), and one with any
+// other top-level key; and, as SPEC §3 adds, a body over 64 KiB.
+func readCallable(w http.ResponseWriter, r *http.Request) (json.RawMessage, *callError) {
 	if r.Method != http.MethodPost {
-		return fail(statusInvalidArgument, "Request must be a POST.", nil)
+		return nil, fail(statusInvalidArgument, reasonMethod, "Request must be a POST.", nil)
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return fail(statusInvalidArgument, "Request Content-Type must be application/json.", nil)
+		return nil, fail(statusInvalidArgument, reasonContentType, "Request Content-Type must be application/json.", nil)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallableBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return fail(statusInvalidArgument, fmt.Sprintf("Request body is larger than %d bytes.", maxCallableBody), nil)
+			return nil, fail(statusInvalidArgument, reasonBodyTooLarge, fmt.Sprintf("Request body is larger than %d bytes.", maxCallableBody), nil)
 		}
-		return fail(statusInvalidArgument, "Request body could not be read.", err)
+		return nil, fail(statusInvalidArgument, reasonBodyUnreadable, "Request body could not be read.", err)
 	}
 	// A map, not a struct: encoding/json matches struct fields without
 	// regard to case, and the protocol's key is exactly "data".
 	var envelope map[string]json.RawMessage
 	if err := json.Unmarshal(body, &envelope); err != nil {
-		return fail(statusInvalidArgument, "Request body must be a JSON object.", nil)
+		return nil, fail(statusInvalidArgument, reasonBodyNotJSON, "Request body must be a JSON object.", nil)
 	}
-	raw := envelope["data"]
-	if len(raw) == 0 || string(raw) == "null" {
-		return fail(statusInvalidArgument, `Request body must have a "data" field.`, nil)
+	raw, ok := envelope["data"]
+	if !ok {
+		return nil, fail(statusInvalidArgument, reasonNoData, `Request body must have a "data" field.`, nil)
 	}
-	if err := json.Unmarshal(raw, data); err != nil {
-		return fail(statusInvalidArgument, `Request "data" must be an object with the documented fields.`, nil)
+	if len(envelope) > 1 {
+		return nil, fail(statusInvalidArgument, reasonExtraKeys, `Request body must have no field besides "data".`, nil)
+	}
+	return raw, nil
+}
+
+// decodeData reads a callable's "data" into v, a pointer to a struct: a
+// JSON null leaves v as it is (its fields absent), anything but an object
+// is refused.
+func decodeData(data json.RawMessage, v any) *callError {
+	if string(data) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fail(statusInvalidArgument, reasonBadData, `Request "data" must be an object with the documented fields.`, nil)
 	}
 	return nil
+}
+
+// decodeCallable is readCallable then decodeData, for callers that want
+// both in one step.
+func decodeCallable(w http.ResponseWriter, r *http.Request, data any) *callError {
+	raw, cerr := readCallable(w, r)
+	if cerr != nil {
+		return cerr
+	}
+	return decodeData(raw, data)
+}
+
+// errorBody is https.ts HttpsError.toJSON: status, message, details.
+func errorBody(e *callError) map[string]any {
+	details := map[string]any{"reason": e.reason}
+	for k, v := range e.details {
+		details[k] = v
+	}
+	return map[string]any{"status": e.status.name, "message": e.message, "details": details}
+}
+
+// acceptsStreaming is https.ts wrapOnCallHandler's test, exactly:
+// req.header("accept") === "text/event-stream" (Node joins repeated
+// headers with ", ", so a second Accept value makes it false there too).
+func acceptsStreaming(r *http.Request) bool {
+	return strings.Join(r.Header.Values("Accept"), ", ") == "text/event-stream"
+}
+
+// writeCallable sends a callable's answer. To a streaming client it is one
+// server-sent event, https.ts encodeSSE's `data: ${JSON.stringify(body)}\n\n`,
+// always with status 200 (wrapOnCallHandler sets 200 for SSE and writes an
+// error into the stream without changing it), so that the SDKs' stream()
+// settles with the result or the error. Content-Type is set, which https.ts
+// leaves to the platform, because SPEC §3 asks for it. No ": ping"
+// heartbeat is sent: every callable here answers well within https.ts's
+// default 30 s heartbeat interval.
+func writeCallable(w http.ResponseWriter, r *http.Request, code int, body any) {
+	if !acceptsStreaming(r) {
+		writeJSON(w, code, body)
+		return
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		b = []byte(`{"error":{"status":"INTERNAL","message":"The answer could not be encoded.","details":{"reason":"INTERNAL"}}}`)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte("data: " + string(b) + "\n\n"))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -109,12 +326,117 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeResult(w http.ResponseWriter, result any) {
-	writeJSON(w, http.StatusOK, map[string]any{"result": result})
+// appCheckVerifier is what the Admin SDK's App Check client does for us
+// (*appcheck.Client): verify a token's RS256 signature against Google's
+// JWKS and its issuer, audience (this project), subject and expiry.
+type appCheckVerifier interface {
+	VerifyToken(token string) (*appcheck.DecodedAppCheckToken, error)
 }
 
-func writeCallError(w http.ResponseWriter, e *callError) {
-	writeJSON(w, e.status.code, map[string]any{
-		"error": map[string]string{"status": e.status.name, "message": e.message},
-	})
+// lazyAppCheck makes the App Check client once per instance, off the
+// request: appcheck.NewClient fetches the JWKS with its own one-minute
+// timeout that no context shortens, so a request waits for it only until
+// its own deadline, and a failed fetch is tried again by a later request.
+type lazyAppCheck struct {
+	mu      sync.Mutex
+	client  appCheckVerifier
+	pending chan struct{} // closed when the attempt under way ends
+	lastErr error
+}
+
+func (l *lazyAppCheck) get(ctx context.Context, newClient func() (appCheckVerifier, error)) (appCheckVerifier, error) {
+	l.mu.Lock()
+	if l.client != nil {
+		c := l.client
+		l.mu.Unlock()
+		return c, nil
+	}
+	if l.pending == nil {
+		done := make(chan struct{})
+		l.pending = done
+		go func() {
+			c, err := newClient()
+			l.mu.Lock()
+			l.client, l.lastErr, l.pending = c, err, nil
+			l.mu.Unlock()
+			close(done)
+		}()
+	}
+	pending := l.pending
+	l.mu.Unlock()
+	select {
+	case <-pending:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("app check keys not fetched in time: %w", ctx.Err())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.client != nil {
+		return l.client, nil
+	}
+	if l.lastErr != nil {
+		return nil, l.lastErr
+	}
+	return nil, errors.New("app check client unavailable")
+}
+
+// verifyAppCheck runs the verifier, turning a panic into an error:
+// appcheck.Client.VerifyToken asserts claim types (aud a list, exp and iat
+// numbers) without checking them.
+func verifyAppCheck(v appCheckVerifier, token string) (tok *appcheck.DecodedAppCheckToken, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			tok, err = nil, fmt.Errorf("app check token has claims of the wrong type")
+		}
+	}()
+	return v.VerifyToken(token)
+}
+
+// checkAppCheck is https.ts checkAppCheckToken with wrapOnCallHandler's
+// decision: no X-Firebase-AppCheck header is "MISSING", a token the Admin
+// SDK refuses is "INVALID"; with APP_CHECK_ENFORCE either is 401
+// UNAUTHENTICATED, without it the request goes on and an invalid token is
+// logged ("Allowing request with invalid AppCheck token because
+// enforcement is disabled"), never the token itself. A failure to fetch the
+// keys is not the token's fault: 503 when enforced, logged otherwise.
+func (a *app) checkAppCheck(ctx context.Context, r *http.Request) *callError {
+	token := r.Header.Get("X-Firebase-AppCheck")
+	enforce := a.cfg.appCheckEnforce
+	if token == "" {
+		if enforce {
+			return fail(statusUnauthenticated, reasonAppCheckMissing, "This app could not prove it is genuine (no App Check token); update the app or try again.", nil)
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.authTimeout)
+	defer cancel()
+	v, err := a.appCheckClient(ctx)
+	if err != nil {
+		if enforce {
+			return fail(statusUnavailable, reasonAppCheckUnavailable, "The app's check could not be verified right now; try again.", err)
+		}
+		annotate(ctx, slog.String("appCheck", "unchecked"), slog.String("appCheckError", redact(err.Error(), token)))
+		noteWarning(ctx)
+		return nil
+	}
+	decoded, err := verifyAppCheck(v, token)
+	if err != nil {
+		if enforce {
+			return fail(statusUnauthenticated, reasonAppCheckInvalid, "This app could not prove it is genuine (invalid App Check token); update the app or try again.", err)
+		}
+		annotate(ctx, slog.String("appCheck", "invalid, allowed because APP_CHECK_ENFORCE is off"),
+			slog.String("appCheckError", redact(err.Error(), token)))
+		noteWarning(ctx)
+		return nil
+	}
+	annotate(ctx, slog.String("appCheck", "valid"), slog.String("appId", capLog(decoded.AppID, maxLoggedID)))
+	return nil
+}
+
+// redact removes token from s, should a library ever quote it in an error.
+func redact(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return capLog(strings.ReplaceAll(s, token, "[token]"), maxLoggedText)
 }

@@ -3,6 +3,8 @@ package functions
 import (
 	"fmt"
 	"net/textproto"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,24 +13,29 @@ import (
 
 // The settings of SPEC §1, read from the process environment.
 const (
-	envAccessKey     = "HMS_ACCESS_KEY"
-	envSecret        = "HMS_SECRET"
-	envTemplateID    = "HMS_TEMPLATE_ID"
-	envWebhookSecret = "HMS_WEBHOOK_SECRET"
-	envWebhookHeader = "HMS_WEBHOOK_HEADER"
-	envAPIBase       = "HMS_API_BASE"
-	envTokenTTL      = "HMS_TOKEN_TTL"
-	envJoinEarly     = "JOIN_EARLY"
-	envJoinLate      = "JOIN_LATE"
-	envProject       = "GOOGLE_CLOUD_PROJECT"
-	envFirestoreEmu  = "FIRESTORE_EMULATOR_HOST"
-	envAuthEmu       = "FIREBASE_AUTH_EMULATOR_HOST"
-	envCloudRunName  = "K_SERVICE"
-	envLegacyProject = "GCLOUD_PROJECT"
-	defaultHeader    = "X-Webhook-Secret"
-	defaultAPIBase   = "https://api.100ms.live/v2"
-	defaultJoinEarly = 15 * time.Minute
-	defaultJoinLate  = 60 * time.Minute
+	envAccessKey      = "HMS_ACCESS_KEY"
+	envSecret         = "HMS_SECRET"
+	envTemplateID     = "HMS_TEMPLATE_ID"
+	envWebhookSecret  = "HMS_WEBHOOK_SECRET"
+	envWebhookHeader  = "HMS_WEBHOOK_HEADER"
+	envSigningSecret  = "HMS_WEBHOOK_SIGNING_SECRET"
+	envAPIBase        = "HMS_API_BASE"
+	envTokenTTL       = "HMS_TOKEN_TTL"
+	envJoinEarly      = "JOIN_EARLY"
+	envJoinLate       = "JOIN_LATE"
+	envAppCheck       = "APP_CHECK_ENFORCE"
+	envSweepIdle      = "SWEEP_IDLE"
+	envProject        = "GOOGLE_CLOUD_PROJECT"
+	envFirestoreEmu   = "FIRESTORE_EMULATOR_HOST"
+	envAuthEmu        = "FIREBASE_AUTH_EMULATOR_HOST"
+	envCloudRunName   = "K_SERVICE"
+	envLegacyProject  = "GCLOUD_PROJECT"
+	defaultHeader     = "X-Webhook-Secret"
+	defaultAPIBase    = "https://api.100ms.live/v2"
+	defaultJoinEarly  = 15 * time.Minute
+	defaultJoinLate   = 60 * time.Minute
+	defaultSweepIdle  = 30 * time.Minute
+	envWebhookAnyAuth = envWebhookSecret + " or " + envSigningSecret
 )
 
 // config is every setting, parsed once per instance. A problem with a
@@ -40,25 +47,34 @@ type config struct {
 	templateID     string
 	webhookSecrets hms.WebhookSecrets
 	webhookHeader  string
-	apiBase        string
-	tokenTTL       time.Duration
-	joinEarly      time.Duration
-	joinLate       time.Duration
-	emulated       bool
+	// signingSecrets are the HMAC keys of x-100ms-signature (HIPAA
+	// workspaces), several during a rotation; none means no signature check.
+	signingSecrets  [][]byte
+	apiBase         string
+	tokenTTL        time.Duration
+	joinEarly       time.Duration
+	joinLate        time.Duration
+	appCheckEnforce bool
+	sweepIdle       time.Duration
+	emulated        bool
 
 	problems map[string]string // variable name → what is wrong (never its value)
 }
 
-// settingError names a missing or malformed variable, never its value.
-type settingError struct{ name, problem string }
+// settingsError names every missing or malformed variable of one function,
+// never a value.
+type settingsError struct{ problems []string }
 
-func (e *settingError) Error() string {
-	return fmt.Sprintf("setting %s %s", e.name, e.problem)
+func (e *settingsError) Error() string {
+	return "settings: " + strings.Join(e.problems, "; ")
 }
 
-func loadConfig(getenv func(string) string) *config {
+// loadConfig reads the settings through lookup, os.LookupEnv's shape, so
+// that a variable present but blank can be told from one that is absent.
+func loadConfig(lookup func(string) (string, bool)) *config {
 	c := &config{problems: map[string]string{}}
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }
+	present := func(name string) bool { _, ok := lookup(name); return ok }
 
 	c.projectID = get(envProject)
 	if c.projectID == "" {
@@ -66,11 +82,16 @@ func loadConfig(getenv func(string) string) *config {
 	}
 	c.credentials = hms.Credentials{AccessKey: get(envAccessKey), Secret: get(envSecret)}
 	c.templateID = get(envTemplateID)
-	c.webhookSecrets = hms.ParseWebhookSecrets(getenv(envWebhookSecret))
-	c.webhookHeader = textproto.CanonicalMIMEHeaderKey(get(envWebhookHeader))
+	raw, _ := lookup(envWebhookSecret)
+	c.webhookSecrets = hms.ParseWebhookSecrets(raw)
+	c.signingSecrets = parseSecretList(get(envSigningSecret))
+	c.webhookHeader = get(envWebhookHeader)
 	if c.webhookHeader == "" {
 		c.webhookHeader = defaultHeader
+	} else if !validHeaderName(c.webhookHeader) {
+		c.problems[envWebhookHeader] = "is not a valid HTTP header name"
 	}
+	c.webhookHeader = textproto.CanonicalMIMEHeaderKey(c.webhookHeader)
 	c.apiBase = strings.TrimRight(get(envAPIBase), "/")
 	if c.apiBase == "" {
 		c.apiBase = defaultAPIBase
@@ -80,14 +101,59 @@ func loadConfig(getenv func(string) string) *config {
 	c.tokenTTL = c.duration(get, envTokenTTL, hms.DefaultJoinTTL, hms.MaxJoinTTL)
 	c.joinEarly = c.duration(get, envJoinEarly, defaultJoinEarly, 0)
 	c.joinLate = c.duration(get, envJoinLate, defaultJoinLate, 0)
+	c.sweepIdle = c.duration(get, envSweepIdle, defaultSweepIdle, 0)
+	if s := get(envAppCheck); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			c.problems[envAppCheck] = "must be true or false"
+		}
+		c.appCheckEnforce = b
+	}
 
-	c.emulated = get(envFirestoreEmu) != "" || get(envAuthEmu) != ""
-	if c.emulated && get(envCloudRunName) != "" {
-		// A deployed function pointed at an emulator would accept unsigned
-		// ID tokens: refuse to serve rather than run unauthenticated.
-		c.problems[envAuthEmu] = "or " + envFirestoreEmu + " is set in a deployed function (K_SERVICE is set); remove the emulator variables"
+	// The Admin SDK and the Firestore client take an emulator variable as
+	// set when it is present at all, even blank: so must this check, or a
+	// blank FIREBASE_AUTH_EMULATOR_HOST would pass it and still make the SDK
+	// skip ID-token signatures.
+	for _, name := range []string{envAuthEmu, envFirestoreEmu} {
+		if !present(name) {
+			continue
+		}
+		c.emulated = true
+		if get(envCloudRunName) != "" {
+			// A deployed function pointed at an emulator would accept
+			// unsigned ID tokens: refuse to serve rather than run
+			// unauthenticated.
+			c.problems[name] = "is set in a deployed function (K_SERVICE is set); remove the emulator variables"
+		}
 	}
 	return c
+}
+
+// parseSecretList splits a comma-separated list, trimming each entry and
+// dropping empty ones.
+func parseSecretList(s string) [][]byte {
+	var out [][]byte
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, []byte(part))
+		}
+	}
+	return out
+}
+
+// validHeaderName reports whether s is an RFC 9110 token, the only form a
+// header name can take on the wire.
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // duration parses a Go duration setting; max 0 means no upper bound.
@@ -102,7 +168,7 @@ func (c *config) duration(get func(string) string, name string, def, max time.Du
 		c.problems[name] = "is not a Go duration such as 4h or 15m"
 	case d < 0:
 		c.problems[name] = "must not be negative"
-	case d == 0 && name == envTokenTTL:
+	case d == 0 && (name == envTokenTTL || name == envSweepIdle):
 		c.problems[name] = "must be positive"
 	case max > 0 && d > max:
 		c.problems[name] = fmt.Sprintf("must be at most %s", max)
@@ -110,32 +176,87 @@ func (c *config) duration(get func(string) string, name string, def, max time.Du
 	return d
 }
 
-// check reports the first problem among the named settings: a required
-// one that is empty, or any that is malformed. Order is stable so that the
-// same misconfiguration always gives the same message.
-func (c *config) check(required ...string) error {
-	present := map[string]bool{
-		envAccessKey:     c.credentials.AccessKey != "",
-		envSecret:        c.credentials.Secret != "",
-		envTemplateID:    c.templateID != "",
-		envProject:       c.projectID != "",
-		envWebhookSecret: c.webhookSecrets.Len() > 0,
-	}
-	for _, name := range required {
-		if !present[name] {
-			return &settingError{name: name, problem: "is missing"}
-		}
-	}
-	for _, name := range []string{envAuthEmu, envAPIBase, envTokenTTL, envJoinEarly, envJoinLate} {
-		if p, ok := c.problems[name]; ok {
-			return &settingError{name: name, problem: p}
-		}
-	}
-	return nil
+// settingsSpec is what one function reads: the settings it cannot run
+// without, and the optional ones whose malformed value would make it
+// misbehave. A function checks these and no others, so that a typo in a
+// setting of hmsToken never stops hmssWebhook (issue 11).
+type settingsSpec struct {
+	required []string
+	optional []string
 }
 
-// What each function needs before it can answer anything.
-var (
-	tokenSettings   = []string{envProject, envAccessKey, envSecret, envTemplateID}
-	webhookSettings = []string{envProject, envWebhookSecret, envAccessKey, envSecret}
-)
+// functionSettings lists each function's own settings (SPEC §1).
+// hmssWebhook needs no 100ms credentials: they serve only reconciliation,
+// whose failure is logged and never fails a delivery.
+var functionSettings = map[string]settingsSpec{
+	"hmsToken": {
+		required: []string{envProject, envAccessKey, envSecret, envTemplateID},
+		optional: []string{envAPIBase, envTokenTTL, envJoinEarly, envJoinLate, envAppCheck},
+	},
+	"hmssWebhook": {
+		required: []string{envProject, envWebhookAnyAuth},
+		optional: []string{envWebhookHeader},
+	},
+	"hmsEndCall": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck},
+	},
+	"hmsRecordingUrl": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck},
+	},
+	"hmsSweep": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envSweepIdle},
+	},
+}
+
+// check reports every problem among the settings of function: each
+// required one that is empty, each of its own that is malformed, and an
+// emulator variable in a deployment, which concerns every function. The
+// order is stable, so the same misconfiguration gives the same message.
+func (c *config) check(function string) error {
+	spec, ok := functionSettings[function]
+	if !ok {
+		return &settingsError{problems: []string{"no settings are known for function " + function}}
+	}
+	present := map[string]bool{
+		envAccessKey:      c.credentials.AccessKey != "",
+		envSecret:         c.credentials.Secret != "",
+		envTemplateID:     c.templateID != "",
+		envProject:        c.projectID != "",
+		envWebhookAnyAuth: c.webhookSecrets.Len() > 0 || len(c.signingSecrets) > 0,
+	}
+	var problems []string
+	for _, name := range spec.required {
+		if !present[name] {
+			problems = append(problems, name+" is missing")
+		}
+	}
+	for _, name := range append([]string{envAuthEmu, envFirestoreEmu}, spec.optional...) {
+		if p, ok := c.problems[name]; ok {
+			problems = append(problems, name+" "+p)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &settingsError{problems: problems}
+}
+
+// checkAll returns the problems of every function, by function name, for
+// the start-up log.
+func (c *config) checkAll() map[string]error {
+	out := map[string]error{}
+	names := make([]string, 0, len(functionSettings))
+	for name := range functionSettings {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := c.check(name); err != nil {
+			out[name] = err
+		}
+	}
+	return out
+}

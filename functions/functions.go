@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,16 +23,11 @@ import (
 )
 
 func init() {
-	a := newApp(os.Getenv, newLogger(os.Stdout))
-	// Settings are read once at start, and a problem is logged once there,
-	// for the function this instance serves (both when run locally).
+	a := newAppLookup(os.LookupEnv, newLogger(os.Stdout))
+	// Settings are read once at start, and every problem of the functions
+	// this instance serves is logged there at once (both when run locally).
 	target := os.Getenv("FUNCTION_TARGET")
-	if target == "" || target == "hmsToken" {
-		a.logSettingsProblem("hmsToken", a.tokenSettingsErr)
-	}
-	if target == "" || target == "hmssWebhook" {
-		a.logSettingsProblem("hmssWebhook", a.webhookSettingsErr)
-	}
+	a.logSettingsProblems(func(function string) bool { return target == "" || target == function })
 	HmsToken = a.tokenHandler()
 	HmssWebhook = a.webhookHandler()
 	functions.HTTP("hmsToken", HmsToken)
@@ -51,31 +48,64 @@ type app struct {
 	cfg    *config
 	logger *slog.Logger
 	now    func() time.Time
+	// authTimeout bounds the ID-token check on its own (SPEC §3), so that a
+	// slow Auth answers UNAVAILABLE in time instead of eating the request.
+	authTimeout time.Duration
 
 	// What stops each function from serving, if anything: settings do not
 	// change during an instance's life, so they are checked once.
 	tokenSettingsErr, webhookSettingsErr error
 
-	mu    sync.Mutex
-	store *store.Store
-	auth  *auth.Client
-	hms   *hms.Client
+	mu       sync.Mutex
+	store    *store.Store
+	fbApp    *firebase.App
+	auth     *auth.Client
+	hms      *hms.Client
+	appCheck lazyAppCheck
+
+	// reconciled holds the sessions this instance has asked 100ms about
+	// (webhook.go), so that redeliveries of a close cost 100ms nothing.
+	reconciled onceSet
 }
 
+// defaultAuthTimeout is the ID-token check's own deadline (SPEC §3).
+const defaultAuthTimeout = 8 * time.Second
+
+// newApp reads settings through getenv, where an empty value counts as
+// absent; newAppLookup is the form that tells blank from absent.
 func newApp(getenv func(string) string, logger *slog.Logger) *app {
-	cfg := loadConfig(getenv)
+	return newAppLookup(func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	}, logger)
+}
+
+func newAppLookup(lookup func(string) (string, bool), logger *slog.Logger) *app {
+	cfg := loadConfig(lookup)
 	return &app{
-		cfg: cfg, logger: logger, now: time.Now,
-		tokenSettingsErr:   cfg.check(tokenSettings...),
-		webhookSettingsErr: cfg.check(webhookSettings...),
+		cfg: cfg, logger: logger, now: time.Now, authTimeout: defaultAuthTimeout,
+		tokenSettingsErr:   cfg.check("hmsToken"),
+		webhookSettingsErr: cfg.check("hmssWebhook"),
 	}
 }
 
-func (a *app) logSettingsProblem(function string, err error) {
-	if err != nil {
-		a.logger.Error(function+" is misconfigured: every request will fail until it is fixed",
-			slog.String("function", function), slog.String("error", err.Error()))
+// logSettingsProblems logs, in one line, every settings problem of the
+// functions served, so that one deploy's log shows all there is to fix.
+func (a *app) logSettingsProblems(served func(function string) bool) {
+	var attrs []any
+	var names []string
+	for function, err := range a.cfg.checkAll() {
+		if served(function) {
+			names = append(names, function)
+			attrs = append(attrs, slog.String(function, err.Error()))
+		}
 	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	a.logger.Error("misconfigured: "+strings.Join(names, ", ")+" will answer every request with 500 until the settings are fixed",
+		slog.Group("settingsProblems", attrs...))
 }
 
 func (a *app) projectID() string { return a.cfg.projectID }
@@ -93,13 +123,25 @@ func (a *app) firestore(ctx context.Context) (*store.Store, error) {
 	return a.store, nil
 }
 
+// firebaseApp is the instance's Admin SDK app; a.mu must be held.
+func (a *app) firebaseApp(ctx context.Context) (*firebase.App, error) {
+	if a.fbApp == nil {
+		fb, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: a.cfg.projectID})
+		if err != nil {
+			return nil, fmt.Errorf("firebase app: %w", err)
+		}
+		a.fbApp = fb
+	}
+	return a.fbApp, nil
+}
+
 func (a *app) authClient(ctx context.Context) (*auth.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.auth == nil {
-		fb, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: a.cfg.projectID})
+		fb, err := a.firebaseApp(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("firebase app: %w", err)
+			return nil, err
 		}
 		c, err := fb.Auth(ctx)
 		if err != nil {
@@ -108,6 +150,27 @@ func (a *app) authClient(ctx context.Context) (*auth.Client, error) {
 		a.auth = c
 	}
 	return a.auth, nil
+}
+
+// appCheckClient is the Admin SDK's App Check client. Making it fetches
+// Google's JWKS, which may take long or fail: the caller waits at most
+// until ctx ends, and a failed fetch is tried again by a later request.
+func (a *app) appCheckClient(ctx context.Context) (appCheckVerifier, error) {
+	return a.appCheck.get(ctx, func() (appCheckVerifier, error) {
+		a.mu.Lock()
+		fb, err := a.firebaseApp(context.Background())
+		a.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		// Background, not the request's context: the client outlives the
+		// request that happened to make it.
+		c, err := fb.AppCheck(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("firebase app check client: %w", err)
+		}
+		return c, nil
+	})
 }
 
 func (a *app) hmsClient() (*hms.Client, error) {

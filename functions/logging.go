@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // newLogger writes JSON lines in the shape Cloud Logging reads from a
@@ -71,6 +72,13 @@ type requestLog struct {
 	mu    sync.Mutex
 	attrs []slog.Attr
 	err   error
+	warn  bool
+	// severe raises the line to ERROR whatever the status: an answer that
+	// is right for the caller but means data needs an operator's eye.
+	severe bool
+	// answered is the status the answer stands for when the HTTP status
+	// says otherwise (a callable error sent in a 200 event stream).
+	answered int
 }
 
 type requestLogKey struct{}
@@ -92,6 +100,60 @@ func noteError(ctx context.Context, err error) {
 		rl.err = err
 		rl.mu.Unlock()
 	}
+}
+
+// noteWarning raises the request's log line to at least WARNING, for a
+// request that succeeded with something an operator should see (an invalid
+// App Check token let through).
+func noteWarning(ctx context.Context) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		rl.mu.Lock()
+		rl.warn = true
+		rl.mu.Unlock()
+	}
+}
+
+// noteSevere raises the request's log line to ERROR, for an answer that is
+// right for the caller but that an operator must see (an authentic event
+// stored raw only because its changes can never be written).
+func noteSevere(ctx context.Context) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		rl.mu.Lock()
+		rl.severe = true
+		rl.mu.Unlock()
+	}
+}
+
+// noteAnswered records the status an answer stands for, when it is sent
+// with another HTTP status, so that the log line's severity follows it.
+func noteAnswered(ctx context.Context, code int) {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		rl.mu.Lock()
+		rl.answered = code
+		rl.mu.Unlock()
+	}
+}
+
+// Caps on what a request can put in a log line (SPEC §5): ids copied from
+// requests and free text such as the user agent.
+const (
+	maxLoggedID    = 128
+	maxLoggedText  = 256
+	maxLoggedError = 1024
+)
+
+// capLog cuts s to at most n bytes at a UTF-8 boundary, marking the cut,
+// so that a caller cannot fill the logs through a field it chooses.
+func capLog(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…(cut)"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 type statusRecorder struct {
@@ -138,7 +200,7 @@ func withRequestLog(logger *slog.Logger, function string, projectID func() strin
 				slog.String("latency", formatLatency(latency)),
 				slog.Int64("requestSize", r.ContentLength),
 				slog.Int("responseSize", rec.bytes),
-				slog.String("userAgent", r.UserAgent()),
+				slog.String("userAgent", capLog(r.UserAgent(), maxLoggedText)),
 			),
 		}
 		if t, ok := traceAttr(r, projectID()); ok {
@@ -147,15 +209,20 @@ func withRequestLog(logger *slog.Logger, function string, projectID func() strin
 		rl.mu.Lock()
 		attrs = append(attrs, rl.attrs...)
 		if rl.err != nil {
-			attrs = append(attrs, slog.String("error", rl.err.Error()))
+			attrs = append(attrs, slog.String("error", capLog(rl.err.Error(), maxLoggedError)))
+		}
+		warn, severe, effective := rl.warn, rl.severe, status
+		if rl.answered != 0 {
+			effective = rl.answered
+			attrs = append(attrs, slog.Int("answeredStatus", rl.answered))
 		}
 		rl.mu.Unlock()
 
 		level := slog.LevelInfo
 		switch {
-		case status >= 500:
+		case effective >= 500, severe:
 			level = slog.LevelError
-		case status >= 400:
+		case effective >= 400, warn:
 			level = slog.LevelWarn
 		}
 		logger.LogAttrs(r.Context(), level, function+" "+http.StatusText(status), attrs...)

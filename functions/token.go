@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,69 +40,40 @@ type tokenResult struct {
 const firestoreTimeout = 8 * time.Second
 
 func (a *app) tokenHandler() http.HandlerFunc {
-	return withRequestLog(a.logger, "hmsToken", a.projectID, func(w http.ResponseWriter, r *http.Request) {
-		corsHeaders(w, r)
-		if r.Method == http.MethodOptions {
-			answerPreflight(w)
-			return
-		}
-		result, err := a.issueToken(r.Context(), w, r)
-		if err != nil {
-			noteError(r.Context(), err)
-			writeCallError(w, err)
-			return
-		}
-		writeResult(w, result)
-	})
+	return a.callable("hmsToken", a.tokenSettingsErr, a.issueToken)
 }
 
-// issueToken reads as the handler's steps: decode → authenticate →
-// authorise → act.
-func (a *app) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Request) (*tokenResult, *callError) {
-	if err := a.tokenSettingsErr; err != nil {
-		return nil, fail(statusInternal, "The video service is not configured: "+err.Error()+".", err)
-	}
+// issueToken reads as the handler's steps, after callable has checked the
+// protocol and the caller's sign-in: decode → authorise → act.
+func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) (any, error) {
 	var req tokenRequest
-	if err := decodeCallable(w, r, &req); err != nil {
+	if err := decodeData(data, &req); err != nil {
 		return nil, err
 	}
-	req.AppointmentID = strings.TrimSpace(req.AppointmentID)
-	if req.AppointmentID == "" {
-		return nil, fail(statusInvalidArgument, `"appointmentId" is required.`, nil)
-	}
-	annotate(ctx, slog.String("appointmentId", req.AppointmentID))
-
-	uid, cerr := a.authenticate(ctx, r)
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
 	if cerr != nil {
 		return nil, cerr
 	}
-	annotate(ctx, slog.String("uid", uid))
-
 	st, err := a.firestore(ctx)
 	if err != nil {
-		return nil, fail(statusUnavailable, "The appointment store is unavailable; try again.", err)
+		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
 	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	appt, err := st.Appointment(fsCtx, req.AppointmentID)
+	appt, role, err := participant(fsCtx, st, appointmentID, uid)
 	if err != nil {
-		return nil, storeError(err)
-	}
-
-	role, cerr := roleOf(appt, uid)
-	if cerr != nil {
-		return nil, cerr
+		return nil, err
 	}
 	now := a.now()
 	if cerr := a.checkJoinable(appt, now); cerr != nil {
 		return nil, cerr
 	}
 
-	room, cerr := a.ensureRoom(fsCtx, st, appt)
-	if cerr != nil {
-		return nil, cerr
+	room, err := a.ensureRoom(fsCtx, st, appt)
+	if err != nil {
+		return nil, err
 	}
-	annotate(ctx, slog.String("roomId", room.ID), slog.String("role", role.String()))
+	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.String("role", role.String()))
 
 	p := hms.JoinParams{RoomID: room.ID, UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now}
 	if !appt.EndAt.IsZero() {
@@ -108,7 +81,7 @@ func (a *app) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	token, expiresAt, err := hms.JoinToken(a.cfg.credentials, p)
 	if err != nil {
-		return nil, fail(statusInternal, "The join token could not be made.", err)
+		return nil, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
 	}
 	return &tokenResult{
 		Token:     token,
@@ -119,61 +92,139 @@ func (a *app) issueToken(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}, nil
 }
 
+// requiredAppointmentID trims the request's appointmentId, refuses a
+// missing or blank one, and adds it, capped, to the request's log line.
+func requiredAppointmentID(ctx context.Context, id string) (string, *callError) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", fail(statusInvalidArgument, reasonNoAppointmentID, `"appointmentId" is required.`, nil)
+	}
+	annotate(ctx, slog.String("appointmentId", capLog(id, maxLoggedID)))
+	return id, nil
+}
+
+// notParticipant is the one answer for an appointment that does not exist
+// and one the caller has no part in, so that ids cannot be probed.
+func notParticipant(cause error) *callError {
+	return fail(statusPermissionDenied, reasonNotParticipant, "You are not the doctor or the client of this appointment, or it does not exist.", cause)
+}
+
+// participant reads the appointment and the caller's role in it. Whatever
+// is wrong with an appointment (it is missing, malformed, cancelled) is
+// told only to its doctor or client: anyone else gets notParticipant.
+func participant(ctx context.Context, st *store.Store, appointmentID, uid string) (store.Appointment, hms.Role, error) {
+	appt, err := st.Appointment(ctx, appointmentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Appointment{}, hms.Role{}, notParticipant(err)
+	case errors.Is(err, store.ErrMalformedAppointment):
+		// The store fills in the uids it could read: a participant named
+		// in a valid field learns the record is broken, nobody else does.
+		if _, ok := roleOf(appt, uid); ok {
+			return store.Appointment{}, hms.Role{}, fail(statusFailedPrecondition, reasonMalformed, "This appointment's record is incomplete; contact support.", err)
+		}
+		return store.Appointment{}, hms.Role{}, notParticipant(err)
+	case err != nil:
+		return store.Appointment{}, hms.Role{}, err
+	}
+	role, ok := roleOf(appt, uid)
+	if !ok {
+		return store.Appointment{}, hms.Role{}, notParticipant(nil)
+	}
+	return appt, role, nil
+}
+
 // authenticate verifies the caller's Firebase ID token, including that it
-// was not revoked and its user is not disabled.
+// was not revoked and its user is not disabled, within its own deadline.
+// https.ts checkAuthToken takes the token from "Authorization: Bearer ..."
+// (/^Bearer (.*)$/i); these callables all need a signed-in caller, so a
+// missing one is refused here rather than by each handler.
 func (a *app) authenticate(ctx context.Context, r *http.Request) (string, *callError) {
 	scheme, idToken, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(idToken) == "" {
-		return "", fail(statusUnauthenticated, "Sign in first: the request has no Firebase ID token.", nil)
+		return "", fail(statusUnauthenticated, reasonNoIDToken, "Sign in first: the request has no Firebase ID token.", nil)
 	}
 	client, err := a.authClient(ctx)
 	if err != nil {
-		return "", fail(statusInternal, "Sign-in could not be checked.", err)
+		return "", fail(statusInternal, reasonMisconfigured, "Sign-in could not be checked: the backend's Firebase settings need attention.", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, a.authTimeout)
+	defer cancel()
 	tok, err := client.VerifyIDTokenAndCheckRevoked(ctx, strings.TrimSpace(idToken))
 	if err != nil {
-		// Only a failure to reach Google is worth a retry; anything else
-		// about the token means the caller must sign in again.
-		if auth.IsCertificateFetchFailed(err) || errorutils.IsUnavailable(err) ||
-			errorutils.IsDeadlineExceeded(err) || errorutils.IsInternal(err) || errors.Is(err, context.DeadlineExceeded) {
-			return "", fail(statusUnavailable, "Sign-in could not be checked right now; try again.", err)
-		}
-		return "", fail(statusUnauthenticated, "Your sign-in is invalid or has expired; sign in again.", err)
+		return "", idTokenError(err)
 	}
 	return tok.UID, nil
 }
 
-// roleOf decides the 100ms role from the appointment alone: whatever the
-// request says, only its doctor hosts and only its client joins as guest.
-func roleOf(appt store.Appointment, uid string) (hms.Role, *callError) {
-	switch uid {
-	case appt.DoctorID:
-		return hms.RoleHost, nil
-	case appt.ClientID:
-		return hms.RoleGuest, nil
+// authViewerRole is the role whose firebaseauth.users.get permission
+// VerifyIDTokenAndCheckRevoked needs: it reads the user (GetUser) to check
+// revocation and the disabled flag.
+const authViewerRole = "Firebase Authentication Viewer (roles/firebaseauth.viewer)"
+
+// idTokenError tells an ID token that is itself bad (401: sign in again)
+// from a failure to check it (503: try again; 500: our permissions), by the
+// Admin SDK's own error codes (firebase-admin-go auth/token_verifier.go
+// verifyContent/verifyTimestamps/verifySignature, auth/auth.go
+// checkRevokedOrDisabled, auth/user_mgt.go getUser).
+func idTokenError(err error) *callError {
+	switch {
+	case auth.IsIDTokenExpired(err):
+		return fail(statusUnauthenticated, reasonIDTokenExpired, "Your sign-in has expired; sign in again.", err)
+	case auth.IsIDTokenRevoked(err):
+		return fail(statusUnauthenticated, reasonIDTokenRevoked, "Your sign-in was revoked; sign in again.", err)
+	case auth.IsUserDisabled(err):
+		return fail(statusUnauthenticated, reasonUserDisabled, "This account is disabled.", err)
+	case auth.IsUserNotFound(err):
+		return fail(statusUnauthenticated, reasonUserNotFound, "This account no longer exists; sign in again.", err)
+	case auth.IsIDTokenInvalid(err), auth.IsTenantIDMismatch(err):
+		return fail(statusUnauthenticated, reasonIDTokenInvalid, "Your sign-in is invalid; sign in again.", err)
+	case auth.IsInsufficientPermission(err), errorutils.IsPermissionDenied(err), errorutils.IsUnauthenticated(err):
+		return fail(statusInternal, reasonAuthPermission, "Sign-in could not be checked: the function's service account lacks the "+authViewerRole+" role.", err)
+	case auth.IsProjectNotFound(err), auth.IsConfigurationNotFound(err), auth.IsTenantNotFound(err):
+		return fail(statusInternal, reasonMisconfigured, "Sign-in could not be checked: the backend's Firebase project settings need attention.", err)
+	default:
+		// Certificates not fetched, Auth unreachable, slow or failing
+		// (CERTIFICATE_FETCH_FAILED, network errors, 5xx, the deadline).
+		return fail(statusUnavailable, reasonAuthUnavailable, "Sign-in could not be checked right now; try again.", err)
 	}
-	return hms.Role{}, fail(statusPermissionDenied, "You are not the doctor or the client of this appointment.", nil)
 }
 
+// roleOf decides the 100ms role from the appointment alone: whatever the
+// request says, only its doctor hosts and only its client joins as guest.
+func roleOf(appt store.Appointment, uid string) (hms.Role, bool) {
+	switch {
+	case uid == "":
+		return hms.Role{}, false
+	case uid == appt.DoctorID:
+		return hms.RoleHost, true
+	case uid == appt.ClientID:
+		return hms.RoleGuest, true
+	}
+	return hms.Role{}, false
+}
+
+// checkJoinable is asked only for a participant (SPEC §3).
 func (a *app) checkJoinable(appt store.Appointment, now time.Time) *callError {
 	switch strings.ToLower(strings.TrimSpace(appt.Status)) {
 	case "cancelled", "canceled":
-		return fail(statusFailedPrecondition, "This appointment was cancelled.", nil)
+		return fail(statusFailedPrecondition, reasonCancelled, "This appointment was cancelled.", nil)
 	}
 	if !appt.StartAt.IsZero() && now.Before(appt.StartAt.Add(-a.cfg.joinEarly)) {
 		opens := appt.StartAt.Add(-a.cfg.joinEarly).UTC().Format(time.RFC3339)
-		return fail(statusFailedPrecondition, "It is too early to join this appointment; the call opens at "+opens+".", nil)
+		return fail(statusFailedPrecondition, reasonTooEarly, "It is too early to join this appointment; the call opens at "+opens+".", nil).
+			with("opensAt", opens)
 	}
 	if !appt.EndAt.IsZero() && now.After(appt.EndAt.Add(a.cfg.joinLate)) {
-		return fail(statusFailedPrecondition, "This appointment is over; its call can no longer be joined.", nil)
+		return fail(statusFailedPrecondition, reasonTooLate, "This appointment is over; its call can no longer be joined.", nil)
 	}
 	return nil
 }
 
-func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appointment) (store.Room, *callError) {
+func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appointment) (store.Room, error) {
 	client, err := a.hmsClient()
 	if err != nil {
-		return store.Room{}, fail(statusInternal, "The video service is not configured.", err)
+		return store.Room{}, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	}
 	name := roomName(a.cfg.projectID, appt.ID)
 	room, err := st.EnsureRoom(ctx, appt, func(ctx context.Context) (store.Room, error) {
@@ -187,33 +238,10 @@ func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appoin
 		}
 		return store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil
 	})
-	switch {
-	case err == nil:
-		return room, nil
-	case errors.Is(err, hms.ErrUnavailable):
-		return store.Room{}, fail(statusUnavailable, "The video service is unavailable; try again in a moment.", err)
-	case errors.Is(err, hms.ErrRefused):
-		return store.Room{}, fail(statusInternal, "The video service refused to create the room; the backend's 100ms settings need attention.", err)
-	case errors.Is(err, store.ErrRoomTaken):
-		return store.Room{}, fail(statusInternal, "The video service returned a room that belongs to another appointment; contact support.", err)
-	default:
-		return store.Room{}, storeError(err)
+	if err != nil {
+		return store.Room{}, fmt.Errorf("room for appointment: %w", err)
 	}
-}
-
-// storeError maps a Firestore failure to the callable status the app
-// should act on.
-func storeError(err error) *callError {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return fail(statusNotFound, "No such appointment.", err)
-	case errors.Is(err, store.ErrMalformedAppointment):
-		return fail(statusFailedPrecondition, "This appointment's record is incomplete; contact support.", err)
-	case isUnavailable(err):
-		return fail(statusUnavailable, "The appointment store is unavailable; try again.", err)
-	default:
-		return fail(statusInternal, "The appointment could not be read.", err)
-	}
+	return room, nil
 }
 
 // isUnavailable tells a failure worth retrying later (Firestore or the
