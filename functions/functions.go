@@ -32,6 +32,9 @@ func init() {
 	HmssWebhook = a.webhookHandler()
 	functions.HTTP("hmsToken", HmsToken)
 	functions.HTTP("hmssWebhook", HmssWebhook)
+	functions.HTTP("hmsEndCall", a.endCallHandler())
+	functions.HTTP("hmsRecordingUrl", a.recordingURLHandler())
+	functions.HTTP("hmsSweep", a.sweepHandler())
 }
 
 // HmsToken is the hmsToken callable: it answers a signed-in doctor or
