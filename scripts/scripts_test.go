@@ -204,7 +204,7 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Errorf("POST /hmssWebhook: %d %s, want 200", resp.status, resp.body)
 	}
 	// hmsToken verifies an ID token from the Auth emulator, then finds no
-	// such appointment in Firestore.
+	// such appointment in Firestore: PERMISSION_DENIED.
 	signUp := httpDo(t, http.MethodPost, "http://"+authHost[1]+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any",
 		strings.NewReader(`{"email":"dev@example.com","password":"dev-password","returnSecureToken":true}`),
 		map[string]string{"Content-Type": "application/json"})
@@ -217,8 +217,9 @@ func TestDevEndToEnd(t *testing.T) {
 	for _, path := range []string{"/hmsToken", "/demo-videocalls/us-central1/hmsToken"} {
 		resp := httpDo(t, http.MethodPost, base+path, strings.NewReader(`{"data":{"appointmentId":"no-such-appointment"}}`),
 			map[string]string{"Authorization": "Bearer " + su.IDToken, "Content-Type": "application/json"})
-		if resp.status != http.StatusNotFound || !strings.Contains(resp.body, "NOT_FOUND") {
-			t.Errorf("POST %s: %d %s, want 404 NOT_FOUND", path, resp.status, resp.body)
+		// A missing appointment is not told apart from someone else's.
+		if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "PERMISSION_DENIED") {
+			t.Errorf("POST %s: %d %s, want 403 PERMISSION_DENIED", path, resp.status, resp.body)
 		}
 	}
 
