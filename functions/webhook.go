@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/telemed/videocalls/hms"
@@ -39,8 +40,9 @@ func (a *app) webhookHandler() http.HandlerFunc {
 }
 
 // receiveEvent checks, in this order and before anything is parsed or
-// stored: method, secret header, size; then it parses and stores the event
-// in one atomic write, and only then answers 200.
+// stored: method, secret header (when configured), size, signature (when
+// configured); then it parses and stores the event in one atomic write,
+// and only then answers 200 (SPEC §4).
 func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, webhookAnswer) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -50,8 +52,10 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		noteError(ctx, err)
 		return http.StatusInternalServerError, webhookAnswer{Status: "misconfigured", Error: err.Error()}
 	}
-	if !a.cfg.webhookSecrets.Match(r.Header.Get(a.cfg.webhookHeader)) {
-		return http.StatusUnauthorized, webhookAnswer{Status: "refused", Error: "missing or wrong " + a.cfg.webhookHeader + " header"}
+	// The answer never names the header: a prober learns nothing of the
+	// configuration from it.
+	if a.cfg.webhookSecrets.Len() > 0 && !a.cfg.webhookSecrets.Match(r.Header.Get(a.cfg.webhookHeader)) {
+		return http.StatusUnauthorized, webhookAnswer{Status: "refused", Error: "missing or wrong webhook secret"}
 	}
 	if r.ContentLength > maxWebhookBody {
 		return http.StatusRequestEntityTooLarge, webhookAnswer{Status: "refused", Error: fmt.Sprintf("body is larger than %d bytes", maxWebhookBody)}
@@ -66,13 +70,17 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		return http.StatusBadRequest, webhookAnswer{Status: "refused", Error: "body could not be read"}
 	}
 
+	if len(a.cfg.signingSecrets) > 0 && !hms.ValidSignature(raw, r.Header.Get(hms.SignatureHeader), a.cfg.signingSecrets) {
+		return http.StatusUnauthorized, webhookAnswer{Status: "refused", Error: "missing or wrong webhook signature"}
+	}
+
 	ev, err := hms.ParseEvent(raw)
 	if err != nil {
 		noteError(ctx, err)
 		return http.StatusBadRequest, webhookAnswer{Status: "refused", Error: err.Error()}
 	}
-	annotate(ctx, slog.String("eventId", ev.ID), slog.String("eventType", string(ev.Type)),
-		slog.String("roomId", ev.RoomID), slog.String("sessionId", ev.SessionID))
+	annotate(ctx, slog.String("eventId", capLog(ev.ID, maxLoggedID)), slog.String("eventType", capLog(string(ev.Type), maxLoggedID)),
+		slog.String("roomId", capLog(ev.RoomID, maxLoggedID)), slog.String("sessionId", capLog(ev.SessionID, maxLoggedID)))
 	if len(ev.DataProblems) > 0 {
 		annotate(ctx, slog.Any("dataProblems", ev.DataProblems))
 	}
@@ -88,7 +96,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	if errors.Is(err, store.ErrUnstorableEvent) {
 		// 400 at once: a 503 would have 100ms retry in vain.
 		noteError(ctx, err)
-		return http.StatusBadRequest, webhookAnswer{Status: "refused", EventID: ev.ID, Error: err.Error()}
+		return http.StatusBadRequest, webhookAnswer{Status: "refused", EventID: capLog(ev.ID, maxLoggedID), Error: err.Error()}
 	}
 	if err != nil {
 		// Whatever else went wrong, the event is not stored: 503 makes 100ms
@@ -97,13 +105,22 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		return http.StatusServiceUnavailable, webhookAnswer{Status: "retry", EventID: ev.ID, Error: "storage unavailable"}
 	}
 	if res.AppointmentID != "" {
-		annotate(ctx, slog.String("appointmentId", res.AppointmentID))
+		annotate(ctx, slog.String("appointmentId", capLog(res.AppointmentID, maxLoggedID)))
 	}
-	// Reconcile on a redelivered close too: a close whose first delivery
-	// timed out may still have been committed, and then its retry is a
-	// duplicate; reconciliation never overwrites, so running it twice is safe.
-	if ev.Type == hms.SessionCloseSuccess && res.AppointmentID != "" && ev.SessionID != "" {
-		a.reconcile(ctx, st, res.AppointmentID, ev.SessionID)
+	if res.NotApplied != "" {
+		// 200 all the same: no delivery of this event could ever be
+		// applied, and a 503 would only have 100ms retry, then drop it.
+		// Its raw copy is stored (applied: false) for whoever fixes it.
+		annotate(ctx, slog.Bool("applied", false), slog.String("notApplied", res.NotApplied))
+		noteSevere(ctx)
+	}
+	// Reconcile a close once per session and instance: also on a
+	// redelivery that Firestore answered (the first delivery may have been
+	// committed, then timed out before its answer, and never reconciled),
+	// never on one this instance answered from memory (it reconciled then).
+	if ev.Type == hms.SessionCloseSuccess && res.AppointmentID != "" && ev.SessionID != "" &&
+		res.NotApplied == "" && !res.Remembered && a.reconciled.first(res.AppointmentID, ev.SessionID) {
+		a.reconcile(ctx, st, res.AppointmentID, ev.RoomID, ev.SessionID)
 	}
 	if res.Duplicate {
 		annotate(ctx, slog.Bool("duplicate", true))
@@ -115,7 +132,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 // reconcile fills in attendance that lost peer events left out, from 100ms's
 // own record of the session. It runs after the event is durably stored and
 // never fails the webhook: a miss here only leaves what events recorded.
-func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, sessionID string) {
+func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, roomID, sessionID string) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	err := func() error {
@@ -126,6 +143,11 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, ses
 		sess, err := client.GetSession(ctx, sessionID)
 		if err != nil {
 			return fmt.Errorf("get session %s: %w", sessionID, err)
+		}
+		// A close may name another room's session id: that session's
+		// participants must never be written into this call.
+		if sess.RoomID != roomID {
+			return fmt.Errorf("session %s belongs to another room than the event's", sessionID)
 		}
 		peers := make([]store.PeerRecord, 0, len(sess.Peers))
 		for _, p := range sess.Peers {
@@ -141,4 +163,31 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, ses
 		return
 	}
 	annotate(ctx, slog.String("reconcile", "done"))
+}
+
+// onceSet remembers (appointment, session) pairs, to do something at most
+// once per pair and instance. It forgets everything when full: forgetting
+// costs one more call to 100ms for a session closed long ago.
+type onceSet struct {
+	mu   sync.Mutex
+	seen map[[2]string]struct{}
+}
+
+// maxOnceSet bounds onceSet's memory: ids are at most 256 bytes (session)
+// and 1,500 (appointment), so under 20 MiB at worst, about 1 MiB in practice.
+const maxOnceSet = 10000
+
+// first reports whether this is the first time the pair is seen.
+func (o *onceSet) first(appt, session string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	key := [2]string{appt, session}
+	if _, ok := o.seen[key]; ok {
+		return false
+	}
+	if o.seen == nil || len(o.seen) >= maxOnceSet {
+		o.seen = make(map[[2]string]struct{})
+	}
+	o.seen[key] = struct{}{}
+	return true
 }
