@@ -91,9 +91,9 @@ func startE2E(fsHost, authHost string) (*e2eEnv, error) {
 	e.sensitive = []string{e2eSecret, e2eWebhookSecret}
 
 	bin := filepath.Join(os.TempDir(), fmt.Sprintf("videocalls-local-%d", os.Getpid()))
-	build := exec.Command("go", "build", "-race", "-o", bin, "../cmd/local")
+	build := exec.Command("go", "build", "-race", "-o", bin, "../cmd/local/server")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build cmd/local: %v\n%s", err, out)
+		return nil, fmt.Errorf("build cmd/local/server: %v\n%s", err, out)
 	}
 	ports, err := emulatortest.FreePorts(1)
 	if err != nil {
@@ -120,7 +120,7 @@ func startE2E(fsHost, authHost string) (*e2eEnv, error) {
 	e.cmd.Stderr = e.logs
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start cmd/local: %w", err)
+		return nil, fmt.Errorf("start cmd/local/server: %w", err)
 	}
 	if err := waitHTTP(e.baseURL+"/hmssWebhook", 60*time.Second); err != nil {
 		e.stop()
@@ -275,7 +275,7 @@ func (e *e2eEnv) callTree(t *testing.T, appointmentID string) map[string]map[str
 		t.Fatalf("get call %s: %v", appointmentID, err)
 	}
 	add("/", snap)
-	for _, sub := range []string{"sessions", "recordings"} {
+	for _, sub := range []string{"sessions", "recordings", "transcripts", "failures"} {
 		snaps, err := call.Collection(sub).Documents(ctx).GetAll()
 		if err != nil {
 			t.Fatalf("list %s: %v", sub, err)

@@ -119,8 +119,14 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 	if streams, _ := call["streams"].(map[string]any); len(streams) != 2 {
 		t.Errorf("streams: %v", call["streams"])
 	}
-	if f, _ := call["peerFailures"].(map[string]any); len(f) != 2 {
-		t.Errorf("peerFailures: %v", call["peerFailures"])
+	failures := 0
+	for k, v := range tree {
+		if strings.HasPrefix(k, "failures/") && (v["kind"] == "join" || v["kind"] == "leave") {
+			failures++
+		}
+	}
+	if _, ok := call["peerFailures"]; ok || failures != 2 {
+		t.Errorf("%d failure documents, want 2, and no peerFailures map on the call: %v", failures, call)
 	}
 	stored := e.countEvents(t)
 
@@ -137,8 +143,9 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 	if got := e.countEvents(t); got != stored {
 		t.Errorf("hmsEvents %d after redelivery, want %d", got, stored)
 	}
-	// A close stored after its delivery timed out comes back as a duplicate:
-	// reconciliation still runs, and adds what 100ms knows and events lost.
+	// This instance reconciled the session on the first close: a
+	// redelivery asks 100ms nothing more (issue 11: twenty redeliveries made
+	// twenty GETs), so what 100ms learns later is not added.
 	e.fake.setSession(fakeSession{ID: sessionID, RoomID: roomID, Peers: map[string]fakePeer{
 		"late-peer": {ID: "late-peer", Name: "Interpreter", Role: "guest", UserID: "uid-interpreter",
 			JoinedAt: "2021-11-30T12:59:10Z", LeftAt: "2021-11-30T12:59:40Z"},
@@ -147,11 +154,8 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 		t.Fatalf("close redelivered: %d %s", ans.code, ans.body)
 	}
 	after := e.callTree(t, apptID)["sessions/"+sessionID]["peers"].(map[string]any)
-	if late, _ := after["late-peer"].(map[string]any); late["userId"] != "uid-interpreter" {
-		t.Errorf("a duplicate close did not reconcile: peers %v", after)
-	}
-	if len(after) != len(peers)+1 {
-		t.Errorf("reconciling again changed other peers: %d before, %d after", len(peers), len(after))
+	if _, ok := after["late-peer"]; ok || len(after) != len(peers) {
+		t.Errorf("a redelivered close reconciled again: peers %v", after)
 	}
 
 	raw := e.doc(t, "hmsEvents/"+mustID(t, events[0]))
