@@ -90,10 +90,11 @@ func StopAuth() {
 
 // Auth returns the host:port of this process's Auth emulator, starting it on
 // first use (see StartAuth), with FIREBASE_AUTH_EMULATOR_HOST set to it. When
-// the emulator cannot be had, it fails tb if the CI variable is set, and
-// otherwise skips tb with the reason and the `npm ci` hint.
+// the emulator cannot be had, it fails tb with the reason and the `npm ci`
+// hint; with -short it skips tb without trying.
 func Auth(tb testing.TB) string {
 	tb.Helper()
+	skipIfShort(tb, "Firebase Auth emulator")
 	host, _, err := StartAuth()
 	if err != nil {
 		unavailable(tb, "Firebase Auth emulator", err)
@@ -101,19 +102,21 @@ func Auth(tb testing.TB) string {
 	return host
 }
 
-// unavailable fails tb in CI and skips it elsewhere, for an emulator that
-// cannot be had.
+// unavailable fails tb, for an emulator that cannot be had: a test that
+// needs an emulator never passes, nor skips quietly, without one (the
+// explicit opt-out is -short, see skipIfShort).
 func unavailable(tb testing.TB, what string, err error) {
 	tb.Helper()
-	if inCI() {
-		tb.Fatalf("%s unavailable (CI is set, so this is a failure): %v", what, err)
-	}
-	tb.Skipf("%s unavailable, skipping (set CI=true to make this a failure): %v", what, err)
+	tb.Fatalf("%s unavailable (run `scripts/test -short` to skip the tests that need it): %v", what, err)
 }
 
-// inCI reports whether the CI variable asks for missing emulators to fail
-// tests rather than skip them.
-func inCI() bool { return os.Getenv("CI") != "" }
+// skipIfShort skips tb under -short, the one way to run without emulators.
+func skipIfShort(tb testing.TB, what string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("-short: skipping a test that needs the %s", what)
+	}
+}
 
 func startAuth() (host string, proc *authProcess, prevEnv *string, err error) {
 	if prev, ok := os.LookupEnv(AuthEmulatorHostEnv); ok {

@@ -63,23 +63,12 @@ func MustFirestore(tb testing.TB) string {
 
 // Firestore returns the shared emulator's host, starting it on first use,
 // and sets FIRESTORE_EMULATOR_HOST. It fails the test when the emulator
-// cannot start and CI is set, and skips it otherwise. Call StopFirestore
-// from TestMain to stop what was started.
+// cannot start; with -short it skips the test without trying. Call
+// StopFirestore from TestMain to stop what was started.
 func Firestore(tb testing.TB) string {
 	tb.Helper()
-	fsOnce.Do(func() {
-		fsEmu, fsErr = startFirestore()
-		if fsErr == nil {
-			fsErr = os.Setenv("FIRESTORE_EMULATOR_HOST", fsEmu.Host)
-		}
-	})
-	if fsErr != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("Firestore emulator unavailable (CI is set, so this fails): %v", fsErr)
-		}
-		tb.Skipf("Firestore emulator unavailable: %v", fsErr)
-	}
-	return fsEmu.Host
+	skipIfShort(tb, "Firestore emulator")
+	return MustFirestore(tb)
 }
 
 // FirestoreProcess returns the shared emulator, or nil when none was
