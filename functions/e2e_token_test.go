@@ -128,12 +128,15 @@ func TestE2ETokenRefusals(t *testing.T) {
 		{"ID token of another project", otherProject, open, 401, "UNAUTHENTICATED"},
 		{"revoked ID token", revoked.idToken, open, 401, "UNAUTHENTICATED"},
 		{"disabled user", disabled.idToken, open, 401, "UNAUTHENTICATED"},
-		{"unknown appointment", doctor.idToken, "no-such-appointment", 404, "NOT_FOUND"},
+		{"unknown appointment", doctor.idToken, "no-such-appointment", 403, "PERMISSION_DENIED"},
 		{"cancelled", doctor.idToken, seed("cancelled", map[string]any{"status": "Cancelled"}), 400, "FAILED_PRECONDITION"},
 		{"canceled", client.idToken, seed("canceled", map[string]any{"status": "canceled"}), 400, "FAILED_PRECONDITION"},
 		{"too early", doctor.idToken, seed("early", map[string]any{"startAt": now.Add(20 * time.Minute)}), 400, "FAILED_PRECONDITION"},
 		{"too late", client.idToken, seed("late", map[string]any{"endAt": now.Add(-61 * time.Minute)}), 400, "FAILED_PRECONDITION"},
-		{"no doctorId", doctor.idToken, seed("malformed", map[string]any{"doctorId": nil}), 400, "FAILED_PRECONDITION"},
+		{"no doctorId, asked by its client", client.idToken, seed("malformed", map[string]any{"doctorId": nil}), 400, "FAILED_PRECONDITION"},
+		// The doctor is named nowhere readable: for this caller the
+		// appointment is not theirs, and its state is not told.
+		{"no doctorId, asked by the doctor", doctor.idToken, seed("malformed3", map[string]any{"doctorId": nil}), 403, "PERMISSION_DENIED"},
 		{"numeric clientId", doctor.idToken, seed("malformed2", map[string]any{"clientId": 42}), 400, "FAILED_PRECONDITION"},
 	}
 	for _, tc := range cases {
