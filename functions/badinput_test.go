@@ -140,26 +140,30 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		return b
 	}
 	jsonCT := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + doctor.idToken}
-	// callable sends a raw request to hmsToken and renders "code STATUS".
+	// callable sends a raw request to hmsToken and renders its answer.
 	callable := func(method string, header map[string]string, body []byte) func(t *testing.T) string {
 		return func(t *testing.T) string {
 			ans := e.send(t, method, "/hmsToken", header, body)
+			e.rememberJoinToken(ans)
 			return callableCell(t, ans)
 		}
 	}
 	// token calls hmsToken the way the SDKs do, as idToken, for appt.
 	token := func(idToken, appt string) func(t *testing.T) string {
+		body := validBody(appt)
+		header := map[string]string{"Content-Type": "application/json"}
+		if idToken != "" {
+			header["Authorization"] = "Bearer " + idToken
+		}
+		return callable(http.MethodPost, header, body)
+	}
+	// at sends the request to another server of hmsToken (one with
+	// settings the end-to-end server does not have).
+	at := func(base string, header map[string]string, body []byte) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			code, ans := e.callToken(t, idToken, appt)
-			switch {
-			case ans.Error != nil && ans.Error.Message == "":
-				return fmt.Sprintf("%d %s without a message", code, ans.Error.Status)
-			case ans.Error != nil:
-				return fmt.Sprintf("%d `%s`", code, ans.Error.Status)
-			case ans.Result != nil:
-				return fmt.Sprintf("%d result (role `%v`)", code, ans.Result["role"])
-			}
-			return fmt.Sprintf("%d (no result, no error)", code)
+			ans, _ := callAt(t, base, header, string(body))
+			e.rememberJoinToken(ans)
+			return callableCell(t, ans)
 		}
 	}
 
@@ -191,47 +195,109 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		return h
 	}
 
+	// The servers with settings of their own: App Check enforced, and
+	// App Check not enforced with an Auth that can be taken down.
+	acKeys := testAppCheckKeys(t)
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validAppCheck := acKeys.token(t, acKeys.key, e.project, now.Add(time.Hour))
+	forgedAppCheck := acKeys.token(t, otherKey, e.project, now.Add(time.Hour))
+	e.remember(validAppCheck, forgedAppCheck)
+	_, enforced := inProcessCallable(t, e, map[string]string{envAppCheck: "true"}, "")
+	authProxy := newAuthProxy(t, e.auth)
+	lax, laxSrv := inProcessCallable(t, e, nil, authProxy.host())
+	lax.authTimeout = 2 * time.Second
+	withAppCheck := func(tok string) map[string]string {
+		h := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + doctor.idToken}
+		if tok != "" {
+			h["X-Firebase-AppCheck"] = tok
+		}
+		return h
+	}
+	authMode := func(mode string, send func(t *testing.T) string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			authProxy.mode.Store(mode)
+			defer authProxy.mode.Store("pass")
+			return send(t)
+		}
+	}
+	sse := map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream", "Authorization": "Bearer " + doctor.idToken}
+	sseNoToken := map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream"}
+	early := seed("early", map[string]any{"startAt": now.Add(20 * time.Minute)})
+	opensAt := func(t *testing.T) string {
+		ans := e.send(t, http.MethodPost, "/hmsToken", map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + doctor.idToken}, validBody(early))
+		cell := callableCell(t, ans)
+		var out callableAnswer
+		_ = json.Unmarshal(ans.body, &out)
+		if out.Error != nil {
+			if at, ok := out.Error.Details["opensAt"].(string); ok {
+				if _, err := time.Parse(time.RFC3339, at); err == nil {
+					cell += " with `details.opensAt`"
+				}
+			}
+		}
+		return cell
+	}
+
 	const (
 		invalid    = "400 `INVALID_ARGUMENT`"
 		unauth     = "401 `UNAUTHENTICATED`"
 		precond    = "400 `FAILED_PRECONDITION`"
+		denied     = "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`"
 		refused4xx = " `refused`"
 	)
 	bigCallable := []byte(`{"data":{"appointmentId":"` + strings.Repeat("a", maxCallableBody) + `"}}`)
 	id1, id2, id3, id4, id5, id6, id7, id8, id9, id10 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
 	return []badRequest{
-		{"hmsToken", "`GET` instead of `POST`", invalid, callable(http.MethodGet, jsonCT, nil)},
-		{"hmsToken", "`PUT` with a valid body", invalid, callable(http.MethodPut, jsonCT, validBody(open))},
-		{"hmsToken", "`Content-Type: text/plain`", invalid, callable(http.MethodPost,
+		{"hmsToken", "`GET` instead of `POST`", invalid + " `METHOD_NOT_POST`", callable(http.MethodGet, jsonCT, nil)},
+		{"hmsToken", "`PUT` with a valid body", invalid + " `METHOD_NOT_POST`", callable(http.MethodPut, jsonCT, validBody(open))},
+		{"hmsToken", "`Content-Type: text/plain`", invalid + " `CONTENT_TYPE_NOT_JSON`", callable(http.MethodPost,
 			map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + doctor.idToken}, validBody(open))},
-		{"hmsToken", "no `Content-Type`", invalid, callable(http.MethodPost,
+		{"hmsToken", "no `Content-Type`", invalid + " `CONTENT_TYPE_NOT_JSON`", callable(http.MethodPost,
 			map[string]string{"Authorization": "Bearer " + doctor.idToken}, validBody(open))},
-		{"hmsToken", "body over 64 KiB", invalid, callable(http.MethodPost, jsonCT, bigCallable)},
-		{"hmsToken", "malformed JSON (`{\"data\":`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":`))},
-		{"hmsToken", "JSON that is not an object (`[]`)", invalid, callable(http.MethodPost, jsonCT, []byte(`[]`))},
-		{"hmsToken", "no `data` (`{\"appointmentId\":\"…\"}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"appointmentId":"`+open+`"}`))},
-		{"hmsToken", "`data` not an object (`{\"data\":\"x\"}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":"x"}`))},
-		{"hmsToken", "missing `appointmentId` (`{\"data\":{}}`)", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{}}`))},
-		{"hmsToken", "blank `appointmentId`", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":"  "}}`))},
-		{"hmsToken", "`appointmentId` a number", invalid, callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":42}}`))},
-		{"hmsToken", "no ID token", unauth, token("", open)},
-		{"hmsToken", "`Authorization` not `Bearer`", unauth, callable(http.MethodPost,
+		{"hmsToken", "body over 64 KiB", invalid + " `BODY_TOO_LARGE`", callable(http.MethodPost, jsonCT, bigCallable)},
+		{"hmsToken", "malformed JSON (`{\"data\":`)", invalid + " `BODY_NOT_JSON_OBJECT`", callable(http.MethodPost, jsonCT, []byte(`{"data":`))},
+		{"hmsToken", "JSON that is not an object (`[]`)", invalid + " `BODY_NOT_JSON_OBJECT`", callable(http.MethodPost, jsonCT, []byte(`[]`))},
+		{"hmsToken", "no `data` (`{\"appointmentId\":\"…\"}`)", invalid + " `NO_DATA`", callable(http.MethodPost, jsonCT, []byte(`{"appointmentId":"`+open+`"}`))},
+		{"hmsToken", "a key besides `data` (`{\"data\":{…},\"extra\":1}`)", invalid + " `EXTRA_KEYS`", callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":"`+open+`"},"extra":1}`))},
+		{"hmsToken", "`data` not an object (`{\"data\":\"x\"}`)", invalid + " `BAD_DATA`", callable(http.MethodPost, jsonCT, []byte(`{"data":"x"}`))},
+		{"hmsToken", "`data` null (`{\"data\":null}`): present, so the missing `appointmentId` is the error", invalid + " `MISSING_APPOINTMENT_ID`", callable(http.MethodPost, jsonCT, []byte(`{"data":null}`))},
+		{"hmsToken", "missing `appointmentId` (`{\"data\":{}}`)", invalid + " `MISSING_APPOINTMENT_ID`", callable(http.MethodPost, jsonCT, []byte(`{"data":{}}`))},
+		{"hmsToken", "blank `appointmentId`", invalid + " `MISSING_APPOINTMENT_ID`", callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":"  "}}`))},
+		{"hmsToken", "`appointmentId` a number", invalid + " `BAD_DATA`", callable(http.MethodPost, jsonCT, []byte(`{"data":{"appointmentId":42}}`))},
+		{"hmsToken", "`Accept: text/event-stream`, valid request", "200 SSE `data: {\"result\":…}`", callable(http.MethodPost, sse, validBody(open))},
+		{"hmsToken", "`Accept: text/event-stream`, no ID token", "200 SSE `data: {\"error\":…}` `UNAUTHENTICATED` `NO_ID_TOKEN`", callable(http.MethodPost, sseNoToken, validBody(open))},
+		{"hmsToken", "no ID token", unauth + " `NO_ID_TOKEN`", token("", open)},
+		{"hmsToken", "`Authorization` not `Bearer`", unauth + " `NO_ID_TOKEN`", callable(http.MethodPost,
 			map[string]string{"Content-Type": "application/json", "Authorization": "Basic " + doctor.idToken}, validBody(open))},
-		{"hmsToken", "garbage ID token (`not-a-jwt`)", unauth, token("not-a-jwt", open)},
-		{"hmsToken", "expired ID token", unauth, token(expired, open)},
-		{"hmsToken", "ID token of another project (`aud`/`iss`)", unauth, token(otherProject, open)},
-		{"hmsToken", "revoked ID token (tokens revoked after it was issued)", unauth, token(revoked.idToken, open)},
-		{"hmsToken", "ID token of a disabled user", unauth, token(disabled.idToken, open)},
-		{"hmsToken", "ID token of a deleted user", unauth, token(deleted.idToken, open)},
+		{"hmsToken", "garbage ID token (`not-a-jwt`)", unauth + " `ID_TOKEN_INVALID`", token("not-a-jwt", open)},
+		{"hmsToken", "expired ID token", unauth + " `ID_TOKEN_EXPIRED`", token(expired, open)},
+		{"hmsToken", "ID token of another project (`aud`/`iss`)", unauth + " `ID_TOKEN_INVALID`", token(otherProject, open)},
+		{"hmsToken", "revoked ID token (tokens revoked after it was issued)", unauth + " `ID_TOKEN_REVOKED`", token(revoked.idToken, open)},
+		{"hmsToken", "ID token of a disabled user", unauth + " `USER_DISABLED`", token(disabled.idToken, open)},
+		{"hmsToken", "ID token of a deleted user", unauth + " `USER_NOT_FOUND`", token(deleted.idToken, open)},
 		{"hmsToken", "forged ID token (valid claims, signed by another key). **Emulator only:** the Admin SDK skips signatures " +
 			"when `FIREBASE_AUTH_EMULATOR_HOST` is set, so it is accepted here; in production the signature is checked " +
-			"and the answer is 401 `UNAUTHENTICATED`", "200 result (role `host`)", token(forged, open)},
-		{"hmsToken", "foreign appointment (caller is neither doctor nor client)", "403 `PERMISSION_DENIED`", token(stranger.idToken, open)},
-		{"hmsToken", "unknown appointment", "404 `NOT_FOUND`", token(doctor.idToken, "bad-no-such-appointment")},
-		{"hmsToken", "cancelled appointment (`status: \"Cancelled\"`)", precond, token(client.idToken, seed("cancelled", map[string]any{"status": "Cancelled"}))},
-		{"hmsToken", "too early (`startAt` 20 min away, `JOIN_EARLY=15m`)", precond, token(doctor.idToken, seed("early", map[string]any{"startAt": now.Add(20 * time.Minute)}))},
-		{"hmsToken", "too late (`endAt` 61 min ago, `JOIN_LATE=1h`)", precond, token(client.idToken, seed("late", map[string]any{"endAt": now.Add(-61 * time.Minute)}))},
-		{"hmsToken", "appointment without a string `doctorId`", precond, token(client.idToken, seed("malformed", map[string]any{"doctorId": 7}))},
+			"and the answer is 401 `UNAUTHENTICATED`", "200 result", token(forged, open)},
+		{"hmsToken", "valid ID token, Auth unreachable (connection dropped)", "503 `UNAVAILABLE` `AUTH_UNAVAILABLE`",
+			authMode("down", at(laxSrv.URL, withAppCheck(""), validBody(open)))},
+		{"hmsToken", "valid ID token, Auth does not answer within the check's deadline", "503 `UNAVAILABLE` `AUTH_UNAVAILABLE`",
+			authMode("hang", at(laxSrv.URL, withAppCheck(""), validBody(open)))},
+		{"hmsToken", "valid ID token, Auth answers 403 to the service account", "500 `INTERNAL` `AUTH_PERMISSION`",
+			authMode("forbidden", at(laxSrv.URL, withAppCheck(""), validBody(open)))},
+		{"hmsToken", "`APP_CHECK_ENFORCE=true`, no `X-Firebase-AppCheck`", unauth + " `APP_CHECK_MISSING`", at(enforced.URL, withAppCheck(""), validBody(open))},
+		{"hmsToken", "`APP_CHECK_ENFORCE=true`, App Check token signed by another key", unauth + " `APP_CHECK_INVALID`", at(enforced.URL, withAppCheck(forgedAppCheck), validBody(open))},
+		{"hmsToken", "`APP_CHECK_ENFORCE=true`, valid App Check token", "200 result", at(enforced.URL, withAppCheck(validAppCheck), validBody(open))},
+		{"hmsToken", "App Check not enforced, invalid App Check token: logged, let through", "200 result", at(laxSrv.URL, withAppCheck(forgedAppCheck), validBody(open))},
+		{"hmsToken", "foreign appointment (caller is neither doctor nor client)", denied, token(stranger.idToken, open)},
+		{"hmsToken", "unknown appointment (same answer as a foreign one)", denied, token(doctor.idToken, "bad-no-such-appointment")},
+		{"hmsToken", "too early, asked by a stranger (not told)", denied, token(stranger.idToken, early)},
+		{"hmsToken", "cancelled appointment (`status: \"Cancelled\"`)", precond + " `CANCELLED`", token(client.idToken, seed("cancelled", map[string]any{"status": "Cancelled"}))},
+		{"hmsToken", "too early (`startAt` 20 min away, `JOIN_EARLY=15m`)", precond + " `TOO_EARLY` with `details.opensAt`", opensAt},
+		{"hmsToken", "too late (`endAt` 61 min ago, `JOIN_LATE=1h`)", precond + " `TOO_LATE`", token(client.idToken, seed("late", map[string]any{"endAt": now.Add(-61 * time.Minute)}))},
+		{"hmsToken", "appointment without a string `doctorId`, asked by its client", precond + " `MALFORMED_APPOINTMENT`", token(client.idToken, seed("malformed", map[string]any{"doctorId": 7}))},
 
 		{"hmssWebhook", "`GET` instead of `POST`", "405" + refused4xx + " (`Allow: POST`)", func(t *testing.T) string {
 			ans := e.send(t, http.MethodGet, "/hmssWebhook", secretHeader, nil)
@@ -292,20 +358,55 @@ func (e *e2eEnv) send(t *testing.T, method, path string, header map[string]strin
 	return httpAnswer{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// callableCell renders a callable answer as "code `STATUS`".
+// rememberJoinToken adds a join token an answer carries to the values the
+// server's log must not hold.
+func (e *e2eEnv) rememberJoinToken(ans httpAnswer) {
+	if i := strings.Index(string(ans.body), `"token":"`); i >= 0 {
+		rest := string(ans.body[i+len(`"token":"`):])
+		if j := strings.IndexByte(rest, '"'); j > 0 {
+			e.remember(rest[:j])
+		}
+	}
+}
+
+// callableCell renders a callable answer as "code `STATUS` `REASON`", "200
+// result", or for a server-sent event "200 SSE ...".
 func callableCell(t *testing.T, ans httpAnswer) string {
 	t.Helper()
+	payload, prefix := ans.body, ""
+	if ct := ans.header.Get("Content-Type"); ct == "text/event-stream" {
+		s := string(ans.body)
+		if !strings.HasPrefix(s, "data: ") || !strings.HasSuffix(s, "\n\n") || strings.Count(s, "\n") != 2 {
+			return fmt.Sprintf("%d SSE, not one data line: %q", ans.code, s)
+		}
+		payload = []byte(strings.TrimSuffix(strings.TrimPrefix(s, "data: "), "\n\n"))
+		prefix = "SSE "
+	}
 	var out callableAnswer
-	if err := json.Unmarshal(ans.body, &out); err != nil {
+	if err := json.Unmarshal(payload, &out); err != nil {
 		return fmt.Sprintf("%d, not JSON", ans.code)
 	}
-	if out.Error == nil {
+	switch {
+	case out.Error == nil && out.Result != nil && prefix != "":
+		return fmt.Sprintf("%d %s`data: {\"result\":…}`", ans.code, prefix)
+	case out.Error == nil && out.Result != nil:
+		if tok, _ := out.Result["token"].(string); tok == "" {
+			return fmt.Sprintf("%d result without a token", ans.code)
+		}
+		return fmt.Sprintf("%d result", ans.code)
+	case out.Error == nil:
 		return fmt.Sprintf("%d without an error", ans.code)
-	}
-	if out.Error.Message == "" {
+	case out.Error.Message == "":
 		return fmt.Sprintf("%d `%s` without a message", ans.code, out.Error.Status)
 	}
-	return fmt.Sprintf("%d `%s`", ans.code, out.Error.Status)
+	reason, _ := out.Error.Details["reason"].(string)
+	if reason == "" {
+		return fmt.Sprintf("%d `%s` without a reason", ans.code, out.Error.Status)
+	}
+	if prefix != "" {
+		return fmt.Sprintf("%d %s`data: {\"error\":…}` `%s` `%s`", ans.code, prefix, out.Error.Status, reason)
+	}
+	return fmt.Sprintf("%d `%s` `%s`", ans.code, out.Error.Status, reason)
 }
 
 // webhookCell renders a webhook answer as "code `status`".
