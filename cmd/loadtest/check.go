@@ -49,6 +49,21 @@ type report struct {
 	subDocs     map[string]int // sessions and recordings compared
 	callsDiffer []string       // "appt: first path, values"
 	diffFields  map[string]int // differing fields, ids replaced by *
+
+	// The sweep (-sweep) and the replays it asked for.
+	failedRecorded int // deliveries given up, recorded as failed in the fake
+	swept          bool
+	load2, load3   string // load average before and after the sweeps
+	sweeps         []sweepRun
+	replayed       int            // replayed events the fake posted
+	replayCodes    map[int]int    // the server's answers to them
+	replayStored   map[string]int // "stored" answers to them, by event id
+	replayTook     time.Duration  // first to last replayed event
+	replayDocs     int            // hmsEvents documents stored from a replay
+	liveCalls      int            // the load's calls live after the sweeps
+	liveOver       int            // ... whose session 100ms says is over
+	liveUnknown    int            // ... whose session 100ms does not know
+	liveOverIDs    []string
 }
 
 // check reads Firestore and fills in rep's findings.
@@ -61,8 +76,13 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 	rep.lostTypes = map[string]int{}
 	rep.subDocs = map[string]int{}
 	rep.diffFields = map[string]int{}
-	for _, n := range rep.load.stored {
-		if n > 1 {
+	for id, n := range rep.load.stored {
+		if n+rep.replayStored[id] > 1 {
+			rep.twice++
+		}
+	}
+	for id, n := range rep.replayStored {
+		if rep.load.stored[id] == 0 && n > 1 {
 			rep.twice++
 		}
 	}
@@ -91,7 +111,13 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 			}
 			rep.storedDocs++
 			d := snap.Data()
-			if raw, _ := d["raw"].(string); raw != string(e.Body) {
+			raw, _ := d["raw"].(string)
+			if replay, _ := d["replay"].(bool); replay {
+				rep.replayDocs++
+				if raw != string(replayBody(e.Body)) {
+					rep.wrongBody++
+				}
+			} else if raw != string(e.Body) {
 				rep.wrongBody++
 			}
 			if appt, _ := d["appointmentId"].(string); appt != apptOfRoom[e.RoomID] {
@@ -272,7 +298,17 @@ func lookup(v any, path string) any {
 // ok reports whether every check passed.
 func (r *report) ok() bool {
 	return len(r.lost) == 0 && r.twice == 0 && r.wrongBody == 0 && r.wrongAppt == 0 &&
-		len(r.callsDiffer) == 0 && r.totalDocs == r.events+r.warmEvents
+		len(r.callsDiffer) == 0 && r.totalDocs == r.events+r.warmEvents && r.liveOver == 0 && r.sweepsOK()
+}
+
+// sweepsOK: every sweep run answered 200 without an error or a timeout.
+func (r *report) sweepsOK() bool {
+	for _, s := range r.sweeps {
+		if s.status != 200 || s.sum.Errors > 0 || s.sum.ReplayError != "" || s.sum.TimedOut {
+			return false
+		}
+	}
+	return true
 }
 
 // print writes the summary table.
@@ -319,6 +355,9 @@ func (r *report) print(w io.Writer) {
 	if r.serverRSS > 0 {
 		fmt.Fprintf(w, "%-13s server peak RSS (VmHWM) %.1f MiB after the load\n", "memory", float64(r.serverRSS)/1024)
 	}
+	if r.failedRecorded > 0 || r.swept {
+		r.printSweeps(w)
+	}
 	fmt.Fprintf(w, "\n%-13s %d/%d events stored, %d lost; %d documents in all (want %d, incl. %d warm-up)\n",
 		"hmsEvents", r.storedDocs, r.events, len(r.lost), r.totalDocs, r.events+r.warmEvents, r.warmEvents)
 	if len(l.gaveUp) > 0 {
@@ -335,8 +374,22 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "%-13s of the %d events with a delivery given up, %d are stored all the same (another delivery,\n"+
 			"%-13s or a write the emulator committed after its 503 was answered)\n", "", len(l.gaveUp), stored, "")
 	}
+	if r.replayDocs > 0 {
+		fmt.Fprintf(w, "%-13s %d stored from a replay (\"replay\": true)\n", "", r.replayDocs)
+	}
 	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
 	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)
+	if r.swept {
+		fmt.Fprintf(w, "%-13s %d of the load's calls live after the sweeps: %d whose session 100ms says is over, %d whose session it does not know\n",
+			"live calls", r.liveCalls, r.liveOver, r.liveUnknown)
+		for i, id := range r.liveOverIDs {
+			if i == o.showDiffs {
+				fmt.Fprintf(w, "%-13s ... %d more\n", "", len(r.liveOverIDs)-i)
+				break
+			}
+			fmt.Fprintf(w, "%-13s %s\n", "still live", id)
+		}
+	}
 	fmt.Fprintf(w, "%-13s %d/%d calls documents equal the in-order result (with %d sessions, %d recordings), %d differ\n",
 		"calls", r.callsEqual, r.rooms, r.subDocs["sessions"], r.subDocs["recordings"], len(r.callsDiffer))
 	if len(r.lost) > 0 {
@@ -354,6 +407,9 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "%-13s %s\n", "differs", d)
 	}
 	verdict := "PASS: nothing lost, nothing applied twice, every document equals the in-order result"
+	if r.swept {
+		verdict += ", no call live whose session is over"
+	}
 	if !r.ok() {
 		verdict = "FAIL"
 	}
@@ -408,3 +464,38 @@ func sum(m map[string]int) int {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// printSweeps writes the sweep's lines: what 100ms was left with, each
+// run's summary and cost, and the replays.
+func (r *report) printSweeps(w io.Writer) {
+	fmt.Fprintf(w, "\n%-13s %d deliveries given up, recorded in the fake 100ms as failed deliveries\n", "100ms history", r.failedRecorded)
+	if !r.swept {
+		fmt.Fprintf(w, "%-13s no sweep ran (-sweep=false): nothing replays them\n", "")
+		return
+	}
+	fmt.Fprintf(w, "%-13s load average %s before the sweeps, %s after\n", "sweep", r.load2, r.load3)
+	for i, s := range r.sweeps {
+		m := s.sum
+		fmt.Fprintf(w, "%-13s run %d, %.1fs after the load: %d in %.1fs; %d idle live calls checked, %d closed, %d still live, %d unknown, %d errors%s%s\n",
+			"", i+1, s.at.Seconds(), s.status, s.took.Seconds(), m.Checked, m.Closed, m.StillLive, m.Unknown, m.Errors,
+			cond(m.Truncated, ", truncated", ""), cond(m.TimedOut, ", TIMED OUT", ""))
+		if m.ReplayFrom != "" {
+			fmt.Fprintf(w, "%-13s   replay window %s to %s: %d failed deliveries, %d replays requested%s; replays done %.1fs after the run\n",
+				"", m.ReplayFrom, m.ReplayTo, m.FailedDeliveries, m.ReplaysRequested, cond(m.ReplayError != "", "; error: "+m.ReplayError, ""), s.replayWait.Seconds())
+		} else {
+			fmt.Fprintf(w, "%-13s   no replay window (less than hmsSweep's minimum since the last run)%s\n", "", cond(m.ReplayError != "", "; error: "+m.ReplayError, ""))
+		}
+		fmt.Fprintf(w, "%-13s   100ms requests during the run: %s\n", "", counts(s.hmsCall))
+	}
+	if r.replayed > 0 {
+		fmt.Fprintf(w, "%-13s %d events re-sent by the fake 100ms in %.1fs; the server answered %s; %d answered \"stored\"\n",
+			"replays", r.replayed, r.replayTook.Seconds(), statusCounts(r.replayCodes), sum(r.replayStored))
+	}
+}
+
+func cond(c bool, yes, no string) string {
+	if c {
+		return yes
+	}
+	return no
+}

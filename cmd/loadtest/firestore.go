@@ -124,7 +124,8 @@ var errStop = errors.New("stop")
 // session.close fails fast and changes nothing. With rooms, GET
 // .../sessions/{id} answers each generated session as 100ms knows it (every
 // peer, with its join and leave times), so that the reconciliation of
-// SPEC §4 can repair attendance whose events were lost. The server's
+// SPEC §4 can repair attendance whose events were lost, and hmsSweep can
+// ask which sessions are over (GET /sessions?room_id=&active=). The server's
 // HMS_SECRET is not shared with this tool, so the fake checks the
 // management tokens' claims but not their signature.
 func serveFakeHMS(addr string, rooms []sessiongen.Room) (*fake100ms.Server, error) {
@@ -139,7 +140,8 @@ func serveFakeHMS(addr string, rooms []sessiongen.Room) (*fake100ms.Server, erro
 				peers = append(peers, fake100ms.Peer{ID: p.ID, Name: p.Name, Role: p.Role, UserID: p.UserID,
 					JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
 			}
-			f.AddSession(fake100ms.Session{ID: s.ID, RoomID: r.ID, CreatedAt: s.StartedAt, UpdatedAt: s.EndedAt, Peers: peers})
+			// Active until its close is first sent (hmsHistory.firstSend).
+			f.AddSession(fake100ms.Session{ID: s.ID, RoomID: r.ID, Active: true, CreatedAt: s.StartedAt, UpdatedAt: s.EndedAt, Peers: peers})
 		}
 	}
 	return f, nil

@@ -27,7 +27,18 @@
 //     the two: the emulator's JIT may still be warming up).
 //  6. Applies the same events once, in time order per room, through the
 //     store package (the code the webhook runs) to the reference project.
-//  7. Checks: every event is in hmsEvents once with its exact body and its
+//  7. With -sweep (on by default with -outage and -fake-hms): once the
+//     load's failures are older than hmsSweep's replay lag (-sweep-wait
+//     after the last delivery given up), POSTs to hmsSweep (-sweep-url) as
+//     Cloud Scheduler would, waits for the replay it asked the fake 100ms
+//     for, and runs it again while a run closed or replayed something (at
+//     most -sweeps runs). The fake holds what 100ms would: each delivery
+//     the senders gave up on is a failed delivery from the moment it
+//     failed, and (with -reconcile) each session is active until its close
+//     is first sent. The fake replays to a forwarder here, which counts the
+//     server's answers as the senders do.
+//  8. Checks: every event is in hmsEvents once with its exact body (a
+//     replayed one: with "is_replay": true first, as 100ms re-sends it) and its
 //     appointment; no event was answered "stored" twice; every
 //     calls/{appointmentId} document with its sessions and recordings
 //     equals the reference, all fields but updatedAt and receivedAt (and
@@ -47,14 +58,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"syscall"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/procstat"
 	"github.com/telemed/videocalls/internal/sessiongen"
 	"github.com/telemed/videocalls/store"
@@ -85,6 +99,10 @@ type options struct {
 	serverPid    int
 	fakeHMS      string
 	reconcile    bool
+	sweep        bool
+	sweepURL     string
+	sweepWait    time.Duration
+	sweeps       int
 	showDiffs    int
 }
 
@@ -139,6 +157,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.serverPid, "server-pid", 0, "pid of the server (cmd/local), to report its CPU time per delivery")
 	fs.StringVar(&o.fakeHMS, "fake-hms", "", "serve a fake 100ms REST API on this host:port, answering 404 to everything (point the server's HMS_API_BASE at it)")
 	fs.BoolVar(&o.reconcile, "reconcile", false, "with -fake-hms, answer GET /sessions/{id} with the generated sessions' peers, so that the webhook's reconciliation can repair lost peer events")
+	fs.BoolVar(&o.sweep, "sweep", false, "after the load, run hmsSweep (-sweep-url) as Cloud Scheduler would, wait for the replays it asks the fake 100ms for, and check that no call is left live whose session is over; needs -fake-hms, and the server's SWEEP_IDLE of a few seconds (scripts/loadtest sets 1s). Default: on with -outage and -fake-hms")
+	fs.StringVar(&o.sweepURL, "sweep-url", "", "hmsSweep URL (default: -url with hmsSweep for its last path element)")
+	fs.DurationVar(&o.sweepWait, "sweep-wait", 32*time.Second, "with -sweep, run the first sweep this long after the last delivery given up: hmsSweep replays only failures older than 30 s")
+	fs.IntVar(&o.sweeps, "sweeps", 3, "with -sweep, at most this many runs: another runs while the last one closed a call or requested a replay")
 	fs.IntVar(&o.showDiffs, "show", 5, "list at most this many lost events and differing documents")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]   (see scripts/loadtest --help)\n\n")
@@ -149,6 +171,19 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	sweepSet := false
+	fs.Visit(func(f *flag.Flag) { sweepSet = sweepSet || f.Name == "sweep" })
+	if !sweepSet {
+		o.sweep = o.outage > 0 && o.fakeHMS != ""
+	}
+	if o.sweepURL == "" {
+		u, err := url.Parse(o.url)
+		if err != nil {
+			return nil, fmt.Errorf("-url %q: %w", o.url, err)
+		}
+		u.Path = path.Join(path.Dir(u.Path), "hmsSweep")
+		o.sweepURL = u.String()
 	}
 	if o.refProject == "" {
 		o.refProject = o.project + "-ref"
@@ -177,6 +212,10 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-outage-kind refuse needs -proxy, with the server using it as its FIRESTORE_EMULATOR_HOST (scripts/loadtest does that)")
 	case o.reconcile && o.fakeHMS == "":
 		return nil, errors.New("-reconcile needs -fake-hms (scripts/loadtest sets it)")
+	case o.sweep && o.fakeHMS == "":
+		return nil, errors.New("-sweep needs -fake-hms (scripts/loadtest sets it)")
+	case o.sweep && o.sweeps < 1:
+		return nil, errors.New("-sweeps must be positive")
 	case o.project == o.refProject || o.project == o.floorProject || o.refProject == o.floorProject:
 		return nil, errors.New("-project, -ref-project and -floor-project must differ")
 	}
@@ -261,16 +300,34 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	}
 	events := sessiongen.All(rooms)
 	rep.rooms, rep.events = len(rooms), len(events)
+	client := newHTTPClient(o)
+	var fake *fake100ms.Server
+	var history *hmsHistory
+	var sink *replaySink
 	if o.fakeHMS != "" {
 		var known []sessiongen.Room
 		if o.reconcile {
 			known = append(append(known, rooms...), warmRooms...)
 		}
-		fake, err := serveFakeHMS(o.fakeHMS, known)
-		if err != nil {
+		if fake, err = serveFakeHMS(o.fakeHMS, known); err != nil {
 			return false, err
 		}
 		defer fake.Close()
+		history = newHMSHistory(fake, known)
+		// The fake replays to this tool, which forwards to the server and
+		// counts the answers (see replaySink).
+		if sink, err = startReplaySink(newSender(client, o, header, secret)); err != nil {
+			return false, err
+		}
+		defer sink.close()
+		fake.SetWebhook(sink.url, http.Header{header: {secret}})
+	}
+	mkSender := func() *sender {
+		s := newSender(client, o, header, secret)
+		if history != nil {
+			s.firstSend, s.gaveUp = history.firstSend, history.gaveUp
+		}
+		return s
 	}
 	logf("generated %d events in %d rooms; recording the rooms", len(events), len(rooms))
 	if err := seedRooms(ctx, main, append(append([]sessiongen.Room(nil), rooms...), warmRooms...)); err != nil {
@@ -281,7 +338,6 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	}
 
 	// 2. Warm-up.
-	client := newHTTPClient(o)
 	if o.floor > 0 && o.warmFloor > 0 {
 		logf("warm-up: floor workload for %s", o.warmFloor)
 		if _, err := measureFloor(ctx, fsFloor, "warm", o.floorWriters, o.warmFloor); err != nil {
@@ -291,8 +347,7 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	if len(warmRooms) > 0 {
 		warm := sessiongen.All(warmRooms)
 		logf("warm-up: %d events through the webhook", len(warm))
-		s := newSender(client, o, header, secret)
-		res := s.deliver(ctx, warm, 1, 0, nil)
+		res := mkSender().deliver(ctx, warm, 1, 0, nil)
 		if res.byCode[http.StatusOK] == 0 {
 			return false, fmt.Errorf("warm-up: no delivery answered 200 (answers %v); is the server at %s running with the same secret and project?", res.byCode, o.url)
 		}
@@ -314,9 +369,9 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 		pauser = &outage{kind: o.outageKind, pid: o.emulatorPid, proxy: prox, after: o.outageAfter, length: o.outage}
 	}
 	logf("load: %d events x %d deliveries, %d senders%s", len(events), o.k, o.senders, pauser.describe())
-	s := newSender(client, o, header, secret)
 	m := startCPU(o.emulatorPid, o.serverPid)
-	rep.load = s.deliver(ctx, events, o.k, o.seed, pauser)
+	rep.load = mkSender().deliver(ctx, events, o.k, o.seed, pauser)
+	loadEnd := time.Now()
 	rep.loadCPU = m.stop()
 	rep.serverRSS = procstat.PeakRSS(o.serverPid)
 	if pauser != nil {
@@ -343,7 +398,37 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 	}
 	rep.refTime, rep.refCPU = time.Since(refStart), m.stop()
 
-	// 7. Checks.
+	// 7. The sweep, after the reference: its wait for the replay lag is
+	// then mostly over.
+	if history != nil {
+		history.mu.Lock()
+		rep.failedRecorded, err = history.failed, history.recorded
+		history.mu.Unlock()
+		if err != nil {
+			return false, fmt.Errorf("record a failed delivery in the fake 100ms: %w", err)
+		}
+	}
+	if o.sweep {
+		rep.swept = true
+		rep.load2 = procstat.LoadAvg()
+		if rep.sweeps, err = sweepAfterLoad(ctx, o, fake, loadEnd, rep.load.lastGaveUp, logf); err != nil {
+			return false, err
+		}
+		rep.load3 = procstat.LoadAvg()
+	}
+	if sink != nil {
+		sink.mu.Lock()
+		rep.replayed, rep.replayCodes, rep.replayStored = sink.posted, sink.byCode, sink.stored
+		rep.replayTook = sink.last.Sub(sink.first)
+		sink.mu.Unlock()
+	}
+	if o.sweep {
+		if rep.liveCalls, rep.liveOver, rep.liveUnknown, rep.liveOverIDs, err = liveCalls(ctx, fsMain, fake, rooms); err != nil {
+			return false, err
+		}
+	}
+
+	// 8. Checks.
 	logf("checking")
 	if err := check(ctx, fsMain, fsRef, rooms, events, len(sessiongen.All(warmRooms)), rep); err != nil {
 		return false, err

@@ -25,6 +25,11 @@ type sender struct {
 	secret  string
 	workers int
 	retries []time.Duration
+	// firstSend, when set, is told of each delivery's first attempt, just
+	// before it is sent; gaveUp of each delivery given up after the last
+	// retry, when 100ms would list it as failed.
+	firstSend func(ev sessiongen.Event)
+	gaveUp    func(ev sessiongen.Event)
 }
 
 func newHTTPClient(o *options) *http.Client {
@@ -59,6 +64,8 @@ type loadResult struct {
 	with503 int
 	retried int
 	gaveUp  map[string]int
+	// lastGaveUp is when the last delivery was given up (zero if none).
+	lastGaveUp time.Time
 }
 
 // delivery is one of an event's k deliveries, at its n-th attempt.
@@ -101,8 +108,12 @@ func (s *sender) deliver(ctx context.Context, events []sessiongen.Event, k int, 
 		}
 		if !ok {
 			res.gaveUp[events[d.ev].ID]++
+			res.lastGaveUp = time.Now()
 		}
 		mu.Unlock()
+		if !ok && s.gaveUp != nil {
+			s.gaveUp(events[d.ev])
+		}
 		pending.Done()
 	}
 
@@ -123,6 +134,9 @@ func (s *sender) deliver(ctx context.Context, events []sessiongen.Event, k int, 
 			return
 		}
 		ev := events[d.ev]
+		if d.attempt == 0 && s.firstSend != nil {
+			s.firstSend(ev)
+		}
 		t := time.Now()
 		code, status := s.post(ctx, ev.Body)
 		took := time.Since(t)
