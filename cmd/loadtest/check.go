@@ -60,9 +60,10 @@ type report struct {
 	replayStored   map[string]int // "stored" answers to them, by event id
 	replayTook     time.Duration  // first to last replayed event
 	replayDocs     int            // hmsEvents documents stored from a replay
-	liveCalls      int            // the load's calls live after the sweeps
-	liveOver       int            // ... whose session 100ms says is over
-	liveUnknown    int            // ... whose session 100ms does not know
+	replayIDs      map[string]bool
+	liveCalls      int // the load's calls live after the sweeps
+	liveOver       int // ... whose session 100ms says is over
+	liveUnknown    int // ... whose session 100ms does not know
 	liveOverIDs    []string
 }
 
@@ -76,6 +77,7 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 	rep.lostTypes = map[string]int{}
 	rep.subDocs = map[string]int{}
 	rep.diffFields = map[string]int{}
+	rep.replayIDs = map[string]bool{}
 	for id, n := range rep.load.stored {
 		if n+rep.replayStored[id] > 1 {
 			rep.twice++
@@ -114,6 +116,7 @@ func check(ctx context.Context, fsMain, fsRef *firestore.Client, rooms []session
 			raw, _ := d["raw"].(string)
 			if replay, _ := d["replay"].(bool); replay {
 				rep.replayDocs++
+				rep.replayIDs[e.ID] = true
 				if raw != string(replayBody(e.Body)) {
 					rep.wrongBody++
 				}
@@ -365,17 +368,20 @@ func (r *report) print(w io.Writer) {
 		for _, id := range r.lost {
 			lost[id] = true
 		}
-		stored := 0
+		stored, replayed := 0, 0
 		for id := range l.gaveUp {
-			if !lost[id] {
+			switch {
+			case r.replayIDs[id]:
+				replayed++
+			case !lost[id]:
 				stored++
 			}
 		}
-		fmt.Fprintf(w, "%-13s of the %d events with a delivery given up, %d are stored all the same (another delivery,\n"+
-			"%-13s or a write the emulator committed after its 503 was answered)\n", "", len(l.gaveUp), stored, "")
+		fmt.Fprintf(w, "%-13s of the %d events with a delivery given up, %d are stored from a replay, %d stored all the same\n"+
+			"%-13s (another delivery, or a write the emulator committed after its 503 was answered)\n", "", len(l.gaveUp), replayed, stored, "")
 	}
 	if r.replayDocs > 0 {
-		fmt.Fprintf(w, "%-13s %d stored from a replay (\"replay\": true)\n", "", r.replayDocs)
+		fmt.Fprintf(w, "%-13s %d documents stored from a replay (\"replay\": true)\n", "", r.replayDocs)
 	}
 	fmt.Fprintf(w, "%-13s %d raw bodies differ from what was sent, %d without their appointmentId\n", "", r.wrongBody, r.wrongAppt)
 	fmt.Fprintf(w, "%-13s %d events answered \"stored\" more than once (applied twice)\n", "duplicates", r.twice)
