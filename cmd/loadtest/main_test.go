@@ -1,9 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/sessiongen"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -99,5 +108,127 @@ func TestCPUMeter(t *testing.T) {
 	}
 	if got.self < 0 || got.self > time.Minute {
 		t.Errorf("this process: %v", got.self)
+	}
+}
+
+func TestParseFlagsSweep(t *testing.T) {
+	t.Setenv("FIRESTORE_EMULATOR_PID", "")
+	base := []string{"-outage", "5s", "-proxy", "127.0.0.1:1"}
+	o, err := parseFlags(append(base, "-fake-hms", "127.0.0.1:2"))
+	if err != nil || !o.sweep || o.sweepURL != "http://127.0.0.1:8080/hmsSweep" {
+		t.Errorf("-outage with -fake-hms: sweep %v at %q, %v; want on, at /hmsSweep", o != nil && o.sweep, o.sweepURL, err)
+	}
+	if o, err := parseFlags(append(base, "-fake-hms", "127.0.0.1:2", "-sweep=false")); err != nil || o.sweep {
+		t.Errorf("-sweep=false: %+v, %v", o, err)
+	}
+	if o, err := parseFlags(base); err != nil || o.sweep {
+		t.Errorf("-outage without -fake-hms: sweep on (%+v, %v)", o, err)
+	}
+	if _, err := parseFlags([]string{"-sweep"}); err == nil {
+		t.Error("-sweep without -fake-hms accepted")
+	}
+	if o, err := parseFlags([]string{"-sweep", "-fake-hms", "127.0.0.1:2", "-url", "http://h:1/p/r/hmssWebhook"}); err != nil || !o.sweep || o.sweepURL != "http://h:1/p/r/hmsSweep" {
+		t.Errorf("-sweep -url .../hmssWebhook: %+v, %v", o, err)
+	}
+}
+
+// TestHMSHistory: the fake 100ms the load uses must show a session active
+// until its close is sent, and list a delivery given up as failed, for
+// hmsSweep's own client (package hms) to find. Planted bugs it catches:
+// sessions added ended (or never ended), gaveUp not recording.
+func TestHMSHistory(t *testing.T) {
+	rooms := sessiongen.New(sessiongen.Config{Seed: 7, Prefix: "t"}).Rooms(1)
+	r := rooms[0]
+	fake, err := serveFakeHMS("127.0.0.1:0", rooms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	h := newHMSHistory(fake, rooms)
+	client, err := hms.NewClient(fake.URL, hms.Credentials{AccessKey: "k", Secret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	active := func() int {
+		t.Helper()
+		list, err := client.ActiveSessions(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if n := active(); n != 1 {
+		t.Fatalf("before its close: %d active sessions, want 1", n)
+	}
+	var closeEv sessiongen.Event
+	for _, e := range r.Events {
+		if e.Type == "session.close.success" {
+			closeEv = e
+		} else {
+			h.firstSend(e)
+		}
+	}
+	if n := active(); n != 1 {
+		t.Fatalf("after every event but the close: %d active sessions, want 1", n)
+	}
+	h.firstSend(closeEv)
+	if n := active(); n != 0 {
+		t.Fatalf("after the close was sent: %d active sessions, want 0", n)
+	}
+	h.gaveUp(closeEv)
+	failed, err := client.FailedWebhooks(ctx, time.Now().Add(-time.Minute), time.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].EventID != closeEv.ID || h.failed != 1 || h.recorded != nil {
+		t.Errorf("failed deliveries %+v (recorded %d, %v), want the close %s", failed, h.failed, h.recorded, closeEv.ID)
+	}
+}
+
+// TestReplayBodyMatchesFake: the check accepts a replayed event's raw body
+// only as the fake 100ms re-sends it; the two must agree byte for byte, or
+// every replayed event counts as a wrong body. The replay goes through the
+// sink, which must count the server's answer.
+func TestReplayBodyMatchesFake(t *testing.T) {
+	ev := sessiongen.All(sessiongen.New(sessiongen.Config{Seed: 3}).Rooms(1))[0]
+	var got []byte
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Test-Secret") != "s3" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got, _ = io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, `{"status":"stored"}`)
+	}))
+	defer server.Close()
+	o := &options{url: server.URL, senders: 1}
+	sink, err := startReplaySink(newSender(newHTTPClient(o), o, "X-Test-Secret", "s3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.close()
+	fake := fake100ms.New("")
+	defer fake.Close()
+	fake.SetWebhook(sink.url, nil)
+	if err := fake.AddFailedDelivery(ev.Body); err != nil {
+		t.Fatal(err)
+	}
+	client, err := hms.NewClient(fake.URL, hms.Credentials{AccessKey: "k", Secret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := client.ReplayWebhooks(ctx, time.Now().Add(-time.Minute), time.Now().Add(time.Second), "", "failed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.WaitReplays(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := replayBody(ev.Body); !bytes.Equal(got, want) {
+		t.Errorf("the fake re-sent\n%s\nthe check expects\n%s", got, want)
+	}
+	if sink.posted != 1 || sink.stored[ev.ID] != 1 || fake.FailedDeliveries() != 0 {
+		t.Errorf("sink: %d posted, stored %v; fake: %d failed still", sink.posted, sink.stored, fake.FailedDeliveries())
 	}
 }
