@@ -24,7 +24,7 @@ import (
 // content types and bodies. It must never panic; every refusal is
 // INVALID_ARGUMENT with a message; and it succeeds only for a POST with a
 // JSON content type whose body, at most maxCallableBody bytes, is a JSON
-// object whose "data" member (exactly that key) is an object.
+// object whose only member is "data" (exactly that key), an object or null.
 func FuzzDecodeCallable(f *testing.F) {
 	for _, s := range []struct{ method, contentType, body string }{
 		{"POST", "application/json", `{"data":{"appointmentId":"appt-1"}}`},
@@ -76,9 +76,15 @@ func FuzzDecodeCallable(f *testing.F) {
 		if err := json.Unmarshal(body, &envelope); err != nil {
 			t.Fatalf("accepted a body that is not a JSON object: %q", body)
 		}
+		// As Firebase's isValidRequest: "data" present (null counts) and
+		// no other key; what "data" must hold is the handler's to check.
+		raw, ok := envelope["data"]
+		if !ok || len(envelope) != 1 {
+			t.Fatalf(`accepted a body without "data" or with another key: %q`, body)
+		}
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(envelope["data"], &obj); err != nil || obj == nil {
-			t.Fatalf(`accepted a body whose "data" is not an object: %q`, body)
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			t.Fatalf(`accepted a body whose "data" is neither an object nor null: %q`, body)
 		}
 	})
 }

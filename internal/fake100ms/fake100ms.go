@@ -111,10 +111,11 @@ type Server struct {
 	// URL is the base URL to give the code under test as HMS_API_BASE.
 	URL string
 
-	http   *httptest.Server
-	secret string
-	down   atomic.Bool
-	slow   atomic.Int64 // nanoseconds
+	http     *httptest.Server
+	secret   string
+	idPrefix string // random per fake, in every id it makes
+	down     atomic.Bool
+	slow     atomic.Int64 // nanoseconds
 
 	ctx    context.Context // ends the replays when the server closes
 	cancel context.CancelFunc
@@ -181,6 +182,7 @@ func newServer(secret string) *Server {
 		sessionGets:    map[string]int{},
 		bearers:        map[string]bool{},
 		replayInterval: DefaultReplayInterval,
+		idPrefix:       randomHex(4),
 	}
 }
 
@@ -213,9 +215,12 @@ func (s *Server) SetReplayInterval(d time.Duration) {
 	s.replayInterval = d
 }
 
+// newID makes an id unique across fakes too, as 100ms's are: tests that
+// share a Firestore project but not a fake must never see one room id
+// handed to two appointments.
 func (s *Server) newID(prefix string) string {
 	s.nextID++
-	return fmt.Sprintf("%s%020d", prefix, s.nextID)
+	return fmt.Sprintf("%s%s%012d", prefix, s.idPrefix, s.nextID)
 }
 
 // AddRoom records a room as if created earlier; an empty ID gets one. It
