@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	hmsfake "github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 // hmsEnv serves, in process over real HTTP, hmsToken, hmssWebhook,
@@ -27,7 +27,7 @@ import (
 // server's, which TestMain scans for secrets, tokens and links.
 type hmsEnv struct {
 	e    *e2eEnv
-	fake *hmsfake.Server
+	fake *fake100ms.Server
 	app  *app
 	mux  *http.ServeMux
 	url  string
@@ -81,14 +81,14 @@ func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 
 var (
 	hmsFakeOnce sync.Once
-	hmsFake     *hmsfake.Server
+	hmsFake     *fake100ms.Server
 )
 
 // sharedHMSFake is one fake 100ms for these tests, never closed before the
 // binary ends: its ids count from 1, so a fake per test would hand the
 // same room id to two appointments, which the store rightly refuses.
-func sharedHMSFake() *hmsfake.Server {
-	hmsFakeOnce.Do(func() { hmsFake = hmsfake.New(e2eSecret) })
+func sharedHMSFake() *fake100ms.Server {
+	hmsFakeOnce.Do(func() { hmsFake = fake100ms.New(e2eSecret) })
 	return hmsFake
 }
 
@@ -189,8 +189,8 @@ func TestE2EEndCall(t *testing.T) {
 		t.Errorf("endedBy recorded though nothing was ended: %v", d["endedBy"])
 	}
 
-	sid := h.fake.AddSession(hmsfake.Session{RoomID: roomID, Active: true, CreatedAt: time.Now().Add(-time.Minute),
-		Peers: []hmsfake.Peer{{ID: "p-doc", UserID: doctor.uid, Role: "host", JoinedAt: time.Now().Add(-time.Minute)},
+	sid := h.fake.AddSession(fake100ms.Session{RoomID: roomID, Active: true, CreatedAt: time.Now().Add(-time.Minute),
+		Peers: []fake100ms.Peer{{ID: "p-doc", UserID: doctor.uid, Role: "host", JoinedAt: time.Now().Add(-time.Minute)},
 			{ID: "p-cli", UserID: client.uid, Role: "guest", JoinedAt: time.Now().Add(-time.Minute)}}})
 	ans, out = end(client, appt, false)
 	wantReason(t, "client", ans, out, 403, "PERMISSION_DENIED", reasonHostOnly)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	hmsfake "github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 // TestE2ERecordingURL: hmsRecordingUrl for host and guest (an SFU
@@ -24,10 +24,10 @@ func TestE2ERecordingURL(t *testing.T) {
 	ctx := context.Background()
 	call := h.e.fs.Collection("calls").Doc(appt)
 	// The chat file sorts first among the session's assets on purpose.
-	chatID := h.fake.AddAsset(hmsfake.Asset{ID: "asset-0-chat", RoomID: roomID, SessionID: "s1", Type: "chat", Path: "s3://bucket/s1/chat.csv"})
-	videoID := h.fake.AddAsset(hmsfake.Asset{ID: "asset-1-video", RoomID: roomID, SessionID: "s1", Type: "room-composite", Path: "s3://bucket/s1/video.mp4"})
-	txtID := h.fake.AddAsset(hmsfake.Asset{ID: "asset-2-txt", RoomID: roomID, SessionID: "s1", Type: "transcript", Path: "s3://bucket/s1/t.txt"})
-	h.fake.AddAsset(hmsfake.Asset{ID: "asset-3-other", RoomID: roomID, SessionID: "s2", Type: "room-composite", Path: "s3://bucket/s2/video.mp4"})
+	chatID := h.fake.AddAsset(fake100ms.Asset{ID: "asset-0-chat", RoomID: roomID, SessionID: "s1", Type: "chat", Path: "s3://bucket/s1/chat.csv"})
+	videoID := h.fake.AddAsset(fake100ms.Asset{ID: "asset-1-video", RoomID: roomID, SessionID: "s1", Type: "room-composite", Path: "s3://bucket/s1/video.mp4"})
+	txtID := h.fake.AddAsset(fake100ms.Asset{ID: "asset-2-txt", RoomID: roomID, SessionID: "s1", Type: "transcript", Path: "s3://bucket/s1/t.txt"})
+	h.fake.AddAsset(fake100ms.Asset{ID: "asset-3-other", RoomID: roomID, SessionID: "s2", Type: "room-composite", Path: "s3://bucket/s2/video.mp4"})
 	if _, err := call.Collection("recordings").Doc("sfu-s1").Set(ctx, map[string]any{
 		"kind": "sfu", "status": "success", "sessionId": "s1", "location": "s3://bucket/s1/video.mp4",
 		"url": "https://expired.example/old"}); err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	hmsfake "github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 func (h *hmsEnv) sweep(t *testing.T) sweepSummary {
@@ -53,15 +53,15 @@ func TestE2ESweepTwiceAtOnce(t *testing.T) {
 	apptA, doctorA, clientA, _ := h.consultation(t)
 	roomA, sessA := h.liveCall(t, doctorA, apptA, start)
 	leftAt := start.Add(15 * time.Minute)
-	h.fake.AddSession(hmsfake.Session{ID: sessA, RoomID: roomA, Active: false, CreatedAt: start, UpdatedAt: leftAt.Add(time.Minute),
-		Peers: []hmsfake.Peer{
+	h.fake.AddSession(fake100ms.Session{ID: sessA, RoomID: roomA, Active: false, CreatedAt: start, UpdatedAt: leftAt.Add(time.Minute),
+		Peers: []fake100ms.Peer{
 			{ID: "p-doc-" + sessA, UserID: doctorA.uid, Role: "host", JoinedAt: start.Add(time.Second), LeftAt: leftAt.Add(-time.Minute)},
 			{ID: "p-cli-" + sessA, UserID: clientA.uid, Role: "guest", JoinedAt: start.Add(2 * time.Second), LeftAt: leftAt},
 		}})
 	apptB, doctorB, _, _ := h.consultation(t)
 	roomB, sessB := h.liveCall(t, doctorB, apptB, start)
-	h.fake.AddSession(hmsfake.Session{ID: sessB, RoomID: roomB, Active: true, CreatedAt: start,
-		Peers: []hmsfake.Peer{{ID: "p-doc-" + sessB, UserID: doctorB.uid, Role: "host", JoinedAt: start.Add(time.Second)}}})
+	h.fake.AddSession(fake100ms.Session{ID: sessB, RoomID: roomB, Active: true, CreatedAt: start,
+		Peers: []fake100ms.Peer{{ID: "p-doc-" + sessB, UserID: doctorB.uid, Role: "host", JoinedAt: start.Add(time.Second)}}})
 	// A delivery 100ms gave up on two minutes ago (the client's leave).
 	lostID := "ev-lost-" + uuid.NewString()
 	lost, _ := json.Marshal(map[string]any{"version": "2.0", "id": lostID, "type": "peer.leave.success",

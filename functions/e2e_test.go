@@ -22,6 +22,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/internal/emulatortest"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 // The end-to-end tests run the functions as a user would: the local server
@@ -40,7 +41,7 @@ const (
 type e2eEnv struct {
 	baseURL string
 	project string
-	fake    *fake100ms
+	fake    *fake100ms.Server
 	fs      *firestore.Client
 	fsEmu   *emulatortest.FirestoreEmulator
 	auth    string // Auth emulator host
@@ -86,7 +87,7 @@ func setupE2E(t *testing.T) *e2eEnv {
 
 func startE2E(fsHost, authHost string) (*e2eEnv, error) {
 	e := &e2eEnv{project: emulatortest.AuthProject, auth: authHost, logs: &emulatortest.Output{}}
-	e.fake = newFake100ms(e2eSecret)
+	e.fake = fake100ms.New(e2eSecret)
 	e.fsEmu = emulatortest.FirestoreProcess()
 	e.sensitive = []string{e2eSecret, e2eWebhookSecret}
 
@@ -158,7 +159,7 @@ func (e *e2eEnv) leaks() []string {
 	defer e.mu.Unlock()
 	out := e.logs.String()
 	var found []string
-	for _, v := range append(e.sensitive, e.fake.bearerTokens()...) {
+	for _, v := range append(e.sensitive, e.fake.BearerTokens()...) {
 		if v != "" && strings.Contains(out, v) {
 			found = append(found, v)
 		}

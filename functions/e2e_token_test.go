@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -33,7 +34,7 @@ func TestE2ETokenRolesAndClaims(t *testing.T) {
 		"doctorId": doctor.uid, "clientId": client.uid,
 		"startAt": now.Add(-5 * time.Minute), "endAt": now.Add(30 * time.Minute),
 	})
-	createsBefore := e.fake.createCalls.Load()
+	createsBefore := e.fake.RoomRequests()
 
 	var roomID string
 	for _, tc := range []struct {
@@ -76,7 +77,7 @@ func TestE2ETokenRolesAndClaims(t *testing.T) {
 			t.Errorf("doctor and client got different rooms %s and %s", roomID, claims.RoomID)
 		}
 	}
-	if got := e.fake.createCalls.Load() - createsBefore; got != 1 {
+	if got := e.fake.RoomRequests() - createsBefore; got != 1 {
 		t.Errorf("100ms room creations = %d, want 1 (the second call reuses the stored room)", got)
 	}
 	call := e.doc(t, "calls/"+apptID)
@@ -168,9 +169,9 @@ func TestE2ETokenWhen100msIsDown(t *testing.T) {
 	apptID := "down-" + uuid.NewString()[:8]
 	e.seedAppointment(t, apptID, map[string]any{"doctorId": doctor.uid, "clientId": "someone"})
 
-	e.fake.down.Store(true)
+	e.fake.SetDown(true)
 	code, ans := e.callToken(t, doctor.idToken, apptID)
-	e.fake.down.Store(false)
+	e.fake.SetDown(false)
 	wantCallError(t, "100ms down", code, ans, http.StatusServiceUnavailable, "UNAVAILABLE")
 	if call := e.doc(t, "calls/"+apptID); call != nil && call["roomId"] != nil {
 		t.Errorf("a room was recorded although 100ms was down: %v", call)
@@ -181,12 +182,21 @@ func TestE2ETokenWhen100msIsDown(t *testing.T) {
 	}
 }
 
+// TestE2EConcurrentFirstCallsMakeOneRoom races the first calls of one
+// appointment against a 100ms that makes a new room for every create, so
+// that racing callers each hold another room: only the store's "first
+// room recorded wins" makes them agree. (Against 100ms's create-by-name the
+// racers would get one room whatever the store did.) Caught: the store's
+// record step overwriting a recorded room (losers answer their own rooms,
+// and several hmsRooms documents name the appointment).
 func TestE2EConcurrentFirstCallsMakeOneRoom(t *testing.T) {
 	e := setupE2E(t)
 	doctor, client := e.signUp(t, "doctor"), e.signUp(t, "client")
 	apptID := "race-" + uuid.NewString()[:8]
 	e.seedAppointment(t, apptID, map[string]any{"doctorId": doctor.uid, "clientId": client.uid})
-	roomsBefore := e.fake.roomCount()
+	e.fake.SetNewRoomPerCreate(true)
+	defer e.fake.SetNewRoomPerCreate(false)
+	roomsBefore := e.fake.RoomCount()
 
 	const n = 20
 	rooms := make([]string, n)
@@ -208,16 +218,33 @@ func TestE2EConcurrentFirstCallsMakeOneRoom(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	created := e.fake.RoomCount() - roomsBefore
+	t.Logf("%d racing calls created %d rooms at 100ms", n, created)
 	for i, r := range rooms {
 		if r != rooms[0] {
-			t.Fatalf("call %d got room %q, call 0 got %q", i, r, rooms[0])
+			t.Errorf("call %d got room %q, call 0 got %q (100ms made %d rooms)", i, r, rooms[0], created)
 		}
 	}
-	if got := e.fake.roomCount() - roomsBefore; got != 1 {
-		t.Errorf("100ms rooms created = %d, want 1", got)
-	}
 	if call := e.doc(t, "calls/"+apptID); call["roomId"] != rooms[0] {
-		t.Errorf("stored room %v, answered %s", call["roomId"], rooms[0])
+		t.Errorf("calls/%s.roomId = %v, answered %s", apptID, call["roomId"], rooms[0])
+	}
+	snaps, err := e.fs.Collection("hmsRooms").Where("appointmentId", "==", apptID).Documents(context.Background()).GetAll()
+	if err != nil {
+		t.Fatalf("query hmsRooms: %v", err)
+	}
+	if len(snaps) != 1 || snaps[0].Ref.ID != rooms[0] {
+		ids := make([]string, len(snaps))
+		for i, s := range snaps {
+			ids[i] = s.Ref.ID
+		}
+		t.Errorf("hmsRooms naming %s: %v, want exactly [%s]", apptID, ids, rooms[0])
+	}
+	// A later call gets the recorded room too, also from a cache.
+	if code, ans := e.callToken(t, doctor.idToken, apptID); code != 200 || ans.Result["roomId"] != rooms[0] {
+		t.Errorf("a later call: code %d, room %v, want %s", code, ans.Result["roomId"], rooms[0])
 	}
 }
 

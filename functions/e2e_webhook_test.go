@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 // sessionEvents returns the reference sample events (with distinct ids, as
@@ -60,9 +62,9 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 	sessionID, events := sessionEvents(t, roomID)
 
 	// 100ms's own record of the session knows a peer whose events were lost.
-	e.fake.setSession(fakeSession{ID: sessionID, RoomID: roomID, Peers: map[string]fakePeer{
-		"lost-peer": {ID: "lost-peer", Name: "Nurse", Role: "guest", UserID: "uid-nurse",
-			JoinedAt: "2021-11-30T12:59:00Z", LeftAt: "2021-11-30T12:59:30Z"},
+	e.fake.AddSession(fake100ms.Session{ID: sessionID, RoomID: roomID, Peers: []fake100ms.Peer{
+		{ID: "lost-peer", Name: "Nurse", Role: "guest", UserID: "uid-nurse",
+			JoinedAt: hmsTime(t, "2021-11-30T12:59:00Z"), LeftAt: hmsTime(t, "2021-11-30T12:59:30Z")},
 	}})
 
 	if s := e.doc(t, "calls/"+apptID)["status"]; s != "idle" {
@@ -146,9 +148,9 @@ func TestE2EWebhookWholeSession(t *testing.T) {
 	// This instance reconciled the session on the first close: a
 	// redelivery asks 100ms nothing more (issue 11: twenty redeliveries made
 	// twenty GETs), so what 100ms learns later is not added.
-	e.fake.setSession(fakeSession{ID: sessionID, RoomID: roomID, Peers: map[string]fakePeer{
-		"late-peer": {ID: "late-peer", Name: "Interpreter", Role: "guest", UserID: "uid-interpreter",
-			JoinedAt: "2021-11-30T12:59:10Z", LeftAt: "2021-11-30T12:59:40Z"},
+	e.fake.AddSession(fake100ms.Session{ID: sessionID, RoomID: roomID, Peers: []fake100ms.Peer{
+		{ID: "late-peer", Name: "Interpreter", Role: "guest", UserID: "uid-interpreter",
+			JoinedAt: hmsTime(t, "2021-11-30T12:59:10Z"), LeftAt: hmsTime(t, "2021-11-30T12:59:40Z")},
 	}})
 	if ans := e.postEvent(t, e2eWebhookSecret, events[len(events)-1]); !strings.Contains(string(ans.body), `"duplicate"`) {
 		t.Fatalf("close redelivered: %d %s", ans.code, ans.body)
@@ -243,4 +245,14 @@ func mustID(t *testing.T, ev []byte) string {
 		t.Fatalf("event without id: %s", ev)
 	}
 	return env.ID
+}
+
+// hmsTime parses a time as 100ms writes it, for the fake's sessions.
+func hmsTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/telemed/videocalls/internal/emulatortest"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 // BenchmarkHmsToken measures the hmsToken handler in process, on the
@@ -34,7 +35,7 @@ func BenchmarkHmsToken(b *testing.B) {
 	emulatortest.Firestore(b)
 	authHost := emulatortest.Auth(b)
 	project := emulatortest.AuthProject
-	fake := newFake100ms(testSecret)
+	fake := fake100ms.New(testSecret)
 	defer fake.Close()
 	a := newApp(testEnv(map[string]string{
 		envProject:   project,

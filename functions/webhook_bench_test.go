@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telemed/videocalls/internal/emulatortest"
+	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/sessiongen"
 	"github.com/telemed/videocalls/store"
 )
@@ -30,7 +31,7 @@ func BenchmarkHmssWebhook(b *testing.B) {
 	project := "demo-bench-webhook-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	// The fake 100ms knows no session: the reconciliation after each
 	// session close gets a quick 404, as for a session 100ms forgot.
-	fake := newFake100ms(testSecret)
+	fake := fake100ms.New(testSecret)
 	defer fake.Close()
 	a := newApp(testEnv(map[string]string{
 		envProject:       project,
@@ -50,9 +51,7 @@ func BenchmarkHmssWebhook(b *testing.B) {
 	rooms := sessiongen.New(sessiongen.Config{Seed: 3, Prefix: "bw", MaxSessions: 2}).Rooms(12000)
 	for _, r := range rooms {
 		appt := store.Appointment{ID: r.AppointmentID, DoctorID: "d-" + r.AppointmentID, ClientID: "c-" + r.AppointmentID}
-		if _, err := st.EnsureRoom(ctx, appt, func(context.Context) (store.Room, error) {
-			return store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil
-		}); err != nil {
+		if _, err := st.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -116,6 +116,7 @@ type Server struct {
 	idPrefix string // random per fake, in every id it makes
 	down     atomic.Bool
 	slow     atomic.Int64 // nanoseconds
+	newRooms atomic.Bool  // every POST /rooms makes a room, see SetNewRoomPerCreate
 
 	ctx    context.Context // ends the replays when the server closes
 	cancel context.CancelFunc
@@ -198,6 +199,14 @@ func (s *Server) SetDown(down bool) { s.down.Store(down) }
 
 // SetSlow delays every answer by d (0: none), for deadline tests.
 func (s *Server) SetSlow(d time.Duration) { s.slow.Store(int64(d)) }
+
+// SetNewRoomPerCreate makes every POST /rooms create a new room, even for
+// a name that has one (the newest room then holds the name), or restores
+// 100ms's documented create-by-name (false). 100ms documents no guarantee
+// for two creates of one name racing each other: under this option,
+// callers that race to create an appointment's room each get another one,
+// and only the code that records the room can make them agree.
+func (s *Server) SetNewRoomPerCreate(on bool) { s.newRooms.Store(on) }
 
 // SetWebhook sets where replays deliver and the headers they carry (the
 // secret header configured in 100ms's dashboard).

@@ -531,3 +531,26 @@ func TestMarkReplay(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRoomPerCreate(t *testing.T) {
+	f, c := start(t)
+	f.SetNewRoomPerCreate(true)
+	a, err := c.CreateRoom(t.Context(), hms.CreateRoomParams{Name: "proj-appt-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.CreateRoom(t.Context(), hms.CreateRoomParams{Name: "proj-appt-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b.ID || a.Name != b.Name || f.RoomCount() != 2 {
+		t.Errorf("two creates of one name: %+v then %+v, %d rooms; want two rooms", a, b, f.RoomCount())
+	}
+	if r, _ := f.RoomByName("proj-appt-2"); r.ID != b.ID {
+		t.Errorf("the name names %s, want the newest room %s", r.ID, b.ID)
+	}
+	f.SetNewRoomPerCreate(false)
+	if c2, err := c.CreateRoom(t.Context(), hms.CreateRoomParams{Name: "proj-appt-2"}); err != nil || c2.ID != b.ID {
+		t.Errorf("back to create-by-name: %+v, %v; want %s", c2, err, b.ID)
+	}
+}

@@ -122,7 +122,7 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		req.Name = "room-" + randomHex(6)
 	}
 	room := s.rooms[s.roomIDs[strings.ToLower(req.Name)]]
-	if room == nil {
+	if room == nil || s.newRooms.Load() {
 		room = &Room{ID: s.newID("room"), Name: req.Name, Enabled: true, CreatedAt: now}
 		s.rooms[room.ID] = room
 		s.roomIDs[strings.ToLower(req.Name)] = room.ID
