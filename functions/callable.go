@@ -127,9 +127,9 @@ func callErrorOf(err error) *callError {
 		return fail(statusUnavailable, reasonVideoUnavailable, "The video service is unavailable; try again in a moment.", err)
 	case errors.Is(err, hms.ErrRefused):
 		return fail(statusInternal, reasonVideoRefused, "The video service refused the request; the backend's 100ms settings need attention.", err)
-	case errors.Is(err, store.ErrRoomTaken):
+	case errors.Is(err, store.ErrConflict):
 		return fail(statusInternal, reasonRoomTaken, "The video service returned a room that belongs to another appointment; contact support.", err)
-	case isUnavailable(err):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
 	default:
 		return fail(statusInternal, reasonInternal, "Something went wrong on our side; try again later or contact support.", err)
@@ -183,7 +183,7 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 	// at the same time (Promise.all); so does this.
 	appCheckDone := make(chan *callError, 1)
 	go func() { appCheckDone <- a.checkAppCheck(ctx, r) }()
-	uid, authErr := a.authenticate(ctx, r)
+	uid, signedIn, authErr := a.authenticate(ctx, r)
 	appCheckErr := <-appCheckDone
 	// wrapOnCallHandler refuses an invalid ID token before App Check.
 	if authErr != nil {
@@ -193,7 +193,12 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 		return nil, appCheckErr
 	}
 	annotate(ctx, slog.String("uid", capLog(uid, maxLoggedID)))
-	result, err := h(ctx, uid, data)
+	// The handler may read while the revocation check runs (authenticate);
+	// whatever it found, a revoked sign-in is answered as such.
+	result, err := h(context.WithValue(ctx, signInKey{}, signedIn), uid, data)
+	if cerr := signedIn(); cerr != nil {
+		return nil, cerr
+	}
 	if err != nil {
 		return nil, callErrorOf(err)
 	}

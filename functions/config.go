@@ -57,6 +57,9 @@ type config struct {
 	appCheckEnforce bool
 	sweepIdle       time.Duration
 	emulated        bool
+	// authEmulated: the Admin SDK talks to the Auth emulator, where
+	// VerifyIDToken itself reads the user (auth.go verifyIDToken).
+	authEmulated bool
 
 	problems map[string]string // variable name → what is wrong (never its value)
 }
@@ -119,6 +122,7 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 			continue
 		}
 		c.emulated = true
+		c.authEmulated = c.authEmulated || name == envAuthEmu
 		if get(envCloudRunName) != "" {
 			// A deployed function pointed at an emulator would accept
 			// unsigned ID tokens: refuse to serve rather than run

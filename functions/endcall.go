@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/telemed/videocalls/hms"
-	"github.com/telemed/videocalls/store"
 )
 
 // endCallRequest is hmsEndCall's "data" (SPEC §9).
@@ -46,28 +45,31 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	_, role, err := participant(fsCtx, st, appointmentID, uid)
+	appt, role, err := participant(fsCtx, st, appointmentID, uid)
 	if err != nil {
 		return nil, err
 	}
 	if role != hms.RoleHost {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call for everyone.", nil)
 	}
-	call, err := st.Call(fsCtx, appointmentID)
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
 	switch {
-	case errors.Is(err, store.ErrNotFound), err == nil && call.RoomID == "":
-		return nil, notLive(nil)
 	case err != nil:
 		return nil, err
+	case !recorded:
+		return nil, notLive(nil)
 	}
-	annotate(ctx, slog.String("roomId", capLog(call.RoomID, maxLoggedID)), slog.Bool("lock", req.Lock))
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.Bool("lock", req.Lock))
 	client, err := a.hmsClient()
 	if err != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	}
 	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
 	defer cancelHMS()
-	if err := client.EndRoom(hmsCtx, call.RoomID, endCallReason, req.Lock); err != nil {
+	if err := client.EndRoom(hmsCtx, room.ID, endCallReason, req.Lock); err != nil {
 		if errors.Is(err, hms.ErrNotActive) {
 			return nil, notLive(err)
 		}

@@ -14,9 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/grpc/codes"
-	grpcstatus "google.golang.org/grpc/status"
-
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
 )
@@ -182,9 +179,9 @@ func TestCallErrorTable(t *testing.T) {
 		{fmt.Errorf("end room: %w", fail(statusFailedPrecondition, reasonNotLive, "Not live.", nil)), statusFailedPrecondition, reasonNotLive},
 		{fmt.Errorf("create room: %w", hms.ErrUnavailable), statusUnavailable, reasonVideoUnavailable},
 		{fmt.Errorf("create room: %w", hms.ErrRefused), statusInternal, reasonVideoRefused},
-		{fmt.Errorf("ensure room: %w", store.ErrRoomTaken), statusInternal, reasonRoomTaken},
+		{fmt.Errorf("record room: %w", store.ErrConflict), statusInternal, reasonRoomTaken},
 		{fmt.Errorf("read: %w", context.DeadlineExceeded), statusUnavailable, reasonStoreUnavailable},
-		{grpcstatus.Error(codes.Unavailable, "down"), statusUnavailable, reasonStoreUnavailable},
+		{fmt.Errorf("read: %w", store.ErrUnavailable), statusUnavailable, reasonStoreUnavailable},
 		{errors.New("boom"), statusInternal, reasonInternal},
 	}
 	for _, tc := range cases {
@@ -499,7 +496,7 @@ func TestRequestLogShape(t *testing.T) {
 func TestRoomName(t *testing.T) {
 	cases := []struct{ id, want string }{
 		{"appt-42", "demo-x-appt-42"},
-		{"A.b:c_d-9", "demo-x-A.b:c_d-9"},
+		{"a.b:c_d-9", "demo-x-a.b:c_d-9"},
 		{strings.Repeat("a", 64), "demo-x-" + strings.Repeat("a", 64)},
 	}
 	for _, tc := range cases {
@@ -507,13 +504,15 @@ func TestRoomName(t *testing.T) {
 			t.Errorf("roomName(%q) = %q, want %q", tc.id, got, tc.want)
 		}
 	}
-	for _, id := range []string{"has space", "slash/id", "é", strings.Repeat("a", 65)} {
+	// Capitals are hashed: 100ms room names are case-insensitive, so "A1"
+	// and "a1" would otherwise share a room (SPEC §3).
+	for _, id := range []string{"has space", "slash/id", "é", strings.Repeat("a", 65), "A.b:c_d-9", "Appt1"} {
 		got := roomName("demo-x", id)
 		if !strings.HasPrefix(got, "demo-x-h-") || len(got) != len("demo-x-h-")+32 {
 			t.Errorf("roomName(%q) = %q, want a hashed name", id, got)
 		}
-		if got == roomName("demo-x", id+"x") {
-			t.Errorf("hashed names collide")
+		if got == roomName("demo-x", id+"x") || (strings.ToLower(id) != id && got == roomName("demo-x", strings.ToLower(id))) {
+			t.Errorf("roomName(%q) collides", id)
 		}
 	}
 }

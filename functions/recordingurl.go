@@ -75,6 +75,9 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	if _, _, err := participant(fsCtx, st, appointmentID, uid); err != nil {
 		return nil, err
 	}
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
 	var f store.File
 	if recordingID != "" {
 		f, err = st.RecordingFile(fsCtx, appointmentID, recordingID)

@@ -10,12 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"firebase.google.com/go/v4/auth"
 	"firebase.google.com/go/v4/errorutils"
-	"google.golang.org/grpc/codes"
-	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
@@ -44,7 +43,9 @@ func (a *app) tokenHandler() http.HandlerFunc {
 }
 
 // issueToken reads as the handler's steps, after callable has checked the
-// protocol and the caller's sign-in: decode → authorise → act.
+// protocol and the caller's ID token: decode → authorise (the appointment,
+// read while the revocation check runs) → act (the room: recorded, or made
+// by 100ms and recorded; re-enabled if hmsEndCall locked it) → the token.
 func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) (any, error) {
 	var req tokenRequest
 	if err := decodeData(data, &req); err != nil {
@@ -69,9 +70,40 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 		return nil, cerr
 	}
 
-	room, err := a.ensureRoom(fsCtx, st, appt)
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	client, err := a.hmsClient()
+	if err != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
 	if err != nil {
 		return nil, err
+	}
+	if !recorded {
+		// 100ms makes one room per name, so racing first calls get the
+		// same one; RecordRoom settles any race that is left.
+		created, err := client.CreateRoom(fsCtx, hms.CreateRoomParams{
+			Name: roomName(a.cfg.projectID, appt.ID), Description: "Appointment " + appt.ID, TemplateID: a.cfg.templateID,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
+		}
+		room, err = st.RecordRoom(fsCtx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if appt.RoomLocked {
+		// hmsEndCall locked the room; a new token is the doctor's or the
+		// client's way back in (SPEC §9).
+		if err := client.EnableRoom(fsCtx, room.ID, true); err != nil {
+			return nil, fmt.Errorf("re-enable room %s: %w", room.ID, err)
+		}
+		if err := st.ClearRoomLock(fsCtx, appt.ID); err != nil {
+			return nil, err
+		}
 	}
 	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.String("role", role.String()))
 
@@ -134,27 +166,68 @@ func participant(ctx context.Context, st *store.Store, appointmentID, uid string
 	return appt, role, nil
 }
 
-// authenticate verifies the caller's Firebase ID token, including that it
-// was not revoked and its user is not disabled, within its own deadline.
+// authenticate verifies the caller's Firebase ID token within its own
+// deadline and returns the uid it names, and signedIn, which waits for the
+// check that the token was not revoked and its user is not disabled.
 // https.ts checkAuthToken takes the token from "Authorization: Bearer ..."
 // (/^Bearer (.*)$/i); these callables all need a signed-in caller, so a
 // missing one is refused here rather than by each handler.
-func (a *app) authenticate(ctx context.Context, r *http.Request) (string, *callError) {
+//
+// The signature and claims are checked here, locally (Google's keys are
+// cached); the revocation check asks Auth for the user, a round trip, so it
+// runs while the handler reads the appointment: one round trip instead of
+// two in sequence. Nothing is answered, and nothing is written, before it
+// holds (serveCallable and confirmSignIn). The Auth emulator is asked for
+// the user by VerifyIDToken itself, so there the one call does both.
+func (a *app) authenticate(ctx context.Context, r *http.Request) (uid string, signedIn func() *callError, cerr *callError) {
 	scheme, idToken, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(idToken) == "" {
-		return "", fail(statusUnauthenticated, reasonNoIDToken, "Sign in first: the request has no Firebase ID token.", nil)
+	idToken = strings.TrimSpace(idToken)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || idToken == "" {
+		return "", nil, fail(statusUnauthenticated, reasonNoIDToken, "Sign in first: the request has no Firebase ID token.", nil)
 	}
 	client, err := a.authClient(ctx)
 	if err != nil {
-		return "", fail(statusInternal, reasonMisconfigured, "Sign-in could not be checked: the backend's Firebase settings need attention.", err)
+		return "", nil, fail(statusInternal, reasonMisconfigured, "Sign-in could not be checked: the backend's Firebase settings need attention.", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.authTimeout)
-	defer cancel()
-	tok, err := client.VerifyIDTokenAndCheckRevoked(ctx, strings.TrimSpace(idToken))
+	verifyCtx, cancel := context.WithTimeout(ctx, a.authTimeout)
+	tok, err := client.VerifyIDToken(verifyCtx, idToken)
 	if err != nil {
-		return "", idTokenError(err)
+		cancel()
+		return "", nil, idTokenError(err)
 	}
-	return tok.UID, nil
+	if a.cfg.authEmulated {
+		cancel()
+		return tok.UID, func() *callError { return nil }, nil
+	}
+	done := make(chan *callError, 1)
+	go func() {
+		defer cancel()
+		if _, err := client.VerifyIDTokenAndCheckRevoked(verifyCtx, idToken); err != nil {
+			done <- idTokenError(err)
+			return
+		}
+		done <- nil
+	}()
+	var once sync.Once
+	var verdict *callError
+	return tok.UID, func() *callError {
+		once.Do(func() { verdict = <-done })
+		return verdict
+	}, nil
+}
+
+type signInKey struct{}
+
+// confirmSignIn waits until the caller's sign-in is known to hold (not
+// revoked, user not disabled): a handler calls it before anything it does
+// changes the world (a 100ms room, a Firestore write).
+func confirmSignIn(ctx context.Context) error {
+	if signedIn, ok := ctx.Value(signInKey{}).(func() *callError); ok {
+		if cerr := signedIn(); cerr != nil {
+			return cerr
+		}
+	}
+	return nil
 }
 
 // authViewerRole is the role whose firebaseauth.users.get permission
@@ -221,42 +294,6 @@ func (a *app) checkJoinable(appt store.Appointment, now time.Time) *callError {
 	return nil
 }
 
-func (a *app) ensureRoom(ctx context.Context, st *store.Store, appt store.Appointment) (store.Room, error) {
-	client, err := a.hmsClient()
-	if err != nil {
-		return store.Room{}, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
-	}
-	name := roomName(a.cfg.projectID, appt.ID)
-	room, err := st.EnsureRoom(ctx, appt, func(ctx context.Context) (store.Room, error) {
-		r, err := client.CreateRoom(ctx, hms.CreateRoomParams{
-			Name:        name,
-			Description: "Appointment " + appt.ID,
-			TemplateID:  a.cfg.templateID,
-		})
-		if err != nil {
-			return store.Room{}, err
-		}
-		return store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil
-	})
-	if err != nil {
-		return store.Room{}, fmt.Errorf("room for appointment: %w", err)
-	}
-	return room, nil
-}
-
-// isUnavailable tells a failure worth retrying later (Firestore or the
-// network down or slow) from one that will not go away by itself.
-func isUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, hms.ErrUnavailable) {
-		return true
-	}
-	switch grpcstatus.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
-		return true
-	}
-	return false
-}
-
 // roomName is the 100ms room name of an appointment. It is deterministic,
 // so that 100ms's create-by-name returns the same room to racing callers;
 // ids with characters 100ms refuses in names are hashed.
@@ -271,7 +308,9 @@ func roomName(projectID, appointmentID string) string {
 func validRoomNameChars(s string) bool {
 	for _, c := range s {
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+		// No capitals: 100ms room names are case-insensitive, so "A1" and
+		// "a1" would name one room (SPEC §3); such ids are hashed.
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9',
 			c == '.', c == '-', c == ':', c == '_':
 		default:
 			return false

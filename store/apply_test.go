@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/internal/emulatortest"
@@ -116,18 +114,18 @@ func TestApplyOutage(t *testing.T) {
 		begin := time.Now()
 		_, err = s.ApplyEvent(ctx, ev, []byte(raw))
 		cancel()
-		if took := time.Since(begin); took > 3*time.Second {
+		if took := time.Since(begin); took > 10*time.Second {
 			t.Errorf("event %d: returned after %v, want about the deadline", i, took)
 		}
-		if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable {
-			t.Errorf("event %d: error %v has code %v, want DeadlineExceeded or Unavailable", i, err, c)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("event %d: error %v, want ErrUnavailable", i, err)
 		}
 	}
 	if _, err := func() (Appointment, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		return s.Appointment(ctx, "appt-o")
-	}(); status.Code(err) != codes.DeadlineExceeded && status.Code(err) != codes.Unavailable {
-		t.Errorf("Appointment during outage: %v (code %v)", err, status.Code(err))
+	}(); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Appointment during outage: %v, want ErrUnavailable", err)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Appointment is the part of appointments/{id} these functions read. A zero
@@ -15,9 +13,17 @@ import (
 type Appointment struct {
 	ID, DoctorID, ClientID, Status string
 	StartAt, EndAt                 time.Time
+
+	// Room is the room calls/{id} names, read in the same round trip;
+	// zero when none is recorded. RecordedRoom checks it before use.
+	Room Room
+	// RoomLocked is true while the room hmsEndCall locked has not been
+	// re-enabled (calls/{id}.endedBy.lock).
+	RoomLocked bool
 }
 
-// Appointment reads appointments/{id}. It fails with ErrNotFound when the
+// Appointment reads appointments/{id}, and calls/{id} in the same round
+// trip (for the room and its lock). It fails with ErrNotFound when the
 // document does not exist and with ErrMalformedAppointment when doctorId or
 // clientId is missing, empty or not a string, or an optional field has the
 // wrong type.
@@ -25,15 +31,20 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 	if !validID(id) {
 		return Appointment{}, wrapf(ErrNotFound, "read appointment %q", id)
 	}
-	snap, err := s.readAppointment(ctx, id)
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{s.fs.Collection(colAppointments).Doc(id), s.callRef(id)})
 	if err != nil {
 		return Appointment{}, wrapf(err, "read appointment %s", id)
 	}
+	snap := snaps[0]
 	if !snap.Exists() {
 		return Appointment{}, wrapf(ErrNotFound, "read appointment %s", id)
 	}
 	data := snap.Data()
 	a := Appointment{ID: id}
+	a.Room, _ = roomOf(snaps[1])
+	if snaps[1].Exists() {
+		a.RoomLocked, _ = mapAt(snaps[1].Data(), "endedBy")["lock"].(bool)
+	}
 	var problems []string
 	str := func(field string, required bool) string {
 		v, ok := data[field]
@@ -75,28 +86,4 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 		return a, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
 	}
 	return a, nil
-}
-
-// readAppointment reads appointments/{id}. Until this instance knows the
-// appointment's room, it reads calls/{id} in the same round trip and
-// remembers the room recorded there, if any: the hmsToken call that reads
-// an appointment goes on to EnsureRoom, which then needs no read of its own
-// when a room is recorded (the common cold-instance case).
-func (s *Store) readAppointment(ctx context.Context, id string) (*firestore.DocumentSnapshot, error) {
-	ref := s.fs.Collection(colAppointments).Doc(id)
-	if _, known := s.callRooms.Load(id); known {
-		snap, err := ref.Get(ctx)
-		if status.Code(err) == codes.NotFound {
-			return snap, nil // snap.Exists() is false
-		}
-		return snap, err
-	}
-	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{ref, s.callRef(id)})
-	if err != nil {
-		return nil, err
-	}
-	if r, ok := roomOf(snaps[1]); ok {
-		s.callRooms.Store(id, r)
-	}
-	return snaps[0], nil
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -46,7 +44,7 @@ func (s *Store) Call(ctx context.Context, appointmentID string) (Call, error) {
 
 // RecordEndedBy records on calls/{appointmentID} who ended the call for
 // everyone (SPEC §9): endedBy {uid, role, at, lock}. lock stays true until
-// ReenableIfLocked re-enables the room. A repeat replaces the record: the
+// hmsToken re-enables the room (ClearRoomLock). A repeat replaces the record: the
 // latest end is the one that stands.
 func (s *Store) RecordEndedBy(ctx context.Context, appointmentID, uid, role string, lock bool, at time.Time) error {
 	if !validID(appointmentID) {
@@ -59,32 +57,6 @@ func (s *Store) RecordEndedBy(ctx context.Context, appointmentID, uid, role stri
 		{Path: "updatedAt", Value: firestore.ServerTimestamp},
 	})
 	return wrapf(err, "record endedBy on call %s", appointmentID)
-}
-
-// ReenableIfLocked is for hmsToken: when hmsEndCall locked the
-// appointment's room (calls/{id}.endedBy.lock), it calls enable with the
-// room id (hms.Client.EnableRoom(ctx, roomID, true)) and then clears the
-// flag, so that the next joins need nothing. One document read when the
-// room is not locked. A failure of enable leaves the flag set, so that the
-// next token tries again.
-func (s *Store) ReenableIfLocked(ctx context.Context, appointmentID string, enable func(ctx context.Context, roomID string) error) error {
-	c, err := s.Call(ctx, appointmentID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case !c.Locked || c.RoomID == "":
-		return nil
-	}
-	if err := enable(ctx, c.RoomID); err != nil {
-		return fmt.Errorf("re-enable locked room %s of %s: %w", c.RoomID, appointmentID, err)
-	}
-	_, err = s.callRef(appointmentID).Update(ctx, []firestore.Update{
-		{Path: "endedBy.lock", Value: false},
-		{Path: "updatedAt", Value: firestore.ServerTimestamp},
-	})
-	return wrapf(err, "clear lock of call %s", appointmentID)
 }
 
 // File is one downloadable file of a recording or transcript document.

@@ -1,16 +1,13 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 )
 
-// TestEndedByAndReenable: endedBy is recorded with its lock, a locked room
-// is re-enabled once and the flag cleared; a failed enable keeps it.
-// Planted bug caught: clearing the flag before (or whatever the result of)
-// enable, so that a failed re-enable leaves the room locked for good.
+// TestEndedByAndReenable: endedBy is recorded with its lock, the
+// appointment read sees it, and ClearRoomLock clears it.
 func TestEndedByAndReenable(t *testing.T) {
 	s := newStore(t, "demo-call-endedby")
 	seed(t, s, "appt-e", "room-e")
@@ -30,22 +27,15 @@ func TestEndedByAndReenable(t *testing.T) {
 	if eb["uid"] != "doc-uid" || eb["role"] != "host" || !eb["at"].(time.Time).Equal(at) || eb["lock"] != true {
 		t.Errorf("endedBy %v", eb)
 	}
-	var enabled []string
-	failing := func(ctx context.Context, roomID string) error { return errors.New("100ms down") }
-	if err := s.ReenableIfLocked(ctx, "appt-e", failing); err == nil {
-		t.Error("failed enable not reported")
+	appt, err := s.Appointment(ctx, "appt-e")
+	if err != nil || !appt.RoomLocked || appt.Room.ID != "room-e" {
+		t.Fatalf("appointment after a locked end: %+v, %v; want RoomLocked", appt, err)
 	}
-	ok := func(ctx context.Context, roomID string) error { enabled = append(enabled, roomID); return nil }
-	for range 2 {
-		if err := s.ReenableIfLocked(ctx, "appt-e", ok); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.ClearRoomLock(ctx, "appt-e"); err != nil {
+		t.Fatal(err)
 	}
-	if len(enabled) != 1 || enabled[0] != "room-e" {
-		t.Errorf("enabled %v; want room-e once", enabled)
-	}
-	if err := s.ReenableIfLocked(ctx, "no-call", ok); err != nil || len(enabled) != 1 {
-		t.Errorf("no call: %v, enabled %v", err, enabled)
+	if appt, err := s.Appointment(ctx, "appt-e"); err != nil || appt.RoomLocked {
+		t.Errorf("after ClearRoomLock: %+v, %v", appt, err)
 	}
 }
 

@@ -64,9 +64,7 @@ func seed(tb testing.TB, s *Store, apptID, roomID string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, err = s.EnsureRoom(ctx, appt, func(context.Context) (Room, error) {
-		return Room{ID: roomID, Name: "demo-" + apptID, TemplateID: "tmpl-1"}, nil
-	})
+	_, err = s.RecordRoom(ctx, appt, Room{ID: roomID, Name: "demo-" + apptID, TemplateID: "tmpl-1"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,34 +15,46 @@ type Room struct {
 	ID, Name, TemplateID string
 }
 
-// EnsureRoom returns the room recorded in calls/{appt.ID}, or calls create
-// and records its room in calls/{appt.ID} and hmsRooms/{roomId} in one
-// atomic write. create runs outside any transaction (it calls 100ms, whose
-// create-by-name is idempotent) and may run on several instances at once;
-// the first room recorded wins and every caller gets that one.
-func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(context.Context) (Room, error)) (Room, error) {
-	if !validID(appt.ID) {
-		return Room{}, wrapf(ErrNotFound, "ensure room for appointment %q", appt.ID)
+// The room of an appointment is recorded twice, in one atomic write:
+// calls/{appointmentId}.roomId, which the app reads, and
+// hmsRooms/{roomId}.appointmentId, which maps webhook events back. hmsToken
+// runs two plain steps around its call to 100ms: RecordedRoom (is there
+// one?) and, when there is none, RecordRoom (record the one 100ms made, or
+// take the one a racing caller recorded first).
+
+// RecordedRoom returns the room recorded for appt, read with it
+// (appt.Room), once hmsRooms/{roomId} is known to name the same
+// appointment: a roomId in calls/{id} that hmsRooms does not confirm
+// (written by anyone but RecordRoom) is never used, it is ErrConflict. The
+// check is made once per room and instance and remembered, as a recorded
+// room never changes. ok is false when no room is recorded yet.
+func (s *Store) RecordedRoom(ctx context.Context, appt Appointment) (room Room, ok bool, err error) {
+	if appt.Room.ID == "" {
+		return Room{}, false, nil
 	}
-	if r, ok := s.callRooms.Load(appt.ID); ok {
-		return r.(Room), nil
-	}
-	callRef := s.fs.Collection(colCalls).Doc(appt.ID)
-	snap, err := callRef.Get(ctx)
-	if err != nil && status.Code(err) != codes.NotFound {
-		return Room{}, wrapf(err, "read call %s", appt.ID)
-	}
-	if r, ok := roomOf(snap); ok {
-		s.callRooms.Store(appt.ID, r)
-		return r, nil
-	}
-	created, err := create(ctx)
+	owner, err := s.appointmentForRoom(ctx, appt.Room.ID)
 	if err != nil {
-		return Room{}, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
+		return Room{}, false, fmt.Errorf("check room of appointment %s: %w", appt.ID, err)
+	}
+	if owner != appt.ID {
+		return Room{}, false, wrapf(ErrConflict, "room %s in calls/%s is recorded in hmsRooms for %q", appt.Room.ID, appt.ID, owner)
+	}
+	return appt.Room, true, nil
+}
+
+// RecordRoom records created as appt's room in calls/{appt.ID} and
+// hmsRooms/{created.ID} in one atomic write, unless a room is recorded
+// already: then it returns that one, so that racing callers all get the
+// first room recorded. A room recorded for another appointment is never
+// taken over (ErrConflict): its events would change this appointment's call.
+func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) (Room, error) {
+	if !validID(appt.ID) {
+		return Room{}, wrapf(ErrNotFound, "record room for appointment %q", appt.ID)
 	}
 	if !validID(created.ID) {
-		return Room{}, fmt.Errorf("create room for appointment %s: unusable room id %q", appt.ID, created.ID)
+		return Room{}, fmt.Errorf("record room for appointment %s: unusable room id %q", appt.ID, created.ID)
 	}
+	callRef, roomRef := s.callRef(appt.ID), s.roomRef(created.ID)
 	callDoc := func(withStatus bool) map[string]any {
 		call := map[string]any{
 			"appointmentId": appt.ID,
@@ -61,7 +73,6 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 		dropEmpty(call, "roomName", "templateId")
 		return call
 	}
-	roomRef := s.fs.Collection(colRooms).Doc(created.ID)
 	roomDoc := map[string]any{
 		"appointmentId": appt.ID,
 		"roomName":      created.Name,
@@ -77,7 +88,7 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	b.Create(roomRef, roomDoc)
 	switch _, err := b.Commit(ctx); status.Code(err) {
 	case codes.OK:
-		s.callRooms.Store(appt.ID, created)
+		s.rooms.Store(created.ID, appt.ID)
 		return created, nil
 	case codes.AlreadyExists, codes.Aborted:
 		// Aborted: the commit waited too long on a racing caller's
@@ -98,29 +109,23 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	defer unlock()
 	var got Room
 	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(callRef)
-		if err != nil && status.Code(err) != codes.NotFound {
+		snaps, err := tx.GetAll([]*firestore.DocumentRef{callRef, roomRef})
+		if err != nil {
 			return err
 		}
-		if r, ok := roomOf(snap); ok {
+		if r, ok := roomOf(snaps[0]); ok {
 			got = r // another caller recorded first; never overwrite it
 			return nil
 		}
-		// A room id already recorded for another appointment must not be
-		// taken over: its events would then change this appointment's call.
-		roomSnap, err := tx.Get(roomRef)
-		if err != nil && status.Code(err) != codes.NotFound {
-			return err
-		}
-		if roomSnap != nil && roomSnap.Exists() {
-			if owner, _ := roomSnap.Data()["appointmentId"].(string); owner != appt.ID {
-				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", ErrRoomTaken, created.ID, owner)
+		if snaps[1].Exists() {
+			if owner, _ := snaps[1].Data()["appointmentId"].(string); owner != appt.ID {
+				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", ErrConflict, created.ID, owner)
 			}
 		}
 		got = created
 		// The call document may hold event state without a room (it never
 		// does, but merging costs nothing), so merge.
-		withStatus := snap == nil || !snap.Exists() || snap.Data()["status"] == nil
+		withStatus := !snaps[0].Exists() || snaps[0].Data()["status"] == nil
 		if err := tx.Set(callRef, callDoc(withStatus), firestore.MergeAll); err != nil {
 			return err
 		}
@@ -129,8 +134,20 @@ func (s *Store) EnsureRoom(ctx context.Context, appt Appointment, create func(co
 	if err != nil {
 		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
 	}
-	s.callRooms.Store(appt.ID, got)
+	if got == created {
+		s.rooms.Store(created.ID, appt.ID)
+	}
 	return got, nil
+}
+
+// ClearRoomLock records that the room hmsEndCall locked (calls/{id}
+// endedBy.lock) was re-enabled, so that the next tokens need nothing.
+func (s *Store) ClearRoomLock(ctx context.Context, appointmentID string) error {
+	_, err := s.callRef(appointmentID).Update(ctx, []firestore.Update{
+		{Path: "endedBy.lock", Value: false},
+		{Path: "updatedAt", Value: firestore.ServerTimestamp},
+	})
+	return wrapf(err, "clear lock of call %s", appointmentID)
 }
 
 // roomOf reads the room recorded in a call document, if any.
@@ -150,6 +167,7 @@ func roomOf(snap *firestore.DocumentSnapshot) (Room, bool) {
 
 // appointmentForRoom resolves a 100ms room id to its appointment through
 // hmsRooms, or returns "" for a room these functions did not create.
+// Found mappings are remembered: a recorded room never changes owner.
 func (s *Store) appointmentForRoom(ctx context.Context, roomID string) (string, error) {
 	if !validID(roomID) {
 		return "", nil
@@ -157,9 +175,9 @@ func (s *Store) appointmentForRoom(ctx context.Context, roomID string) (string, 
 	if v, ok := s.rooms.Load(roomID); ok {
 		return v.(string), nil
 	}
-	snap, err := s.fs.Collection(colRooms).Doc(roomID).Get(ctx)
+	snap, err := s.roomRef(roomID).Get(ctx)
 	if status.Code(err) == codes.NotFound {
-		// Not cached: the room may be recorded a moment from now.
+		// Not remembered: the room may be recorded a moment from now.
 		return "", nil
 	}
 	if err != nil {

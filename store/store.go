@@ -37,7 +37,14 @@ const (
 // txAttempts bounds transaction retries; the caller's deadline bounds them too.
 const txAttempts = 10
 
+// The store's errors: what a caller may decide on, with errors.Is. Every
+// error the store returns wraps Firestore's as an *Error, whose Is sees
+// these; nothing above the store needs to know Firestore speaks gRPC.
 var (
+	// ErrUnavailable means Firestore failed or did not answer in time in
+	// a way that a later retry may not meet (unreachable, overloaded,
+	// aborted under contention, the caller's deadline).
+	ErrUnavailable = errors.New("storage unavailable")
 	// ErrNotFound means the requested document does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrMalformedAppointment means an appointment document lacks a required
@@ -47,9 +54,10 @@ var (
 	// it is delivered: its body is not UTF-8, its id cannot name a
 	// document, or its timestamp is outside Firestore's years 1 to 9999.
 	ErrUnstorableEvent = errors.New("event cannot be stored")
-	// ErrRoomTaken means 100ms returned, for an appointment, a room that
-	// is recorded for another appointment; it is never taken over.
-	ErrRoomTaken = errors.New("room belongs to another appointment")
+	// ErrConflict means a record names another owner than the caller's:
+	// a 100ms room recorded for another appointment, which is never taken
+	// over nor used for this one.
+	ErrConflict = errors.New("recorded for another appointment")
 )
 
 // Store is a Firestore client for the video-call documents. It is safe for
@@ -57,12 +65,8 @@ var (
 type Store struct {
 	fs *firestore.Client
 
-	// callRooms caches appointment id → the room recorded in calls/{id}:
-	// once recorded a room is never replaced, so a warm EnsureRoom needs
-	// no read.
-	callRooms sync.Map
-	// rooms caches hmsRooms/{roomId} → appointment id; the mapping never
-	// changes once written, so the cache never needs invalidating.
+	// rooms remembers hmsRooms/{roomId} → appointment id; the mapping
+	// never changes once written, so it never needs invalidating.
 	rooms sync.Map
 	// seen answers redeliveries without a Firestore round trip.
 	seen seenEvents
@@ -98,10 +102,9 @@ func (s *Store) Close() error {
 }
 
 // Error is what the store returns for a failed Firestore call: it names the
-// operation, unwraps to the cause, and carries the cause's gRPC status so
-// that callers can tell "unavailable, retry" (Unavailable, DeadlineExceeded)
-// from the rest with status.Code. A context error becomes the matching
-// status, so a deadline spent waiting on Firestore reads as DeadlineExceeded.
+// operation and unwraps to the cause; errors.Is also sees ErrUnavailable
+// when the cause is worth retrying later, and ErrNotFound for a document
+// Firestore says does not exist.
 type Error struct {
 	Op  string // what the store was doing, e.g. "read appointment a1"
 	Err error  // the cause
@@ -110,25 +113,31 @@ type Error struct {
 // Error says "store: <op>: <cause>".
 func (e *Error) Error() string { return "store: " + e.Op + ": " + e.Err.Error() }
 
-// Unwrap returns the cause, so that errors.Is sees ErrNotFound and context errors.
+// Unwrap returns the cause, so that errors.Is sees the store's sentinels
+// and context errors.
 func (e *Error) Unwrap() error { return e.Err }
 
-// GRPCStatus lets status.FromError and status.Code see the cause's status.
-func (e *Error) GRPCStatus() *status.Status {
-	if st, ok := status.FromError(e.Err); ok {
-		return status.New(st.Code(), e.Error())
+// Is classifies Firestore's status codes into the store's own errors.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnavailable:
+		return unavailable(e.Err)
+	case ErrNotFound:
+		return isNotFound(e.Err)
 	}
-	switch {
-	case errors.Is(e.Err, context.DeadlineExceeded):
-		return status.New(codes.DeadlineExceeded, e.Error())
-	case errors.Is(e.Err, context.Canceled):
-		return status.New(codes.Canceled, e.Error())
-	case errors.Is(e.Err, ErrNotFound):
-		return status.New(codes.NotFound, e.Error())
-	case errors.Is(e.Err, ErrMalformedAppointment):
-		return status.New(codes.FailedPrecondition, e.Error())
+	return false
+}
+
+// unavailable reports whether err is a failure a later retry may not meet.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
 	}
-	return status.New(codes.Unknown, e.Error())
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted, codes.Canceled:
+		return true
+	}
+	return false
 }
 
 func wrap(op string, err error) error {
