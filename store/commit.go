@@ -19,7 +19,7 @@ var errDuplicate = errors.New("duplicate event")
 // commitBlind creates the event document and p.creates and makes p.merges
 // in one atomic commit with no reads, so that it takes no locks before the
 // commit. A commit the server aborted (it waited too long for a lock that
-// a transaction, EnsureRoom's or ReconcileSession's, held) is retried.
+// a transaction, RecordRoom's or ReconcileSession's, held) is retried.
 func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 	return retryAborted(ctx, 20*time.Millisecond, func() error {
 		// WriteBatch is deprecated in favour of transactions and

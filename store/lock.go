@@ -6,7 +6,7 @@ import (
 )
 
 // lock serialises this instance's read-then-write steps on one key (the
-// bookkeeping document commitRead reads, or a call for EnsureRoom), giving
+// bookkeeping document commitRead reads, or a call for RecordRoom), giving
 // up when ctx ends: a hung Firestore must not hold other requests past
 // their deadline. Two of them on one document would make one fail its
 // condition and read again (or, for transactions, wait on each other's
