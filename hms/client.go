@@ -49,14 +49,10 @@ func NewClient(baseURL string, c Credentials, opts ...ClientOption) (*Client, er
 		opt(&o)
 	}
 	switch {
-	case o.httpClient == nil:
-		return nil, fmt.Errorf("new 100ms client: %w: nil http client", ErrInvalidArgument)
 	case o.maxAttempts < 1 || o.baseDelay < 0 || o.maxDelay < o.baseDelay:
 		return nil, fmt.Errorf("new 100ms client: %w: retry needs attempts ≥ 1 and 0 ≤ base ≤ max", ErrInvalidArgument)
 	case o.managementTTL < time.Minute || o.managementTTL > 7*24*time.Hour:
 		return nil, fmt.Errorf("new 100ms client: %w: management TTL must be between 1m and 168h", ErrInvalidArgument)
-	case o.callTimeout <= 0 || o.maxBody <= 0 || o.now == nil:
-		return nil, fmt.Errorf("new 100ms client: %w: call timeout and response cap must be positive", ErrInvalidArgument)
 	}
 	return &Client{
 		base:   strings.TrimRight(baseURL, "/"),

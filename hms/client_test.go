@@ -498,7 +498,6 @@ func TestNewClientValidation(t *testing.T) {
 		{"zero attempts", "", testCreds, []ClientOption{WithRetry(0, 0, 0)}, ErrInvalidArgument},
 		{"max below base", "", testCreds, []ClientOption{WithRetry(3, time.Second, time.Millisecond)}, ErrInvalidArgument},
 		{"management TTL too short", "", testCreds, []ClientOption{WithManagementTTL(time.Second)}, ErrInvalidArgument},
-		{"nil http client", "", testCreds, []ClientOption{WithHTTPClient(nil)}, ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

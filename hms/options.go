@@ -32,11 +32,6 @@ func defaultClientOptions() clientOptions {
 	}
 }
 
-// WithHTTPClient makes the Client send its requests through hc.
-func WithHTTPClient(hc *http.Client) ClientOption {
-	return func(o *clientOptions) { o.httpClient = hc }
-}
-
 // WithRetry sets how often a call is tried (maxAttempts counts the first
 // try) on 5xx, 429 and network errors, and the exponential backoff between
 // tries: a random wait in [0, min(max, base·2^n)].
@@ -49,18 +44,6 @@ func WithRetry(maxAttempts int, base, max time.Duration) ClientOption {
 // at most an hour, before they expire.
 func WithManagementTTL(d time.Duration) ClientOption {
 	return func(o *clientOptions) { o.managementTTL = d }
-}
-
-// WithCallTimeout bounds a call whose context has no deadline (default
-// 30 s), so that retries always end.
-func WithCallTimeout(d time.Duration) ClientOption {
-	return func(o *clientOptions) { o.callTimeout = d }
-}
-
-// WithMaxResponseBytes caps how much of a response body is read (default
-// 1 MiB); a longer answer is an error.
-func WithMaxResponseBytes(n int64) ClientOption {
-	return func(o *clientOptions) { o.maxBody = n }
 }
 
 // withClock replaces time.Now for the management token cache; for tests.

@@ -15,27 +15,18 @@ type JoinClaims struct {
 	ID                              string
 }
 
-// parsedClaims is what golang-jwt decodes into; NumericDate accepts the
-// fractional seconds other minters write.
+// parsedClaims is what golang-jwt decodes into: jwt.RegisteredClaims
+// brings iat, nbf, exp and jti (NumericDate accepts the fractional seconds
+// other minters write) and implements jwt.Claims.
 type parsedClaims struct {
-	AccessKey string           `json:"access_key"`
-	RoomID    string           `json:"room_id"`
-	UserID    string           `json:"user_id"`
-	Role      string           `json:"role"`
-	Type      string           `json:"type"`
-	Version   int              `json:"version"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	NotBefore *jwt.NumericDate `json:"nbf"`
-	ExpiresAt *jwt.NumericDate `json:"exp"`
-	ID        string           `json:"jti"`
+	AccessKey string `json:"access_key"`
+	RoomID    string `json:"room_id"`
+	UserID    string `json:"user_id"`
+	Role      string `json:"role"`
+	Type      string `json:"type"`
+	Version   int    `json:"version"`
+	jwt.RegisteredClaims
 }
-
-func (c *parsedClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
-func (c *parsedClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
-func (c *parsedClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore, nil }
-func (c *parsedClaims) GetIssuer() (string, error)                   { return "", nil }
-func (c *parsedClaims) GetSubject() (string, error)                  { return "", nil }
-func (c *parsedClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 // ParseJoinToken verifies a join token and returns its claims. It accepts
 // only HS256 signed with secret, type "app", version 2, an exp in the
