@@ -5,7 +5,6 @@ package scripts
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,16 +71,65 @@ func writeFile(t *testing.T, path, content string) string {
 	return path
 }
 
+// TestShellcheck lints every shell script of the repository: each file
+// under scripts/ that is a shell script (by its #! line or .sh) and
+// .ci/run. Without shellcheck it fails (.ci/run installs it); -short is the
+// one way to skip it.
 func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
-		t.Skip("shellcheck not installed (apt-get install shellcheck)")
+		if testing.Short() {
+			t.Skip("-short: shellcheck not installed (apt-get install shellcheck); the scripts are NOT linted")
+		}
+		t.Fatal("shellcheck is not installed: apt-get install shellcheck (.ci/run does), or run with -short to skip")
 	}
-	cmd := exec.Command("shellcheck", "-x", "scripts/dev", "scripts/deploy", "scripts/replay", "scripts/simulate", "scripts/test", "scripts/buildpack-check", "scripts/lib/common.sh")
+	scripts := shellScripts(t)
+	// A walk that found too little would lint nothing and pass.
+	for _, want := range []string{".ci/run", "scripts/lib/common.sh", "scripts/dev", "scripts/test", "scripts/coldstart", "scripts/tokenload"} {
+		if !slices.Contains(scripts, want) {
+			t.Fatalf("%s is not among the scripts found: %v", want, scripts)
+		}
+	}
+	cmd := exec.Command("shellcheck", append([]string{"-x"}, scripts...)...)
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("shellcheck: %v\n%s", err, out)
+		t.Fatalf("shellcheck %v: %v\n%s", scripts, err, out)
 	}
+}
+
+// shellScripts lists, relative to the repository root, .ci/run and every
+// shell script under scripts/.
+func shellScripts(t *testing.T) []string {
+	t.Helper()
+	list := []string{".ci/run"}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".sh") {
+			list = append(list, filepath.Join("scripts", path))
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		if strings.HasPrefix(first, "#!") && regexp.MustCompile(`\b(ba|da|k)?sh\b`).MatchString(first) {
+			list = append(list, filepath.Join("scripts", path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("list the scripts: %v", err)
+	}
+	return list
 }
 
 // TestEnvExample checks that .env_example names every SPEC §1 variable with
@@ -205,18 +254,10 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	// hmsToken verifies an ID token from the Auth emulator, then finds no
 	// such appointment in Firestore: PERMISSION_DENIED.
-	signUp := httpDo(t, http.MethodPost, "http://"+authHost[1]+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any",
-		strings.NewReader(`{"email":"dev@example.com","password":"dev-password","returnSecureToken":true}`),
-		map[string]string{"Content-Type": "application/json"})
-	var su struct {
-		IDToken string `json:"idToken"`
-	}
-	if err := json.Unmarshal([]byte(signUp.body), &su); err != nil || su.IDToken == "" {
-		t.Fatalf("sign-up on the Auth emulator: %d %s", signUp.status, signUp.body)
-	}
+	_, idToken := emulatortest.SignUp(t, authHost[1], "demo-videocalls", "dev@example.com", "dev-password")
 	for _, path := range []string{"/hmsToken", "/demo-videocalls/us-central1/hmsToken"} {
 		resp := httpDo(t, http.MethodPost, base+path, strings.NewReader(`{"data":{"appointmentId":"no-such-appointment"}}`),
-			map[string]string{"Authorization": "Bearer " + su.IDToken, "Content-Type": "application/json"})
+			map[string]string{"Authorization": "Bearer " + idToken, "Content-Type": "application/json"})
 		// A missing appointment is not told apart from someone else's.
 		if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "PERMISSION_DENIED") {
 			t.Errorf("POST %s: %d %s, want 403 PERMISSION_DENIED", path, resp.status, resp.body)

@@ -15,9 +15,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +32,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/emulatortest"
 	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
@@ -144,7 +143,7 @@ func makeUsers(ctx context.Context, client *http.Client, authHost string, cfg co
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			uid, tok, err := signUp(ctx, client, authHost, fmt.Sprintf("load-%s-%d@example.com", run, i))
+			uid, tok, err := emulatortest.SignUpUser(ctx, client, authHost, fmt.Sprintf("load-%s-%d@example.com", run, i), "password-123")
 			if err != nil {
 				errs <- err
 				return
@@ -169,34 +168,6 @@ func makeUsers(ctx context.Context, client *http.Client, authHost string, cfg co
 	}
 	bw.End()
 	return users, nil
-}
-
-// signUp creates an email/password user through the Auth emulator's public
-// API and returns its uid and ID token.
-func signUp(ctx context.Context, client *http.Client, host, email string) (uid, idToken string, err error) {
-	body, _ := json.Marshal(map[string]any{"email": email, "password": "password-123", "returnSecureToken": true})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		"http://"+host+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any", bytes.NewReader(body))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", "", fmt.Errorf("sign up: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		LocalID string `json:"localId"`
-		IDToken string `json:"idToken"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("sign up: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.IDToken == "" {
-		return "", "", fmt.Errorf("sign up: answer without an ID token (%v)", err)
-	}
-	return out.LocalID, out.IDToken, nil
 }
 
 // call makes one callable request as u and returns the HTTP status (0 for

@@ -325,14 +325,32 @@ func authReady(ctx context.Context, host string) error {
 // so SignUp fails tb when project is another one.
 func SignUp(tb testing.TB, host, project, email, password string) (uid, idToken string) {
 	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), authCallTimeout)
+	defer cancel()
+	uid, idToken, err := SignUpUser(ctx, http.DefaultClient, host, email, password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	checkTokenProject(tb, idToken, project)
+	return uid, idToken
+}
+
+// SignUpUser is SignUp for the load tools, which have no testing.TB: it
+// creates an email/password user through the emulator at host and returns
+// its uid and a fresh ID token, for the emulator's own project.
+func SignUpUser(ctx context.Context, client *http.Client, host, email, password string) (uid, idToken string, err error) {
 	var out struct {
 		LocalID string `json:"localId"`
 		IDToken string `json:"idToken"`
 	}
-	authCall(tb, host, http.MethodPost, "/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any", false,
-		map[string]any{"email": email, "password": password, "returnSecureToken": true}, &out)
-	checkTokenProject(tb, out.IDToken, project)
-	return out.LocalID, out.IDToken
+	if err := authRequest(ctx, client, host, http.MethodPost, "/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any", false,
+		map[string]any{"email": email, "password": password, "returnSecureToken": true}, &out); err != nil {
+		return "", "", fmt.Errorf("sign up: %w", err)
+	}
+	if out.LocalID == "" || out.IDToken == "" {
+		return "", "", errors.New("sign up: auth emulator answered without a uid or an ID token")
+	}
+	return out.LocalID, out.IDToken, nil
 }
 
 // SignIn signs an existing email/password user in and returns a fresh ID
@@ -444,24 +462,35 @@ func DecodeIDToken(token string) (map[string]any, error) {
 	return claims, nil
 }
 
+// authCallTimeout bounds one call to the emulator: slow on a loaded CI
+// machine.
+const authCallTimeout = 60 * time.Second
+
 // authCall sends one request to the emulator's REST API and decodes a 2xx
 // answer into out (when not nil); anything else fails tb. admin adds the
 // emulator's owner credentials, which the admin endpoints require.
 func authCall(tb testing.TB, host, method, path string, admin bool, in, out any) {
 	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), authCallTimeout)
+	defer cancel()
+	if err := authRequest(ctx, http.DefaultClient, host, method, path, admin, in, out); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// authRequest is authCall returning its error.
+func authRequest(ctx context.Context, client *http.Client, host, method, path string, admin bool, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			tb.Fatalf("auth emulator %s: %v", path, err)
+			return fmt.Errorf("auth emulator %s: %w", path, err)
 		}
 		body = bytes.NewReader(b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // slow on a loaded CI machine
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+path, body)
 	if err != nil {
-		tb.Fatalf("auth emulator %s: %v", path, err)
+		return fmt.Errorf("auth emulator %s: %w", path, err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -469,18 +498,19 @@ func authCall(tb testing.TB, host, method, path string, admin bool, in, out any)
 	if admin {
 		req.Header.Set("Authorization", "Bearer owner")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		tb.Fatalf("auth emulator %s %s: %v", method, path, err)
+		return fmt.Errorf("auth emulator %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		tb.Fatalf("auth emulator %s %s: %s: %s", method, path, resp.Status, raw)
+		return fmt.Errorf("auth emulator %s %s: %s: %s", method, path, resp.Status, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			tb.Fatalf("auth emulator %s %s: decode answer: %v", method, path, err)
+			return fmt.Errorf("auth emulator %s %s: decode answer: %w", method, path, err)
 		}
 	}
+	return nil
 }

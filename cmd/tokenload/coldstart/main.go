@@ -14,7 +14,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/emulatortest"
 	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/procstat"
 )
@@ -75,7 +75,7 @@ func run(ctx context.Context, bin, project string, runs, burst int) error {
 	}
 	defer fs.Close()
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
-	uid, idToken, err := signUp(authHost, "coldstart-"+stamp+"@example.com")
+	uid, idToken, err := emulatortest.SignUpUser(ctx, http.DefaultClient, authHost, "coldstart-"+stamp+"@example.com", "password-123")
 	if err != nil {
 		return err
 	}
@@ -278,24 +278,6 @@ func eventRequest(prefix string) func() *http.Request {
 		rq.Header.Set("X-Webhook-Secret", webhookSecret)
 		return rq
 	}
-}
-
-func signUp(host, email string) (uid, idToken string, err error) {
-	body, _ := json.Marshal(map[string]any{"email": email, "password": "password-123", "returnSecureToken": true})
-	resp, err := http.Post("http://"+host+"/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any",
-		"application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", "", fmt.Errorf("sign up: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		LocalID string `json:"localId"`
-		IDToken string `json:"idToken"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.IDToken == "" {
-		return "", "", fmt.Errorf("sign up: %s (%v)", resp.Status, err)
-	}
-	return out.LocalID, out.IDToken, nil
 }
 
 func freePort() (string, error) {
