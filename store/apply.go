@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -117,37 +116,6 @@ func (s *Store) remember(id, appt string) {
 	if appt != "" {
 		s.seen.add(id, appt)
 	}
-}
-
-// plan is what one event does to Firestore, in one atomic commit that also
-// creates the event document: either blind writes (creates and merges, no
-// reads), or a read and a conditional commit when a field's rule needs a
-// stored value.
-type plan struct {
-	// creates are documents that must not exist yet: each stands for a
-	// condition under which merges are right (see peer.go, stream.go,
-	// recording.go). When one exists, orElse is applied instead.
-	creates []write
-	// merges are merge-sets (MergeAll) whose field writes commute with
-	// every other event's writes, given creates.
-	merges []write
-	orElse *plan
-	// read, when set, makes the plan read instead: it reads this one
-	// bookkeeping document, and step turns its fields (empty when it does
-	// not exist) into its new fields and the merge-sets to make, committed
-	// only if it did not change meanwhile (commitRead). step may run
-	// several times, so it keeps no state.
-	read *firestore.DocumentRef
-	step func(stored map[string]any) (book map[string]any, merges []write)
-	// refused, when set, says why the event cannot be applied at all: it
-	// is stored raw only (see refuse).
-	refused string
-}
-
-// write is one merge-set, or for plan.creates one create, of a document.
-type write struct {
-	ref  *firestore.DocumentRef
-	data map[string]any
 }
 
 // checkStorable refuses, before any write, an event Firestore would refuse
