@@ -13,9 +13,6 @@ import (
 	"sync"
 
 	"firebase.google.com/go/v4/appcheck"
-
-	"github.com/telemed/videocalls/hms"
-	"github.com/telemed/videocalls/store"
 )
 
 // The Firebase callable protocol as firebase-functions' v2 callables speak
@@ -114,26 +111,6 @@ func (e *callError) with(key string, value any) *callError {
 	}
 	e.details[key] = value
 	return e
-}
-
-// callErrorOf maps any error a callable handler returns to the status the
-// app should act on: the one table of SPEC §3. A *callError is kept as is.
-func callErrorOf(err error) *callError {
-	var ce *callError
-	switch {
-	case errors.As(err, &ce):
-		return ce
-	case errors.Is(err, hms.ErrUnavailable):
-		return fail(statusUnavailable, reasonVideoUnavailable, "The video service is unavailable; try again in a moment.", err)
-	case errors.Is(err, hms.ErrRefused):
-		return fail(statusInternal, reasonVideoRefused, "The video service refused the request; the backend's 100ms settings need attention.", err)
-	case errors.Is(err, store.ErrConflict):
-		return fail(statusInternal, reasonRoomTaken, "The video service returned a room that belongs to another appointment; contact support.", err)
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
-	default:
-		return fail(statusInternal, reasonInternal, "Something went wrong on our side; try again later or contact support.", err)
-	}
 }
 
 // maxCallableBody bounds a callable request (SPEC §3).

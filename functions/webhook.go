@@ -88,21 +88,14 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	st, err := a.firestore(ctx)
 	if err != nil {
 		noteError(ctx, err)
-		return http.StatusServiceUnavailable, webhookAnswer{Status: "retry", EventID: ev.ID, Error: "storage unavailable"}
+		return webhookErrorOf(err, ev.ID)
 	}
 	storeCtx, cancel := context.WithTimeout(ctx, webhookStoreTimeout)
 	res, err := st.ApplyEvent(storeCtx, ev, raw)
 	cancel()
-	if errors.Is(err, store.ErrUnstorableEvent) {
-		// 400 at once: a 503 would have 100ms retry in vain.
-		noteError(ctx, err)
-		return http.StatusBadRequest, webhookAnswer{Status: "refused", EventID: capLog(ev.ID, maxLoggedID), Error: err.Error()}
-	}
 	if err != nil {
-		// Whatever else went wrong, the event is not stored: 503 makes 100ms
-		// deliver it again, and the write is idempotent.
 		noteError(ctx, err)
-		return http.StatusServiceUnavailable, webhookAnswer{Status: "retry", EventID: ev.ID, Error: "storage unavailable"}
+		return webhookErrorOf(err, ev.ID)
 	}
 	if res.AppointmentID != "" {
 		annotate(ctx, slog.String("appointmentId", capLog(res.AppointmentID, maxLoggedID)))
