@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+)
+
+// The rows, in the order of the report.
+const (
+	rowTokenWarm       = "hmsToken, warm (room recorded)"
+	rowTokenFirst      = "hmsToken, first call of an appointment (creates the room)"
+	rowJoin            = "webhook blind write: peer.join.success (no bookkeeping doc)"
+	rowLeaveDuration   = "webhook peer.leave.success with duration (after its join)"
+	rowFirstEvent      = "webhook first event of a room on an instance (peer.join.success, blind)"
+	rowOpen            = "webhook read-then-write: session.open.success"
+	rowRole            = "webhook read-then-write: role.change.success"
+	rowLeaveNoDuration = "webhook read-then-write: peer.leave.success without duration"
+	rowClose           = "webhook session.close.success (read-then-write, then reconciliation)"
+	rowRedeliverSame   = "redelivery, same instance (answered from memory)"
+	rowRedeliverOther  = "redelivery, other instance (peer.join.success; room known there)"
+)
+
+// floor is, per row, the Firestore and Auth round trips that must be asked
+// one after the other, and why (the 100ms calls are counted apart).
+var floors = []struct {
+	row   string
+	floor int
+	why   string
+}{
+	{rowTokenWarm, 1, "revocation check (GetUser) ∥ appointment read, once the signature is checked locally"},
+	{rowTokenFirst, 2, "(GetUser ∥ appointment+call read) → 100ms create → record the room"},
+	{rowJoin, 1, "one blind commit"},
+	{rowLeaveDuration, 1, "one blind commit"},
+	{rowFirstEvent, 2, "room → appointment lookup (hmsRooms), then the commit"},
+	{rowOpen, 2, "read the bookkeeping doc, then commit on condition"},
+	{rowRole, 2, "read the bookkeeping doc, then commit on condition"},
+	{rowLeaveNoDuration, 2, "read the bookkeeping doc, then commit on condition"},
+	{rowClose, 2, "read ∥ 100ms session, then one commit of event and attendance"},
+	{rowRedeliverSame, 0, "the instance remembers the id"},
+	{rowRedeliverOther, 1, "the commit (or read) that finds the event stored"},
+}
+
+func run(ctx context.Context, o options) error {
+	w, err := setup(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if o.keepLogs {
+		fmt.Fprintf(os.Stderr, "rttbudget: servers' logs in %s\n", w.logDir)
+	}
+	// The tool's own Firestore client talks to the emulator directly: the
+	// appointments it writes are set-up, not measured.
+	fs, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		return setupErr("firestore client: %w", err)
+	}
+	defer fs.Close()
+	runID := randomHex(4)
+	var u users
+	if u.doctorUID, u.doctorToken, err = signUp(w.authHost, "doctor-"+runID+"@example.com"); err != nil {
+		return setupErr("sign up: %w", err)
+	}
+	if u.clientUID, u.clientToken, err = signUp(w.authHost, "client-"+runID+"@example.com"); err != nil {
+		return setupErr("sign up: %w", err)
+	}
+	m := &measurer{w: w, client: &http.Client{Timeout: 60 * time.Second}, samples: map[string][]sample{}}
+	for i := range o.warmup + o.n {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.record = i >= o.warmup
+		if err := m.appointment(ctx, fs, u, fmt.Sprintf("rtt-%s-%03d", runID, i)); err != nil {
+			return err
+		}
+	}
+	fmt.Print(report(o, m.samples))
+	return nil
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// report is the markdown table: per row the p50 latency, its ratio to
+// the RTT, the round trips counted (the p50 sample's; a range when the
+// samples differ), the floor, and the calls of the p50 sample.
+func report(o options, samples map[string][]sample) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "RTT %s to Firestore and Auth, %s to 100ms (fake); %d appointments after %d warm-up; load average %s; %s\n\n",
+		o.rtt, o.hmsRTT, o.n, o.warmup, loadAverage(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	b.WriteString("| request | p50 | p50 / RTT | round trips counted | p50 − counted × RTT | floor | calls in sequence (p50 sample) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---|---|\n")
+	for _, f := range floors {
+		ss := samples[f.row]
+		if len(ss) == 0 {
+			continue
+		}
+		slices.SortFunc(ss, func(a, b sample) int { return int(a.elapsed - b.elapsed) })
+		mid := ss[(len(ss)-1)/2]
+		lo, hi := mid.depth, mid.depth
+		for _, s := range ss {
+			lo, hi = min(lo, s.depth), max(hi, s.depth)
+		}
+		counted := fmt.Sprint(mid.depth)
+		if lo != hi {
+			counted = fmt.Sprintf("%d (%d–%d)", mid.depth, lo, hi)
+		}
+		if mid.hms > 0 {
+			counted += fmt.Sprintf(" + %d to 100ms", mid.hms)
+		}
+		mark := ""
+		if mid.depth > f.floor {
+			mark = " ⚠"
+		}
+		rest := mid.elapsed - time.Duration(mid.depth)*o.rtt
+		fmt.Fprintf(&b, "| %s | %.1f ms | %.2f | %s%s | %.1f ms | %d: %s | %s |\n", f.row, ms(mid.elapsed),
+			float64(mid.elapsed)/float64(o.rtt), counted, mark, ms(rest), f.floor, f.why, mid.chain)
+	}
+	b.WriteString("\nRound trips counted: the longest chain of Firestore and Auth calls each sent after the one before was answered " +
+		"(internal/delayproxy); ⚠: more than the floor. p50 − counted × RTT is what is not round trips: " +
+		"the emulators' and the server's work, and the machine's load.\n")
+	return b.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
