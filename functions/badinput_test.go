@@ -431,16 +431,7 @@ func forgedIDToken(t *testing.T, project, uid string, issuedAt time.Time) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss":       "https://securetoken.google.com/" + project,
-		"aud":       project,
-		"sub":       uid,
-		"user_id":   uid,
-		"auth_time": issuedAt.Unix(),
-		"iat":       issuedAt.Unix(),
-		"exp":       issuedAt.Add(time.Hour).Unix(),
-		"firebase":  map[string]any{"identities": map[string]any{}, "sign_in_provider": "password"},
-	})
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(emulatortest.IDTokenClaims(project, uid, issuedAt, issuedAt.Add(time.Hour))))
 	tok.Header["kid"] = "forged-key"
 	s, err := tok.SignedString(key)
 	if err != nil {

@@ -424,7 +424,14 @@ func UnsignedIDToken(project, uid string, issuedAt, expiresAt time.Time) string 
 		b, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	claims := map[string]any{
+	return enc(map[string]string{"alg": "none", "typ": "JWT"}) + "." + enc(IDTokenClaims(project, uid, issuedAt, expiresAt)) + "."
+}
+
+// IDTokenClaims are the claims of a Firebase ID token of an email/password
+// user, as the Auth emulator and Google issue them: those the Admin SDK
+// checks (aud, iss, sub, iat, exp, auth_time) and the firebase block.
+func IDTokenClaims(project, uid string, issuedAt, expiresAt time.Time) map[string]any {
+	return map[string]any{
 		"iss":       "https://securetoken.google.com/" + project,
 		"aud":       project,
 		"sub":       uid,
@@ -434,7 +441,6 @@ func UnsignedIDToken(project, uid string, issuedAt, expiresAt time.Time) string 
 		"exp":       expiresAt.Unix(),
 		"firebase":  map[string]any{"identities": map[string]any{}, "sign_in_provider": "password"},
 	}
-	return enc(map[string]string{"alg": "none", "typ": "JWT"}) + "." + enc(claims) + "."
 }
 
 // ExpiredIDToken returns an emulator-style ID token for uid that expired an
