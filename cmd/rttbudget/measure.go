@@ -70,14 +70,29 @@ func shortName(name string) string {
 	if !isHTTP {
 		path, method = name, ""
 	}
-	path = strings.TrimSuffix(path, "/")
-	if i := strings.LastIndex(path, "/"); i >= 0 {
-		path = path[i+1:]
+	segs := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	path = segs[len(segs)-1]
+	if len(segs) > 1 && isID(path) {
+		// GET /v2/sessions/<id>: the collection names the call.
+		path = segs[len(segs)-2] + "/{id}"
 	}
 	if method != "" {
 		return method + " " + path
 	}
 	return path
+}
+
+// isID reports whether a path segment is a 100ms object id (24 hex digits).
+func isID(s string) bool {
+	if len(s) < 16 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // chain lists calls by their level in the longest chain: "a + b → c".

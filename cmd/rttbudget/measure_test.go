@@ -11,6 +11,7 @@ func TestShortName(t *testing.T) {
 	for in, want := range map[string]string{
 		"/google.firestore.v1.Firestore/BatchGetDocuments":                        "BatchGetDocuments",
 		"POST /identitytoolkit.googleapis.com/v1/projects/demo-x/accounts:lookup": "POST accounts:lookup",
+		"GET /v2/sessions/6564a09aa2ad2e4f1e0d00ac":                               "GET sessions/{id}",
 		"POST /v2/rooms/": "POST rooms",
 	} {
 		if got := shortName(in); got != want {
