@@ -132,9 +132,9 @@ type envelope struct {
 // parsable timestamp. Unknown types and unreadable payload fields are not
 // errors: an event must be kept even when 100ms adds something new.
 func ParseEvent(body []byte) (*Event, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedEvent, describeJSONError(err))
+	env, err := decodeEnvelope(body)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case env.ID == "":
@@ -161,6 +161,35 @@ func ParseEvent(body []byte) (*Event, error) {
 	}
 	ev.decodeData()
 	return ev, nil
+}
+
+// decodeEnvelope reads the envelope's members by their exact names:
+// encoding/json matches struct fields case-insensitively, which would take
+// a "tYpe" or "Timestamp" for the real thing (found by fuzzing the webhook)
+// and store an event whose envelope 100ms never sent.
+func decodeEnvelope(body []byte) (envelope, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return envelope{}, fmt.Errorf("%w: %v", ErrMalformedEvent, describeJSONError(err))
+	}
+	if members == nil {
+		return envelope{}, fmt.Errorf("%w: body is not a JSON object", ErrMalformedEvent)
+	}
+	var env envelope
+	for name, dst := range map[string]any{
+		"version": &env.Version, "id": &env.ID, "app_id": &env.AppID, "account_id": &env.AccountID,
+		"template_id": &env.TemplateID, "timestamp": &env.Timestamp, "type": &env.Type,
+	} {
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return envelope{}, fmt.Errorf("%w: field %q must be a string", ErrMalformedEvent, name)
+		}
+	}
+	env.Data, env.IsReplay = members["data"], members["is_replay"]
+	return env, nil
 }
 
 // describeJSONError keeps the position of a syntax error but drops the

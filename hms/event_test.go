@@ -1316,3 +1316,22 @@ func TestParseEventReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestParseEventKeysAreExact: encoding/json matches struct fields without
+// regard to case; the envelope's members must be named exactly (a fuzzed
+// "tYpe" and "timestAmp" were once taken for type and timestamp).
+func TestParseEventKeysAreExact(t *testing.T) {
+	for _, body := range []string{
+		`{"id":"e1","tYpe":"session.open.success","timestamp":"2026-11-23T09:00:00Z"}`,
+		`{"id":"e1","type":"session.open.success","Timestamp":"2026-11-23T09:00:00Z"}`,
+		`{"ID":"e1","type":"session.open.success","timestamp":"2026-11-23T09:00:00Z"}`,
+	} {
+		if _, err := ParseEvent([]byte(body)); !errors.Is(err, ErrMalformedEvent) {
+			t.Errorf("%s: %v, want ErrMalformedEvent", body, err)
+		}
+	}
+	ev, err := ParseEvent([]byte(`{"id":"e1","type":"session.open.success","timestamp":"2026-11-23T09:00:00Z","Data":{"session_id":"x"},"data":{"session_id":"s1","room_id":"r1"}}`))
+	if err != nil || ev.SessionID != "s1" {
+		t.Errorf("exact data beside a look-alike: %+v, %v", ev, err)
+	}
+}
