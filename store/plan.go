@@ -55,9 +55,9 @@ func (s *Store) plan(ev *hms.Event, appt string) plan {
 	}
 	switch d := ev.Data.(type) {
 	case *hms.SessionOpen:
-		return s.sessionPlan(ev, appt, d.SessionRef, nil)
+		return s.sessionPlan(ev, appt, d.SessionRef, nil, false)
 	case *hms.SessionClose:
-		return s.sessionPlan(ev, appt, d.SessionRef, d)
+		return s.sessionPlan(ev, appt, d.SessionRef, d, false)
 	case *hms.PeerJoin:
 		return s.peerJoinPlan(ev, appt, d)
 	case *hms.PeerLeave:

@@ -31,7 +31,10 @@ const (
 //   - status: closed beats open.
 //   - startedAt: session_started_at, earliest seen (open and close carry the same).
 //   - endedAt: the close's session_stopped_at, else its event timestamp;
-//     latest seen.
+//     latest seen. A close that hmsSweep made (CloseSession: 100ms said
+//     the session was over, no close came) gives way to a real one: its
+//     time stands only until a real close arrives, whichever comes first,
+//     so that the result is the real close's in any order.
 //   - durationSec: the close's session_duration when it carries one, else
 //     endedAt − startedAt once both are known (never negative).
 //   - roomId: the event's room.
@@ -45,7 +48,7 @@ const (
 //   - startedAt: earliest session startedAt.
 //   - endedAt: latest session endedAt, absent while live.
 //   - updatedAt: server time.
-func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, closing *hms.SessionClose) plan {
+func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, closing *hms.SessionClose, bySweep bool) plan {
 	if ev.SessionID == "" {
 		return plan{}
 	}
@@ -72,7 +75,17 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 			cur.status = sessionOpen
 		}
 		cur.startedAt = earlier(cur.startedAt, started)
-		cur.endedAt = later(cur.endedAt, ended)
+		switch {
+		case closing == nil:
+		case bySweep && !cur.endedAt.IsZero() && !cur.sweptEnd:
+			// A real close stands.
+		case bySweep:
+			cur.endedAt, cur.sweptEnd = later(cur.endedAt, ended), true
+		case cur.sweptEnd:
+			cur.endedAt, cur.sweptEnd = ended, false // the real close replaces the sweep's
+		default:
+			cur.endedAt = later(cur.endedAt, ended)
+		}
 		if duration != nil && (cur.duration == nil || *duration > *cur.duration) {
 			cur.duration = duration // closes agree; the greatest, should they not
 		}
@@ -91,6 +104,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		setTime(book, "startedAt", cur.startedAt)
 		setTime(book, "endedAt", cur.endedAt)
 		setInt(book, "durationSec", cur.duration)
+		book["sweptEnd"] = cur.sweptEnd
 
 		return map[string]any{"sessions": map[string]any{sid: book}}, []write{
 			{s.sessionRef(appt, sid), sess},
@@ -104,6 +118,7 @@ type sessionState struct {
 	status             string
 	startedAt, endedAt time.Time
 	duration           *int64 // session_duration, when a close carried it
+	sweptEnd           bool   // endedAt is hmsSweep's, no real close yet
 }
 
 func sessionStateOf(d map[string]any) sessionState {
@@ -111,6 +126,7 @@ func sessionStateOf(d map[string]any) sessionState {
 	if n, ok := d["durationSec"].(int64); ok {
 		st.duration = &n
 	}
+	st.sweptEnd, _ = d["sweptEnd"].(bool)
 	return st
 }
 

@@ -85,7 +85,8 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 			SessionStoppedAt: hms.Time{Time: endedAt},
 		},
 	}
-	p := s.plan(ev, appointmentID)
+	sc := ev.Data.(*hms.SessionClose)
+	p := s.sessionPlan(ev, appointmentID, sc.SessionRef, sc, true)
 	if p.read == nil || p.step == nil {
 		return CloseResult{}, fmt.Errorf("store: close session %s of %s: the close has no read plan", sessionID, appointmentID)
 	}

@@ -22,7 +22,7 @@ const (
 // sweep's"), or a commitBook that creates an event document.
 func TestSweepCloseCommutesWithLateClose(t *testing.T) {
 	sweepEnd := time.Date(2026, 11, 23, 9, 31, 0, 0, time.UTC)
-	run := func(project string, sweepFirst bool) map[string]any {
+	run := func(project string, sweepFirst, sweep2 bool) map[string]any {
 		s := newStore(t, project)
 		seed(t, s, "appt-sw", "room-sw")
 		apply(t, s, []byte(swOpen))
@@ -36,10 +36,13 @@ func TestSweepCloseCommutesWithLateClose(t *testing.T) {
 				t.Errorf("%s: close result %+v; want Closed=%t, status ended", project, res, sweepFirst)
 			}
 		}
-		if sweepFirst {
+		switch {
+		case !sweep2:
+			apply(t, s, []byte(swClose)) // no sweep at all: the in-order result
+		case sweepFirst:
 			sweep()
 			apply(t, s, []byte(swClose))
-		} else {
+		default:
 			apply(t, s, []byte(swClose))
 			sweep()
 		}
@@ -48,16 +51,26 @@ func TestSweepCloseCommutesWithLateClose(t *testing.T) {
 		}
 		return dump(t, s, "appt-sw")
 	}
-	a := run("demo-sweep-a", true)
-	b := run("demo-sweep-b", false)
-	var d []string
-	diff(a, b, "", &d)
-	if len(d) > 0 {
-		t.Errorf("sweep then close != close then sweep:\n%v", d)
+	// The sweep's end (the last peer's left_at) is later than the real
+	// close's session_stopped_at: the real close's must stand all the
+	// same, as if no sweep had run (keep the later of the two, and the
+	// sweep-first order ends at 09:31, unlike the run without a sweep).
+	a := run("demo-sweep-a", true, true)
+	b := run("demo-sweep-b", false, true)
+	c := run("demo-sweep-c", false, false)
+	for _, other := range []struct {
+		name string
+		m    map[string]any
+	}{{"close then sweep", b}, {"close without a sweep", c}} {
+		var d []string
+		diff(a, other.m, "", &d)
+		if len(d) > 0 {
+			t.Errorf("sweep then close != %s:\n%v", other.name, d)
+		}
 	}
 	call := a["call"].(map[string]any)
-	if call["status"] != statusEnded || !call["endedAt"].(time.Time).Equal(sweepEnd) {
-		t.Errorf("call after both closes: %v", call)
+	if call["status"] != statusEnded || !call["endedAt"].(time.Time).Equal(time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)) {
+		t.Errorf("call after both closes: %v, want the real close's endedAt", call)
 	}
 	sess := a[colSessions].(map[string]any)["sw1"].(map[string]any)
 	if sess["status"] != sessionClose || sess["durationSec"] != int64(1800) {
