@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // PeerRecord is a peer as 100ms's session API reports it (GET /sessions/{id}).
@@ -23,16 +25,25 @@ func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID s
 		return wrapf(ErrNotFound, "reconcile session %q of %q", sessionID, appointmentID)
 	}
 	ref := s.sessionRef(appointmentID, sessionID)
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+	// A read and a commit conditional on the session document not having
+	// changed since (read again when it did), instead of a transaction:
+	// the Firestore client opens a transaction with a round trip of its
+	// own, and this runs before the webhook answers a close.
+	unlock, err := s.lock(ctx, ref.Path)
+	if err != nil {
+		return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+	}
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		snap, err := ref.Get(ctx)
 		if err != nil && !isNotFound(err) {
-			return err
+			return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
 		}
 		stored := mapAt(dataOf(snap), "peers")
 		add := map[string]any{}
 		for _, p := range peers {
-			if p.PeerID == "" {
-				continue
+			if !safeID(p.PeerID) {
+				continue // no key for it (the raw session is 100ms's to keep)
 			}
 			cur := mapAt(stored, p.PeerID)
 			m := map[string]any{}
@@ -69,7 +80,20 @@ func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID s
 		if len(add) == 0 {
 			return nil
 		}
-		return tx.Set(ref, map[string]any{"peers": add}, firestore.MergeAll)
-	}, firestore.MaxAttempts(txAttempts))
-	return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+		b := s.fs.Batch() //nolint:staticcheck // SA1019: one conditional commit (see commitBlind).
+		if snap != nil && snap.Exists() {
+			b.Update(ref, leafUpdates(firestore.FieldPath{"peers"}, add), firestore.LastUpdateTime(snap.UpdateTime))
+		} else {
+			b.Create(ref, map[string]any{"peers": add})
+		}
+		_, err = b.Commit(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case attempt+1 < txAttempts && (status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.AlreadyExists || status.Code(err) == codes.Aborted):
+			continue // an event wrote the session meanwhile: read again
+		default:
+			return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+		}
+	}
 }
