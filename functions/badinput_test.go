@@ -3,16 +3,21 @@ package functions
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +41,7 @@ const (
 // functions must refuse (or, for a wrong-typed webhook field, accept), sent
 // end to end to the local server on the emulators.
 type badRequest struct {
-	function string // hmsToken or hmssWebhook
+	function string // hmsToken, hmssWebhook, hmsEndCall or hmsRecordingUrl
 	request  string // markdown, as the README shows it
 	want     string // the answer this row must get, as rendered
 	send     func(t *testing.T) string
@@ -250,6 +255,85 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 	)
 	bigCallable := []byte(`{"data":{"appointmentId":"` + strings.Repeat("a", maxCallableBody) + `"}}`)
 	id1, id2, id3, id4, id5, id6, id7, id8, id9, id10 := eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID(), eventID()
+	// Issue 11's webhook rows need a room these functions created (an
+	// event of an unknown room is stored raw whatever it holds): the open
+	// appointment's, made by hmsToken on first use.
+	var roomOnce sync.Once
+	var room string
+	roomOf := func(t *testing.T) string {
+		roomOnce.Do(func() {
+			code, ans := e.callToken(t, doctor.idToken, open)
+			if code != http.StatusOK {
+				t.Fatalf("hmsToken for the open appointment: %d %+v", code, ans.Error)
+			}
+			room, _ = ans.Result["roomId"].(string)
+		})
+		return room
+	}
+	// rawOnly posts an event of that room whose changes can never be
+	// written, and renders the answer and whether it was kept raw.
+	rawOnly := func(id, typ, data string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			body := event(id, typ, ts, `{"room_id":"`+roomOf(t)+`",`+data+`}`)
+			cell := webhookCell(t, e.send(t, http.MethodPost, "/hmssWebhook", secretHeader, body))
+			doc := e.doc(t, "hmsEvents/"+id)
+			if doc == nil || doc["applied"] != false || doc["raw"] != string(body) {
+				return cell + fmt.Sprintf(" (hmsEvents/%s: %v)", id, doc)
+			}
+			return cell + ", kept raw (`applied: false`)"
+		}
+	}
+	longID := strings.Repeat("p", 1495)
+	// A HIPAA workspace's webhook: signing secret set, no header secret.
+	signedApp := newApp(testEnv(map[string]string{
+		envProject: e.project, envWebhookSecret: "", envSigningSecret: "old-signing-key,signing-key",
+	}), newLogger(&e2eLogSink{e: e}))
+	signedSrv := httptest.NewServer(signedApp.webhookHandler())
+	t.Cleanup(signedSrv.Close)
+	signed := func(sig func(body []byte) string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			id := "bad-signed-" + uuid.NewString()[:8]
+			body := event(id, "session.open.success", ts, `{}`)
+			req, err := http.NewRequest(http.MethodPost, signedSrv.URL, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := sig(body); v != "" {
+				req.Header.Set("X-100ms-Signature", v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			cell := webhookCell(t, httpAnswer{code: resp.StatusCode, header: resp.Header, body: b})
+			if stored := e.doc(t, "hmsEvents/"+id) != nil; stored != (resp.StatusCode == http.StatusOK) {
+				cell += fmt.Sprintf(" (stored: %v)", stored)
+			}
+			return cell
+		}
+	}
+	hmac256 := func(key string) func(body []byte) string {
+		return func(body []byte) string {
+			m := hmac.New(sha256.New, []byte(key))
+			m.Write(body)
+			return hex.EncodeToString(m.Sum(nil))
+		}
+	}
+	// other sends a callable request to hmsEndCall or hmsRecordingUrl.
+	other := func(function, idToken string, data any) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			b, _ := json.Marshal(map[string]any{"data": data})
+			return callableCell(t, e.send(t, http.MethodPost, "/"+function, map[string]string{
+				"Content-Type": "application/json", "Authorization": "Bearer " + idToken}, b))
+		}
+	}
+	noRoom := seed("no-room", nil)
+	withRoom := func(f func(t *testing.T) string) func(t *testing.T) string {
+		return func(t *testing.T) string { roomOf(t); return f(t) }
+	}
+
 	return []badRequest{
 		{"hmsToken", "`GET` instead of `POST`", invalid + " `METHOD_NOT_POST`", callable(http.MethodGet, jsonCT, nil)},
 		{"hmsToken", "`PUT` with a valid body", invalid + " `METHOD_NOT_POST`", callable(http.MethodPut, jsonCT, validBody(open))},
@@ -334,6 +418,31 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		{"hmssWebhook", "`data` field of the wrong type (`peer.join.success` with `joined_at: 5`, `duration: \"x\"`): stored, field treated as absent",
 			"200 `stored`", webhook(http.MethodPost, secretHeader, id8,
 				event(id8, "peer.join.success", ts, `{"room_id":"bad-input-room","session_id":"s1","peer_id":"p1","joined_at":5,"duration":"x"}`), true)},
+		{"hmssWebhook", "`id` over 256 bytes", "400" + refused4xx, webhook(http.MethodPost, secretHeader, "",
+			event(strings.Repeat("e", 257), "session.open.success", ts, `{}`), false)},
+		{"hmssWebhook", "peer id that cannot name a map key (`a/b`), in a room of these functions", "200 `stored`, kept raw (`applied: false`)",
+			rawOnly("bad-raw-slash-"+uuid.NewString()[:8], "peer.join.success", `"session_id":"s1","peer_id":"a/b","role":"host"`)},
+		{"hmssWebhook", "peer id of the reserved form (`__x__`)", "200 `stored`, kept raw (`applied: false`)",
+			rawOnly("bad-raw-reserved-"+uuid.NewString()[:8], "peer.join.success", `"session_id":"s1","peer_id":"__x__","role":"host"`)},
+		{"hmssWebhook", "beam id of 1,495 bytes", "200 `stored`, kept raw (`applied: false`)",
+			rawOnly("bad-raw-beam-"+uuid.NewString()[:8], "beam.started.success", `"session_id":"s1","beam_id":"`+longID+`"`)},
+		{"hmssWebhook", "session id with a slash (`s/1`)", "200 `stored`, kept raw (`applied: false`)",
+			rawOnly("bad-raw-session-"+uuid.NewString()[:8], "session.open.success", `"session_id":"s/1"`)},
+		{"hmssWebhook", "HIPAA workspace (signing secret set): no `x-100ms-signature`", "401" + refused4xx,
+			signed(func([]byte) string { return "" })},
+		{"hmssWebhook", "HIPAA workspace: signature under another key", "401" + refused4xx, signed(hmac256("not-the-key"))},
+		{"hmssWebhook", "HIPAA workspace: the signing secret itself as the signature", "401" + refused4xx,
+			signed(func([]byte) string { return "signing-key" })},
+		{"hmssWebhook", "HIPAA workspace: signed with the old key of a rotation, no header secret configured", "200 `stored`", signed(hmac256("old-signing-key"))},
+		{"hmsEndCall", "no `appointmentId`", "400 `INVALID_ARGUMENT` `MISSING_APPOINTMENT_ID`", other("hmsEndCall", doctor.idToken, map[string]any{})},
+		{"hmsEndCall", "the client, not the doctor", "403 `PERMISSION_DENIED` `HOST_ONLY`", withRoom(other("hmsEndCall", client.idToken, map[string]any{"appointmentId": open}))},
+		{"hmsEndCall", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsEndCall", stranger.idToken, map[string]any{"appointmentId": open})},
+		{"hmsEndCall", "the doctor, before any room exists", "400 `FAILED_PRECONDITION` `NOT_LIVE`", other("hmsEndCall", doctor.idToken, map[string]any{"appointmentId": noRoom})},
+		{"hmsEndCall", "the doctor, room made but nobody in it", "400 `FAILED_PRECONDITION` `NOT_LIVE`", withRoom(other("hmsEndCall", doctor.idToken, map[string]any{"appointmentId": open}))},
+		{"hmsRecordingUrl", "neither `recordingId` nor `transcriptId`", "400 `INVALID_ARGUMENT` `MISSING_RECORDING_ID`", other("hmsRecordingUrl", doctor.idToken, map[string]any{"appointmentId": open})},
+		{"hmsRecordingUrl", "`file` not one of the transcript files", "400 `INVALID_ARGUMENT` `BAD_FILE`", other("hmsRecordingUrl", doctor.idToken, map[string]any{"appointmentId": open, "transcriptId": "t1", "file": "notes"})},
+		{"hmsRecordingUrl", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsRecordingUrl", stranger.idToken, map[string]any{"appointmentId": open, "recordingId": "sfu-s1"})},
+		{"hmsRecordingUrl", "no such recording", "404 `NOT_FOUND` `NO_SUCH_RECORDING`", other("hmsRecordingUrl", client.idToken, map[string]any{"appointmentId": open, "recordingId": "sfu-nope"})},
 	}
 }
 
