@@ -77,7 +77,11 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	}
 	// 100ms has ended the room: a failure to record it is still worth a
 	// retry (UNAVAILABLE), whose end-room then answers NOT_LIVE.
-	if err := st.RecordEndedBy(fsCtx, appointmentID, uid, role.String(), req.Lock, a.now()); err != nil {
+	// A deadline of its own, and past a client that went away: the room is
+	// ended now, and a lock not recorded would never be lifted by hmsToken.
+	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	defer cancelWrite()
+	if err := st.RecordEndedBy(wctx, appointmentID, uid, role.String(), req.Lock, a.now()); err != nil {
 		return nil, err
 	}
 	return map[string]any{"ended": true}, nil

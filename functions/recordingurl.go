@@ -72,7 +72,8 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	if _, _, err := participant(fsCtx, st, appointmentID, uid); err != nil {
+	appt, _, err := participant(fsCtx, st, appointmentID, uid)
+	if err != nil {
 		return nil, err
 	}
 	if err := confirmSignIn(ctx); err != nil {
@@ -96,7 +97,7 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
 	defer cancelHMS()
 	if f.AssetID == "" {
-		if f.AssetID, err = a.findAsset(hmsCtx, fsCtx, st, client, appointmentID, f); err != nil {
+		if f.AssetID, err = a.findAsset(hmsCtx, fsCtx, st, client, appt, f); err != nil {
 			return nil, err
 		}
 	}
@@ -121,14 +122,15 @@ func noSuchRecording(cause error) *callError {
 // for: the assets of the call's room and the file's session, matched by
 // storage path when several are listed (else by type), and remembers the
 // id on the document so that the next request needs no lookup.
-func (a *app) findAsset(hmsCtx, fsCtx context.Context, st *store.Store, client *hms.Client, appointmentID string, f store.File) (string, error) {
-	call, err := st.Call(fsCtx, appointmentID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (call.RoomID == "" || f.SessionID == "")) {
-		return "", noSuchRecording(err)
-	} else if err != nil {
+func (a *app) findAsset(hmsCtx, fsCtx context.Context, st *store.Store, client *hms.Client, appt store.Appointment, f store.File) (string, error) {
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	switch {
+	case err != nil:
 		return "", err
+	case !recorded || f.SessionID == "":
+		return "", noSuchRecording(nil)
 	}
-	assets, err := client.ListRecordingAssets(hmsCtx, call.RoomID, f.SessionID)
+	assets, err := client.ListRecordingAssets(hmsCtx, room.ID, f.SessionID)
 	if err != nil {
 		return "", err
 	}
@@ -152,9 +154,13 @@ var assetTypes = map[string][]string{
 	"summaryJson": {"summary"},
 }
 
+// transcriptExt is the file extension of each transcript file.
+var transcriptExt = map[string]string{"transcriptTxt": ".txt", "transcriptSrt": ".srt", "transcriptJson": ".json"}
+
 // pickAsset chooses f's asset: the one stored at f's path; else the only
-// one of f's type; else the only one listed. Anything else is ambiguous,
-// and a wrong file is worse than none.
+// one of f's type (for a transcript file, with its extension: 100ms calls
+// the txt, srt and json files all "transcript"). Anything else is
+// ambiguous, and a wrong file is worse than none.
 func pickAsset(assets []hms.RecordingAsset, f store.File) (hms.RecordingAsset, bool) {
 	only := func(keep func(hms.RecordingAsset) bool) (hms.RecordingAsset, bool) {
 		var found []hms.RecordingAsset
@@ -175,6 +181,9 @@ func pickAsset(assets []hms.RecordingAsset, f store.File) (hms.RecordingAsset, b
 	}
 	if types := assetTypes[f.Kind]; len(types) > 0 {
 		if as, ok := only(func(as hms.RecordingAsset) bool {
+			if ext := transcriptExt[f.Kind]; ext != "" && !strings.HasSuffix(strings.ToLower(as.Path), ext) {
+				return false
+			}
 			for _, t := range types {
 				if as.Type == t {
 					return true
@@ -185,5 +194,7 @@ func pickAsset(assets []hms.RecordingAsset, f store.File) (hms.RecordingAsset, b
 			return as, true
 		}
 	}
-	return only(func(hms.RecordingAsset) bool { return true })
+	// No more guesses: a wrong file handed out, and its id remembered for
+	// good, is worse than none.
+	return hms.RecordingAsset{}, false
 }

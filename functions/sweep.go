@@ -66,7 +66,7 @@ type sweepSummary struct {
 	// in it, and whether a replay was requested.
 	ReplayFrom       string `json:"replayFrom,omitempty"`
 	ReplayTo         string `json:"replayTo,omitempty"`
-	FailedDeliveries int    `json:"failedDeliveries"`
+	FailedDeliveries int    `json:"failedDeliveries"` // of the first page: at most 100
 	ReplaysRequested int    `json:"replaysRequested"`
 	ReplayError      string `json:"replayError,omitempty"`
 	// TimedOut: the run's budget ended before all was done.
@@ -301,8 +301,11 @@ func (a *app) sweepReplay(ctx context.Context, st *store.Store, client *hms.Clie
 			out.ReplayError += fmt.Sprintf("; the window could not be given back for the next run (released=%t, %v): replay it by hand", released, err)
 		}
 	}
+	// One page says whether a replay is needed: listing every failure of a
+	// long outage (up to 50,000) could outlast the deadline on every run,
+	// and the window would never be replayed.
 	hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
-	failed, err := client.FailedWebhooks(hctx, w.Start, w.End)
+	failed, _, err := client.FirstFailedWebhooks(hctx, w.Start, w.End, 100)
 	cancel()
 	if err != nil {
 		giveBack(err)

@@ -84,13 +84,19 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if !recorded {
 		// 100ms makes one room per name, so racing first calls get the
 		// same one; RecordRoom settles any race that is left.
-		created, err := client.CreateRoom(fsCtx, hms.CreateRoomParams{
+		// Each step has a deadline of its own: a slow 100ms must not
+		// leave the store no time to record the room it made.
+		hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+		created, err := client.CreateRoom(hmsCtx, hms.CreateRoomParams{
 			Name: roomName(a.cfg.projectID, appt.ID), Description: "Appointment " + appt.ID, TemplateID: a.cfg.templateID,
 		})
+		cancelHMS()
 		if err != nil {
 			return nil, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
 		}
-		room, err = st.RecordRoom(fsCtx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID})
+		wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
+		room, err = st.RecordRoom(wctx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID})
+		cancelWrite()
 		if err != nil {
 			return nil, err
 		}
@@ -98,10 +104,16 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if appt.RoomLocked {
 		// hmsEndCall locked the room; a new token is the doctor's or the
 		// client's way back in (SPEC §9).
-		if err := client.EnableRoom(fsCtx, room.ID, true); err != nil {
+		hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+		err := client.EnableRoom(hmsCtx, room.ID, true)
+		cancelHMS()
+		if err != nil {
 			return nil, fmt.Errorf("re-enable room %s: %w", room.ID, err)
 		}
-		if err := st.ClearRoomLock(fsCtx, appt.ID); err != nil {
+		wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
+		err = st.ClearRoomLock(wctx, appt.ID)
+		cancelWrite()
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -86,6 +87,29 @@ func wholeSeconds(start, end time.Time) (time.Time, time.Time) {
 // hours ago; a zero end, now. The window must start within the last 30
 // days and span at most 14 (ErrInvalidArgument otherwise, before sending).
 func (c *Client) FailedWebhooks(ctx context.Context, start, end time.Time) ([]WebhookDelivery, error) {
+	return c.failedWebhooks(ctx, start, end, 0)
+}
+
+// FirstFailedWebhooks is FailedWebhooks cut to its first page of at most
+// limit deliveries (1 to 100), and whether 100ms has more: enough to decide
+// whether a replay is needed, in one request, whatever the outage left.
+func (c *Client) FirstFailedWebhooks(ctx context.Context, start, end time.Time, limit int) ([]WebhookDelivery, bool, error) {
+	if limit < 1 || limit > 100 {
+		return nil, false, fmt.Errorf("failed webhooks: %w: limit %d is not 1 to 100", ErrInvalidArgument, limit)
+	}
+	out, err := c.failedWebhooks(ctx, start, end, limit)
+	if errors.Is(err, errMorePages) {
+		return out, true, nil
+	}
+	return out, false, err
+}
+
+// errMorePages stops failedWebhooks after its first page.
+var errMorePages = errors.New("more pages")
+
+// failedWebhooks reads every page, or with onePage > 0 the first page of
+// that size (errMorePages when 100ms has more).
+func (c *Client) failedWebhooks(ctx context.Context, start, end time.Time, onePage int) ([]WebhookDelivery, error) {
 	// Checked as given and as sent: rounding may widen it past a limit.
 	ws, we := wholeSeconds(start, end)
 	if err := cmp.Or(c.checkWebhookWindow(start, end), c.checkWebhookWindow(ws, we)); err != nil {
@@ -93,6 +117,9 @@ func (c *Client) FailedWebhooks(ctx context.Context, start, end time.Time) ([]We
 	}
 	start, end = ws, we
 	q := url.Values{"status": {"failed"}, "limit": {"100"}}
+	if onePage > 0 {
+		q.Set("limit", strconv.Itoa(onePage))
+	}
 	if !start.IsZero() {
 		q.Set("start_time", start.Format(time.RFC3339))
 	}
@@ -120,6 +147,9 @@ func (c *Client) FailedWebhooks(ctx context.Context, start, end time.Time) ([]We
 		}
 		if !ans.Pagination.HasNext || len(ans.Events) == 0 {
 			return out, nil
+		}
+		if onePage > 0 {
+			return out, errMorePages
 		}
 		if len(out) >= maxReplay {
 			return nil, fmt.Errorf("failed webhooks: more than %d in the window; narrow it", maxReplay)

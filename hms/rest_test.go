@@ -422,3 +422,21 @@ func TestRESTRefusesBadArgumentsBeforeSending(t *testing.T) {
 	}
 	eq(t, "requests", len(f.seen()), 0)
 }
+
+// TestFirstFailedWebhooks reads one page of the size asked and says
+// whether 100ms has more, in one request, however long the history.
+func TestFirstFailedWebhooks(t *testing.T) {
+	f := newFakeHMS(t, fakeResponse{status: 200, body: docWebhookEvents})
+	c := newTestClient(t, f)
+	got, more, err := c.FirstFailedWebhooks(t.Context(), time.Time{}, time.Time{}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eqQuery(t, oneRequest(t, f, "GET", "/v2/analytics/webhooks").query, "status=failed&limit=7&page=1")
+	if len(got) == 0 || !more {
+		t.Errorf("%d events, more %v; want the page and more", len(got), more)
+	}
+	if _, _, err := c.FirstFailedWebhooks(t.Context(), time.Time{}, time.Time{}, 101); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("limit 101: %v", err)
+	}
+}

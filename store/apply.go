@@ -50,6 +50,10 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		return ApplyResult{AppointmentID: appt, Duplicate: true, Remembered: true}, nil
 	}
 	appt, err := s.appointmentForRoom(ctx, ev.RoomID)
+	if errors.Is(err, errBadRoomRecord) {
+		// Kept raw, never a 503 forever: the room record is what is wrong.
+		return s.storeRawOnly(ctx, ev, write{s.eventRef(ev.ID), eventDoc(ev, raw, "", time.Now())}, "", err.Error())
+	}
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
 	}

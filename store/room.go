@@ -165,6 +165,11 @@ func roomOf(snap *firestore.DocumentSnapshot) (Room, bool) {
 	return Room{ID: id, Name: name, TemplateID: tmpl}, true
 }
 
+// errBadRoomRecord means hmsRooms holds a document for a room that names no
+// usable appointment (written by hand, or damaged): no delivery of an event
+// of that room can be applied until someone mends it.
+var errBadRoomRecord = errors.New("room record names no appointment")
+
 // appointmentForRoom resolves a 100ms room id to its appointment through
 // hmsRooms, or returns "" for a room these functions did not create.
 // Found mappings are remembered: a recorded room never changes owner.
@@ -185,7 +190,7 @@ func (s *Store) appointmentForRoom(ctx context.Context, roomID string) (string, 
 	}
 	appt, _ := snap.Data()["appointmentId"].(string)
 	if !validID(appt) {
-		return "", errors.New("store: hmsRooms/" + roomID + " has no usable appointmentId")
+		return "", fmt.Errorf("%w: hmsRooms/%s has no usable appointmentId", errBadRoomRecord, roomID)
 	}
 	s.rooms.Store(roomID, appt)
 	return appt, nil

@@ -273,3 +273,22 @@ func TestCallTakesEventsAfterManyJoinsAndFailures(t *testing.T) {
 		t.Errorf("failure error of %d bytes, want cut to %d", len(e), maxTextBytes)
 	}
 }
+
+// TestBadRoomRecordStoredRawOnly: an hmsRooms document that names no
+// appointment (written by hand, or damaged) must not make every event of
+// its room fail with a 503 for ever: the event is kept raw.
+func TestBadRoomRecordStoredRawOnly(t *testing.T) {
+	s := newStore(t, "demo-badroom")
+	if _, err := s.roomRef("room-bad").Set(ctxT(t), map[string]any{"appointmentId": 7}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	res := apply(t, s, event("ev-badroom", "session.open.success", at, "room-bad", map[string]any{"session_id": "s1"}))
+	if res.NotApplied == "" || res.Duplicate {
+		t.Fatalf("result %+v, want stored raw only with a reason", res)
+	}
+	snap, err := s.eventRef("ev-badroom").Get(ctxT(t))
+	if err != nil || snap.Data()["applied"] != false {
+		t.Fatalf("hmsEvents/ev-badroom: %v %v", err, snap.Data())
+	}
+}
