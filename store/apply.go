@@ -65,7 +65,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	for p := first; ; p = *p.orElse {
 		var err error
 		if p.read != nil {
-			err = s.commitRead(ctx, evWrite, p)
+			err = s.commitRead(ctx, &evWrite, p, nil)
 		} else {
 			err = s.commitBlind(ctx, evWrite, p)
 		}

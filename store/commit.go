@@ -49,28 +49,37 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 // precondition). When that fails, another event wrote p.read in between:
 // read again. Two round trips, and no lock held on the server while this
 // instance thinks; plans reading one document take turns here (lock.go).
-func (s *Store) commitRead(ctx context.Context, ev write, p plan) error {
+// A nil ev applies the plan with no event document (hmsSweep's close);
+// seen, when set, is told what the winning attempt read and wrote.
+func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(stored map[string]any, merges []write)) error {
 	unlock, err := s.lock(ctx, p.read.Path)
 	if err != nil {
 		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
 	}
 	defer unlock()
+	refs := []*firestore.DocumentRef{p.read}
+	if ev != nil {
+		refs = append(refs, ev.ref)
+	}
 	pause := 10 * time.Millisecond
 	for {
-		snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{ev.ref, p.read})
+		snaps, err := s.fs.GetAll(ctx, refs)
 		if err != nil {
 			return err
 		}
-		if snaps[0].Exists() {
+		if ev != nil && snaps[1].Exists() {
 			return errDuplicate
 		}
-		book, merges := p.step(dataOf(snaps[1]))
+		book, stored := snaps[0], dataOf(snaps[0])
+		fields, merges := p.step(stored)
 		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
-		b.Create(ev.ref, ev.data)
-		if snaps[1].Exists() {
-			b.Update(p.read, leafUpdates(nil, book), firestore.LastUpdateTime(snaps[1].UpdateTime))
+		if ev != nil {
+			b.Create(ev.ref, ev.data)
+		}
+		if book.Exists() {
+			b.Update(p.read, leafUpdates(nil, fields), firestore.LastUpdateTime(book.UpdateTime))
 		} else {
-			b.Create(p.read, book)
+			b.Create(p.read, fields)
 		}
 		for _, w := range merges {
 			if len(w.data) > 0 {
@@ -79,6 +88,11 @@ func (s *Store) commitRead(ctx context.Context, ev write, p plan) error {
 		}
 		_, err = b.Commit(ctx)
 		switch status.Code(err) {
+		case codes.OK:
+			if seen != nil {
+				seen(stored, merges)
+			}
+			return nil
 		case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
 		default:
 			return err

@@ -17,7 +17,7 @@ func TestPeerMergeRules(t *testing.T) {
 	rfc := func(d time.Duration) string { return at.Add(d).Format(time.RFC3339Nano) }
 	join := func(id string) []byte {
 		return event(id, "peer.join.success", at.Add(10*time.Second), "room-pr", map[string]any{
-			"session_id": "s1", "peer_id": "p1", "role": "guest", "user_id": "u1", "joined_at": rfc(5 * time.Second)})
+			"session_id": "s1", "peer_id": "p1", "role": "viewer", "user_id": "u1", "joined_at": rfc(5 * time.Second)})
 	}
 	leave := func(id string) []byte {
 		return event(id, "peer.leave.success", at.Add(time.Hour), "room-pr", map[string]any{

@@ -3,12 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/hms"
 )
@@ -91,7 +88,7 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 		return CloseResult{}, fmt.Errorf("store: close session %s of %s: the close has no read plan", sessionID, appointmentID)
 	}
 	var res CloseResult
-	err := s.commitBook(ctx, p, func(stored map[string]any, merges []write) {
+	err := s.commitRead(ctx, nil, p, func(stored map[string]any, merges []write) {
 		res = CloseResult{Closed: strAt(mapAt(stored, "sessions", sessionID), "status") != sessionClose}
 		for _, w := range merges {
 			if w.ref.Path == s.callRef(appointmentID).Path {
@@ -104,55 +101,6 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 		return CloseResult{}, wrapf(err, "close session %s of %s", sessionID, appointmentID)
 	}
 	return res, nil
-}
-
-// commitBook is commitRead without an event document: it reads p.read,
-// runs p.step, and commits the new bookkeeping fields and the merges on
-// condition that p.read did not change meanwhile, reading again when it
-// did. seen, when set, is told what the winning attempt read and wrote.
-func (s *Store) commitBook(ctx context.Context, p plan, seen func(stored map[string]any, merges []write)) error {
-	unlock, err := s.lock(ctx, p.read.Path)
-	if err != nil {
-		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
-	}
-	defer unlock()
-	pause := 10 * time.Millisecond
-	for {
-		snap, err := p.read.Get(ctx)
-		if err != nil && !isNotFound(err) {
-			return err
-		}
-		stored := dataOf(snap)
-		book, merges := p.step(stored)
-		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
-		if snap != nil && snap.Exists() {
-			b.Update(p.read, leafUpdates(nil, book), firestore.LastUpdateTime(snap.UpdateTime))
-		} else {
-			b.Create(p.read, book)
-		}
-		for _, w := range merges {
-			if len(w.data) > 0 {
-				b.Set(w.ref, w.data, firestore.MergeAll)
-			}
-		}
-		_, err = b.Commit(ctx)
-		switch status.Code(err) {
-		case codes.OK:
-			if seen != nil {
-				seen(stored, merges)
-			}
-			return nil
-		case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
-		default:
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
-		case <-time.After(rand.N(pause)):
-		}
-		pause = min(2*pause, time.Second)
-	}
 }
 
 // ReplayWindow is a window of webhook history hmsSweep claimed.
