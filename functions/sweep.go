@@ -61,6 +61,9 @@ type sweepSummary struct {
 	// next run; Truncated: more idle calls than one run checks.
 	Errors    int  `json:"errors"`
 	Truncated bool `json:"truncated"`
+	// CallErrors says which calls failed and why (ids and errors only), the
+	// first maxCallErrors of them, for the run's one log line.
+	CallErrors []string `json:"callErrors,omitempty"`
 	// Replay: the webhook window asked about (absent when there was none
 	// to ask: too short since the last run), the failed deliveries listed
 	// in it, and whether a replay was requested.
@@ -72,6 +75,10 @@ type sweepSummary struct {
 	// TimedOut: the run's budget ended before all was done.
 	TimedOut bool `json:"timedOut"`
 }
+
+// maxCallErrors bounds the failed calls a run names in its log line (SPEC §5:
+// one line per request).
+const maxCallErrors = 20
 
 func (a *app) sweepHandler() http.HandlerFunc { return a.sweepHandlerWith(defaultSweepLimits) }
 
@@ -96,7 +103,7 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 			slog.Int("stillLive", sum.StillLive), slog.Int("unknown", sum.Unknown), slog.Int("errors", sum.Errors),
 			slog.Bool("truncated", sum.Truncated), slog.Int("failedDeliveries", sum.FailedDeliveries),
 			slog.Int("replaysRequested", sum.ReplaysRequested), slog.String("replayFrom", sum.ReplayFrom),
-			slog.String("replayTo", sum.ReplayTo), slog.Bool("timedOut", sum.TimedOut))
+			slog.String("replayTo", sum.ReplayTo), slog.Bool("timedOut", sum.TimedOut), slog.Any("callErrors", sum.CallErrors))
 		if err != nil {
 			// Nothing could be looked at: 503, so that the scheduler's log
 			// shows the failed run; the next run starts over.
@@ -168,9 +175,9 @@ func (a *app) sweepCalls(ctx context.Context, st *store.Store, client *hms.Clien
 				switch {
 				case err != nil:
 					sum.Errors++
-					// One line per failed call: which, and why (ids only).
-					a.logger.Warn("hmsSweep: call not checked", slog.String("appointmentId", capLog(c.AppointmentID, maxLoggedID)),
-						slog.String("error", capLog(err.Error(), maxLoggedError)))
+					if len(sum.CallErrors) < maxCallErrors {
+						sum.CallErrors = append(sum.CallErrors, capLog(c.AppointmentID, maxLoggedID)+": "+capLog(err.Error(), maxLoggedText))
+					}
 				case outcome == outcomeClosed:
 					sum.Closed++
 				case outcome == outcomeLive:

@@ -152,7 +152,7 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, roo
 		return st.ReconcileSession(ctx, appointmentID, sessionID, peers)
 	}()
 	if err != nil {
-		annotate(ctx, slog.String("reconcile", "failed"), slog.String("reconcileError", err.Error()))
+		annotate(ctx, slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
 		return
 	}
 	annotate(ctx, slog.String("reconcile", "done"))
