@@ -449,13 +449,15 @@ func TestClientNetworkError(t *testing.T) {
 
 func TestClientResponseCap(t *testing.T) {
 	big := `{"id":"s","pad":"` + strings.Repeat("x", 2<<20) + `"}`
-	f := newFakeHMS(t, fakeResponse{status: 200, body: big})
+	// A retry would get the small answer and succeed: the error itself
+	// says there was none (a count of requests at the fake also counts any
+	// stray request to a port the OS handed out again, under load).
+	f := newFakeHMS(t, fakeResponse{status: 200, body: big}, fakeResponse{status: 200, body: `{"id":"s"}`})
 	c := newTestClient(t, f)
 	_, err := c.GetSession(t.Context(), "s")
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "longer than") {
-		t.Fatalf("err = %v, want a size-cap error", err)
+		t.Fatalf("err = %v, want a size-cap error, not retried", err)
 	}
-	eq(t, "not retried", len(f.seen()), 1)
 }
 
 func TestClientErrorsCarryNoToken(t *testing.T) {
