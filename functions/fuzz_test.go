@@ -244,7 +244,7 @@ func FuzzWebhookHandler(f *testing.F) {
 		}
 		snap, err := fs.Collection("hmsEvents").Doc(id).Get(ctx)
 		switch {
-		case isNotFound(err):
+		case missing(snap):
 			return
 		case err != nil:
 			t.Fatalf("read hmsEvents/%s: %v", id, err)
@@ -287,11 +287,11 @@ func eventExists(t *testing.T, ctx context.Context, fs *firestore.Client, id str
 	if !validDocID(id) {
 		return false
 	}
-	_, err := fs.Collection("hmsEvents").Doc(id).Get(ctx)
+	snap, err := fs.Collection("hmsEvents").Doc(id).Get(ctx)
 	switch {
 	case err == nil:
 		return true
-	case isNotFound(err):
+	case missing(snap):
 		return false
 	}
 	t.Fatalf("read hmsEvents/%s: %v", id, err)
