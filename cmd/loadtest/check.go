@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/internal/sessiongen"
 )
@@ -196,7 +194,7 @@ func dumpCall(ctx context.Context, fs *firestore.Client, appt string) (map[strin
 	out := map[string]any{}
 	ref := fs.Collection("calls").Doc(appt)
 	snap, err := ref.Get(ctx)
-	if status.Code(err) == codes.NotFound {
+	if snap != nil && !snap.Exists() {
 		return out, nil
 	}
 	if err != nil {

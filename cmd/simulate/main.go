@@ -32,8 +32,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/internal/sessiongen"
 )
@@ -127,7 +125,7 @@ func simulate(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("appointments/%s (project %s): %w", o.appointment, info.Project, err)
 	}
 	call, err := db.Collection("calls").Doc(o.appointment).Get(ctx)
-	if status.Code(err) == codes.NotFound {
+	if call != nil && !call.Exists() {
 		return fmt.Errorf("calls/%s does not exist: call hmsToken for this appointment first, it creates the room", o.appointment)
 	}
 	if err != nil {
