@@ -74,7 +74,7 @@ func (s *Store) recordingPlan(ev *hms.Event, appt string) plan {
 		setTime(r, "stoppedAt", tm(d.StoppedAt))
 		hlsAssets(r, &d.HLSAssets)
 	case *hms.TrackRecordingStarted:
-		kind, id, status = "track", firstOf(d.TrackID), statusStarted
+		kind, id, status = "track", d.TrackID, statusStarted
 		track(r, d.TrackRef)
 	case *hms.TrackRecording:
 		kind, id, status = "track", firstOf(d.RecordingID, d.TrackID), statusSuccess
