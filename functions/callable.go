@@ -253,16 +253,6 @@ func decodeData(data json.RawMessage, v any) *callError {
 	return nil
 }
 
-// decodeCallable is readCallable then decodeData, for callers that want
-// both in one step.
-func decodeCallable(w http.ResponseWriter, r *http.Request, data any) *callError {
-	raw, cerr := readCallable(w, r)
-	if cerr != nil {
-		return cerr
-	}
-	return decodeData(raw, data)
-}
-
 // errorBody is https.ts HttpsError.toJSON: status, message, details.
 func errorBody(e *callError) map[string]any {
 	details := map[string]any{"reason": e.reason}

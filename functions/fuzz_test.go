@@ -56,7 +56,11 @@ func FuzzDecodeCallable(f *testing.F) {
 			req.Header.Set("Content-Type", contentType)
 		}
 		var data tokenRequest
-		cerr := decodeCallable(httptest.NewRecorder(), req, &data)
+		// The two steps every callable runs: the protocol, then its data.
+		raw, cerr := readCallable(httptest.NewRecorder(), req)
+		if cerr == nil {
+			cerr = decodeData(raw, &data)
+		}
 		if cerr != nil {
 			if cerr.status != statusInvalidArgument || cerr.message == "" {
 				t.Fatalf("refusal %v: want INVALID_ARGUMENT with a message", cerr)
