@@ -9,39 +9,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Call is the part of calls/{appointmentId} that hmsEndCall and
-// hmsRecordingUrl read.
-type Call struct {
-	AppointmentID, RoomID, Status, ActiveSessionID string
-	// Locked is true while a room that hmsEndCall ended with lock has not
-	// been re-enabled (endedBy.lock).
-	Locked bool
-}
-
-// Call reads calls/{appointmentID}; ErrNotFound when the appointment has
-// no call yet (no hmsToken was ever issued for it).
-func (s *Store) Call(ctx context.Context, appointmentID string) (Call, error) {
-	if !validID(appointmentID) {
-		return Call{}, wrapf(ErrNotFound, "read call %q", appointmentID)
-	}
-	snap, err := s.callRef(appointmentID).Get(ctx)
-	switch {
-	case status.Code(err) == codes.NotFound:
-		return Call{}, wrapf(ErrNotFound, "read call %s", appointmentID)
-	case err != nil:
-		return Call{}, wrapf(err, "read call %s", appointmentID)
-	}
-	d := snap.Data()
-	locked, _ := mapAt(d, "endedBy")["lock"].(bool)
-	return Call{
-		AppointmentID:   appointmentID,
-		RoomID:          strAt(d, "roomId"),
-		Status:          strAt(d, "status"),
-		ActiveSessionID: strAt(d, "activeSessionId"),
-		Locked:          locked,
-	}, nil
-}
-
 // RecordEndedBy records on calls/{appointmentID} who ended the call for
 // everyone (SPEC §9): endedBy {uid, role, at, lock}. lock stays true until
 // hmsToken re-enables the room (ClearRoomLock). A repeat replaces the record: the

@@ -19,10 +19,6 @@ func TestEndedByAndReenable(t *testing.T) {
 	if err := s.RecordEndedBy(ctx, "no-call", "doc-uid", "host", true, at); err == nil {
 		t.Error("endedBy on a call that does not exist: no error")
 	}
-	c, err := s.Call(ctx, "appt-e")
-	if err != nil || c.RoomID != "room-e" || !c.Locked {
-		t.Fatalf("call %+v %v", c, err)
-	}
 	eb := dump(t, s, "appt-e")["call"].(map[string]any)["endedBy"].(map[string]any)
 	if eb["uid"] != "doc-uid" || eb["role"] != "host" || !eb["at"].(time.Time).Equal(at) || eb["lock"] != true {
 		t.Errorf("endedBy %v", eb)
@@ -89,7 +85,6 @@ func TestFilesAndRememberedAssetID(t *testing.T) {
 		func() error { _, err := s.RecordingFile(ctx, "appt-f", "nope"); return err }(),
 		func() error { _, err := s.TranscriptFile(ctx, "appt-f", "tr1", "transcriptSrt"); return err }(),
 		func() error { _, err := s.TranscriptFile(ctx, "appt-f", "tr1", "bogus"); return err }(),
-		func() error { _, err := s.Call(ctx, "nope"); return err }(),
 	} {
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("want ErrNotFound, got %v", err)

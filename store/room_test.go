@@ -150,8 +150,8 @@ func TestRecordRoomRefusesAnotherAppointmentsRoom(t *testing.T) {
 func TestStoreErrorsAreTheStores(t *testing.T) {
 	s := newStore(t, "demo-room-errs")
 	ctx := ctxT(t)
-	if _, err := s.Call(ctx, "nope"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
-		t.Errorf("missing call: %v", err)
+	if _, err := s.Appointment(ctx, "nope"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("missing appointment: %v", err)
 	}
 	if err := s.fs.Close(); err != nil {
 		t.Fatal(err)
