@@ -39,13 +39,9 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	if cerr != nil {
 		return nil, cerr
 	}
-	st, err := a.firestore(ctx)
-	if err != nil {
-		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
-	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	appt, role, err := participant(fsCtx, st, appointmentID, uid)
+	st, appt, role, err := a.participantOf(fsCtx, appointmentID, uid)
 	if err != nil {
 		return nil, err
 	}

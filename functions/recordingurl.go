@@ -66,13 +66,9 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	annotate(ctx, slog.String("recordingId", capLog(recordingID, maxLoggedID)),
 		slog.String("transcriptId", capLog(transcriptID, maxLoggedID)), slog.String("file", file))
 
-	st, err := a.firestore(ctx)
-	if err != nil {
-		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
-	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	appt, _, err := participant(fsCtx, st, appointmentID, uid)
+	st, appt, _, err := a.participantOf(fsCtx, appointmentID, uid)
 	if err != nil {
 		return nil, err
 	}

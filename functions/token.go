@@ -55,13 +55,9 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if cerr != nil {
 		return nil, cerr
 	}
-	st, err := a.firestore(ctx)
-	if err != nil {
-		return nil, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
-	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	appt, role, err := participant(fsCtx, st, appointmentID, uid)
+	st, appt, role, err := a.participantOf(fsCtx, appointmentID, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +147,21 @@ func requiredAppointmentID(ctx context.Context, id string) (string, *callError) 
 // and one the caller has no part in, so that ids cannot be probed.
 func notParticipant(cause error) *callError {
 	return fail(statusPermissionDenied, reasonNotParticipant, "You are not the doctor or the client of this appointment, or it does not exist.", cause)
+}
+
+// participantOf is the opening every appointment callable shares: the
+// instance's store, and the appointment with the caller's role in it
+// (participant), read within ctx's deadline while the revocation check runs.
+func (a *app) participantOf(ctx context.Context, appointmentID, uid string) (*store.Store, store.Appointment, hms.Role, error) {
+	st, err := a.firestore(ctx)
+	if err != nil {
+		return nil, store.Appointment{}, hms.Role{}, fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
+	}
+	appt, role, err := participant(ctx, st, appointmentID, uid)
+	if err != nil {
+		return nil, store.Appointment{}, hms.Role{}, err
+	}
+	return st, appt, role, nil
 }
 
 // participant reads the appointment and the caller's role in it. Whatever
