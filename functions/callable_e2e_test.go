@@ -214,26 +214,14 @@ func (s *e2eLogSink) Write(p []byte) (int, error) { return s.e.logs.Write(p) }
 // callAt posts a callable request to base with the given headers and body.
 func callAt(t *testing.T, base string, header map[string]string, body string) (httpAnswer, callableAnswer) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base, strings.NewReader(body))
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", base, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	ans := httpAnswer{code: resp.StatusCode, header: resp.Header, body: b}
+	ans := postAt(t, base, header, []byte(body))
 	var out callableAnswer
-	payload := b
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		payload = []byte(strings.TrimSuffix(strings.TrimPrefix(string(b), "data: "), "\n\n"))
+	payload := ans.body
+	if strings.HasPrefix(ans.header.Get("Content-Type"), "text/event-stream") {
+		payload = []byte(strings.TrimSuffix(strings.TrimPrefix(string(ans.body), "data: "), "\n\n"))
 	}
 	if err := json.Unmarshal(payload, &out); err != nil {
-		t.Fatalf("answer is not JSON: %v: %q", err, b)
+		t.Fatalf("answer is not JSON: %v: %q", err, ans.body)
 	}
 	return ans, out
 }

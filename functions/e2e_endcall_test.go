@@ -147,11 +147,12 @@ func (h *hmsEnv) event(t *testing.T, typ, roomID string, at time.Time, data map[
 
 func callRaw(t *testing.T, url string, body []byte) int {
 	t.Helper()
-	code, _ := callAtRaw(t, url, map[string]string{"Content-Type": "application/json", "X-Webhook-Secret": e2eWebhookSecret}, body)
-	return code
+	return postAt(t, url, map[string]string{"Content-Type": "application/json", "X-Webhook-Secret": e2eWebhookSecret}, body).code
 }
 
-func callAtRaw(t *testing.T, url string, header map[string]string, body []byte) (int, []byte) {
+// postAt posts body to url with the given headers (a sweep may take a
+// minute or more: the deadline is generous).
+func postAt(t *testing.T, url string, header map[string]string, body []byte) httpAnswer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -165,7 +166,7 @@ func callAtRaw(t *testing.T, url string, header map[string]string, body []byte) 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return httpAnswer{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // TestE2EEndCall: hmsEndCall for doctor, client, stranger, before there is

@@ -15,7 +15,8 @@ import (
 
 func (h *hmsEnv) sweep(t *testing.T) sweepSummary {
 	t.Helper()
-	code, body := callAtRaw(t, h.url+"/hmsSweep", nil, nil)
+	ans := postAt(t, h.url+"/hmsSweep", nil, nil)
+	code, body := ans.code, ans.body
 	var s sweepSummary
 	if err := json.Unmarshal(body, &s); code != http.StatusOK || err != nil {
 		t.Fatalf("hmsSweep: %d %s", code, body)

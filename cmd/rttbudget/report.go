@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/telemed/videocalls/internal/procstat"
 )
 
 // The rows, in the order of the report.
@@ -85,25 +87,13 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // report is the markdown table: per row the p50 latency, its ratio to
 // the RTT, the round trips counted (the p50 sample's; a range when the
 // samples differ), the floor, and the calls of the p50 sample.
 func report(o options, samples map[string][]sample) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "RTT %s to Firestore and Auth, %s to 100ms (fake); %d appointments after %d warm-up; load average %s; %s\n\n",
-		o.rtt, o.hmsRTT, o.n, o.warmup, loadAverage(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+		o.rtt, o.hmsRTT, o.n, o.warmup, procstat.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	b.WriteString("| request | p50 | p50 / RTT | round trips counted | p50 − counted × RTT | floor | calls in sequence (p50 sample) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---|---|\n")
 	for _, f := range floors {
