@@ -26,11 +26,18 @@ var (
 	// ErrNotFound refines ErrRefused: 100ms answered 404 (no such room,
 	// session or asset).
 	ErrNotFound = errors.New("100ms: not found")
-	// ErrNotActive refines ErrRefused for EndRoom: the room has no active
-	// session to end. 100ms's end-room page documents no error answers; it
-	// answers 404 for the active room it does not have, the same as for an
-	// unknown room, so the two cannot be told apart by the answer.
+	// ErrNotActive refines ErrRefused for EndRoom, ActivePeers and
+	// StartRoomRecording: the room has no active session; and for
+	// StopRoomRecording: no recording runs in it. 100ms's pages for these
+	// calls document no error answers; it answers 404 for the active room
+	// (or running recording) it does not have, the same as for an unknown
+	// room, so the two cannot be told apart by the answer.
 	ErrNotActive = errors.New("100ms: room not active")
+	// ErrAlreadyRecording refines ErrRefused for StartRoomRecording: a
+	// recording runs in the room already (100ms answered 409, or a 400
+	// saying "already"; its start-recording page documents neither), so
+	// no second one was started.
+	ErrAlreadyRecording = errors.New("100ms: a recording is already running in the room")
 )
 
 // APIError is an HTTP error answer from 100ms. It matches ErrRefused for a

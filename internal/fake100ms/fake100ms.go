@@ -1,8 +1,11 @@
 // Package fake100ms is a fake of 100ms's REST API for tests and the load
 // tools, following 100ms's current documentation (SPEC §6,
-// reference/100ms-current): rooms, end-room, sessions, recording assets and
-// presigned URLs, and the webhook delivery history with its replay. It is
-// test support only: nothing outside tests and cmd/ imports it.
+// reference/100ms-current): rooms, end-room, sessions, the peers of an
+// active room and their roles, room recordings (composite, with transcript
+// and summary), recording assets and presigned URLs, the webhooks 100ms
+// sends for role changes and recordings, and the webhook delivery history
+// with its replay. It is test support only: nothing outside tests and cmd/
+// imports it.
 //
 // Every request must carry a management token (HS256 with the app secret,
 // "type": "management", "version": 2, an expiry). The fake serves the API at
@@ -12,6 +15,30 @@
 // does: end-room on a room with no active session answers 404; a failed
 // delivery's time in the history is when it failed; a replayed event that
 // the webhook accepts (2xx) counts as delivered from then on.
+//
+// For active rooms and recordings (active-rooms--list-peers.md,
+// active-rooms--update-a-peer.md, recordings--start-recording-for-room.md,
+// recordings--stop-recording-for-room.md document no error answers): the
+// active-room routes and a recording start answer 404 for a room with no
+// active session, and update-a-peer 404 for a peer not connected; a start
+// while the room's recording runs answers 409; a stop with none running
+// answers 404. One recording runs per room. A role update to the role the
+// peer has is recorded but sends no role.change.success, since no role
+// changed. A recording's id (the REST answer's) is the recording_id of
+// beam.recording.success and of the transcription events and the job_id
+// of its assets, while the beam.* events' beam_id and job_id are other ids:
+// no page says they are equal, so code must not match a beam.* event to a
+// recording by them (the room and session do). A recording runs as soon as
+// it is started, and its files, transcripts and summary are ready as soon
+// as it is stopped; a start that asks for a transcript without output modes
+// gets the three of the dashboard's default. An end-room stops the room's
+// recording with reason "client request", as the webhook page's "Beam Stop
+// Reason" says.
+//
+// The webhooks it sends on its own go, after the answer of the call that
+// caused them, one at a time in the order they were made, to the webhook
+// of SetWebhook, with 100ms's retries (SetWebhookRetryDelays); each outcome
+// joins the delivery history. WaitWebhooks waits for them.
 package fake100ms
 
 import (
@@ -141,6 +168,16 @@ type Server struct {
 	webhookURL     string
 	webhookHeader  http.Header
 	replayInterval time.Duration
+
+	peerUpdates []PeerUpdate
+	recordings  map[string]*recording // running, by room id
+	recStarts   []RecordingStart
+	recStops    []RecordingStop
+
+	outbox       []outgoing // webhooks to send, in order
+	sending      bool       // sendQueued runs
+	pendingHooks int        // queued or being delivered
+	retryDelays  []time.Duration
 }
 
 // New starts a fake on a free local port. secret is the 100ms app secret
@@ -182,14 +219,20 @@ func newServer(secret string) *Server {
 		calls:          map[string]int{},
 		sessionGets:    map[string]int{},
 		bearers:        map[string]bool{},
+		recordings:     map[string]*recording{},
 		replayInterval: DefaultReplayInterval,
+		retryDelays:    defaultRetryDelays,
 		idPrefix:       randomHex(4),
 	}
 }
 
-// Close stops the replays in flight and the server.
+// Close stops the replays and webhooks in flight and the server.
 func (s *Server) Close() {
+	// Under s.mu, so that send, which checks s.ctx under it, never starts
+	// a sender once Wait may have begun.
+	s.mu.Lock()
 	s.cancel()
+	s.mu.Unlock()
 	s.wg.Wait()
 	s.http.Close()
 }
@@ -208,8 +251,8 @@ func (s *Server) SetSlow(d time.Duration) { s.slow.Store(int64(d)) }
 // and only the code that records the room can make them agree.
 func (s *Server) SetNewRoomPerCreate(on bool) { s.newRooms.Store(on) }
 
-// SetWebhook sets where replays deliver and the headers they carry (the
-// secret header configured in 100ms's dashboard).
+// SetWebhook sets where replays and the fake's own webhooks deliver and the
+// headers they carry (the secret header configured in 100ms's dashboard).
 func (s *Server) SetWebhook(url string, header http.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,17 +372,7 @@ func (s *Server) SessionGets(id string) int {
 func (s *Server) AddAsset(a Asset) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a.ID == "" {
-		a.ID = s.newID("asset")
-	}
-	if a.Status == "" {
-		a.Status = "completed"
-	}
-	if a.CreatedAt.IsZero() {
-		a.CreatedAt = time.Now().UTC()
-	}
-	s.assets[a.ID] = &a
-	return a.ID
+	return s.addAssetLocked(a).ID
 }
 
 // AddFailedDelivery records a webhook (its exact body, as 100ms sent it)
@@ -429,10 +462,13 @@ func (s *Server) WaitReplays(ctx context.Context) error {
 
 // Calls is how many authorized requests reached a route, named by its
 // pattern: "POST /rooms", "POST /rooms/{id}", "POST
-// /active-rooms/{id}/end-room", "GET /sessions", "GET /sessions/{id}", "GET
-// /recording-assets", "GET /recording-assets/{id}", "GET
-// /recording-assets/{id}/presigned-url", "GET /analytics/webhooks", "POST
-// /analytics/webhooks/replay", "GET /analytics/webhooks/replay/{id}".
+// /active-rooms/{id}/end-room", "GET /active-rooms/{id}/peers", "GET
+// /active-rooms/{id}/peers/{peer}", "POST /active-rooms/{id}/peers/{peer}",
+// "POST /recordings/room/{id}/start", "POST /recordings/room/{id}/stop",
+// "GET /sessions", "GET /sessions/{id}", "GET /recording-assets", "GET
+// /recording-assets/{id}", "GET /recording-assets/{id}/presigned-url", "GET
+// /analytics/webhooks", "POST /analytics/webhooks/replay", "GET
+// /analytics/webhooks/replay/{id}".
 func (s *Server) Calls(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

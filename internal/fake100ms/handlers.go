@@ -27,6 +27,11 @@ func (s *Server) handler() http.Handler {
 	handle("POST /rooms", s.createRoom)
 	handle("POST /rooms/{id}", s.enableRoom)
 	handle("POST /active-rooms/{id}/end-room", s.endRoom)
+	handle("GET /active-rooms/{id}/peers", s.listActivePeers)
+	handle("GET /active-rooms/{id}/peers/{peer}", s.getActivePeer)
+	handle("POST /active-rooms/{id}/peers/{peer}", s.updatePeer)
+	handle("POST /recordings/room/{id}/start", s.startRecording)
+	handle("POST /recordings/room/{id}/stop", s.stopRecording)
 	handle("GET /sessions", s.listSessions)
 	handle("GET /sessions/{id}", s.getSession)
 	handle("GET /recording-assets", s.listAssets)
@@ -169,6 +174,8 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	now := time.Now().UTC()
+	var hooks []hook
+	defer func() { s.send(hooks) }() // after the answer and the unlock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ended := false
@@ -193,6 +200,9 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 	if room := s.rooms[id]; room != nil && req.Lock {
 		room.Enabled, room.UpdatedAt = false, now
 	}
+	if rec := s.recordings[id]; rec != nil {
+		hooks = s.stopRecordingLocked(rec, "client request", now)
+	}
 	answer(w, map[string]any{"message": "session is ending"})
 }
 
@@ -206,14 +216,7 @@ func sessionJSON(sess *Session) map[string]any {
 		}
 		peers[p.ID] = pj
 	}
-	created := sess.CreatedAt
-	if created.IsZero() {
-		for _, p := range sess.Peers {
-			if created.IsZero() || p.JoinedAt.Before(created) {
-				created = p.JoinedAt
-			}
-		}
-	}
+	created := sessionStarted(sess)
 	updated := cmp.Or(sess.UpdatedAt, created)
 	return map[string]any{"id": sess.ID, "room_id": sess.RoomID, "customer_id": "fake-customer", "active": sess.Active,
 		"peers": peers, "created_at": stamp(created), "updated_at": stamp(updated)}

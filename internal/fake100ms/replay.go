@@ -116,20 +116,7 @@ func (s *Server) runReplay(rp *Replay, key string, picked []*delivery, url strin
 
 // deliver posts one replayed webhook; true when the endpoint took it (2xx).
 func (s *Server) deliver(url string, header http.Header, body []byte) bool {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, url, bytes.NewReader(markReplay(body)))
-	if err != nil {
-		return false
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode < 300
+	return s.post(url, header, markReplay(body)) == ""
 }
 
 // markReplay sets "is_replay": true in a webhook envelope, keeping the rest
