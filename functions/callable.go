@@ -77,6 +77,7 @@ const (
 	reasonVideoRefused        = "VIDEO_REFUSED"
 	reasonRoomTaken           = "ROOM_TAKEN"
 	reasonInternal            = "INTERNAL"
+	reasonAuditUnavailable    = "AUDIT_UNAVAILABLE"
 )
 
 // callError is an error with the callable status, the reason and message
@@ -127,14 +128,17 @@ type callableHandler func(ctx context.Context, uid string, data json.RawMessage)
 // preflight, the function's settings (settingsErr, checked once at start),
 // the request's shape, the ID token and the App Check token, then h, and
 // the answer in JSON or as one server-sent event.
-func (a *app) callable(function string, settingsErr error, h callableHandler) http.HandlerFunc {
+//
+// action names the request in the audit trail (audit.go); a handler whose
+// requests are of several actions (hmsRecording) names its own.
+func (a *app) callable(function, action string, settingsErr error, h callableHandler) http.HandlerFunc {
 	return withRequestLog(a.logger, function, a.projectID, func(w http.ResponseWriter, r *http.Request) {
 		corsHeaders(w, r)
 		if r.Method == http.MethodOptions {
 			answerPreflight(w)
 			return
 		}
-		result, cerr := a.serveCallable(r.Context(), w, r, settingsErr, h)
+		result, cerr := a.serveCallable(r.Context(), w, r, action, settingsErr, h)
 		if cerr != nil {
 			noteError(r.Context(), cerr)
 			annotate(r.Context(), slog.String("reason", cerr.reason))
@@ -148,7 +152,7 @@ func (a *app) callable(function string, settingsErr error, h callableHandler) ht
 	})
 }
 
-func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.Request, settingsErr error, h callableHandler) (any, *callError) {
+func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.Request, action string, settingsErr error, h callableHandler) (any, *callError) {
 	if settingsErr != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured: "+settingsErr.Error()+".", settingsErr)
 	}
@@ -158,10 +162,18 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	// https.ts checkTokens verifies the ID token and the App Check token
 	// at the same time (Promise.all); so does this.
-	appCheckDone := make(chan *callError, 1)
-	go func() { appCheckDone <- a.checkAppCheck(ctx, r) }()
+	type appCheckResult struct {
+		state string
+		err   *callError
+	}
+	appCheckDone := make(chan appCheckResult, 1)
+	go func() {
+		state, err := a.checkAppCheck(ctx, r)
+		appCheckDone <- appCheckResult{state, err}
+	}()
 	uid, signedIn, authErr := a.authenticate(ctx, r)
-	appCheckErr := <-appCheckDone
+	appCheck := <-appCheckDone
+	appCheckErr := appCheck.err
 	// wrapOnCallHandler refuses an invalid ID token before App Check.
 	if authErr != nil {
 		return nil, authErr
@@ -170,14 +182,23 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 		return nil, appCheckErr
 	}
 	annotate(ctx, slog.String("uid", capLog(uid, maxLoggedID)))
+	ra := a.newRequestAudit(r, action, uid, appCheck.state)
 	// The handler may read while the revocation check runs (authenticate);
-	// whatever it found, a revoked sign-in is answered as such.
-	result, err := h(context.WithValue(ctx, signInKey{}, signedIn), uid, data)
+	// whatever it found, a revoked sign-in is answered as such, and is not
+	// in the audit trail (its caller is not known to be anyone).
+	result, err := h(withAudit(context.WithValue(ctx, signInKey{}, signedIn), ra), uid, data)
 	if cerr := signedIn(); cerr != nil {
 		return nil, cerr
 	}
+	var refusal *callError
 	if err != nil {
-		return nil, callErrorOf(err)
+		refusal = callErrorOf(err)
+	}
+	if aerr := a.finishAudit(ctx, ra, refusal); aerr != nil {
+		return nil, aerr
+	}
+	if refusal != nil {
+		return nil, refusal
 	}
 	return result, nil
 }
@@ -371,38 +392,38 @@ func verifyAppCheck(v appCheckVerifier, token string) (tok *appcheck.DecodedAppC
 // logged ("Allowing request with invalid AppCheck token because
 // enforcement is disabled"), never the token itself. A failure to fetch the
 // keys is not the token's fault: 503 when enforced, logged otherwise.
-func (a *app) checkAppCheck(ctx context.Context, r *http.Request) *callError {
+func (a *app) checkAppCheck(ctx context.Context, r *http.Request) (string, *callError) {
 	token := r.Header.Get("X-Firebase-AppCheck")
 	enforce := a.cfg.appCheckEnforce
 	if token == "" {
 		if enforce {
-			return fail(statusUnauthenticated, reasonAppCheckMissing, "This app could not prove it is genuine (no App Check token); update the app or try again.", nil)
+			return appCheckMissing, fail(statusUnauthenticated, reasonAppCheckMissing, "This app could not prove it is genuine (no App Check token); update the app or try again.", nil)
 		}
-		return nil
+		return appCheckMissing, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.authTimeout)
 	defer cancel()
 	v, err := a.appCheckClient(ctx)
 	if err != nil {
 		if enforce {
-			return fail(statusUnavailable, reasonAppCheckUnavailable, "The app's check could not be verified right now; try again.", err)
+			return appCheckInvalid, fail(statusUnavailable, reasonAppCheckUnavailable, "The app's check could not be verified right now; try again.", err)
 		}
 		annotate(ctx, slog.String("appCheck", "unchecked"), slog.String("appCheckError", redact(err.Error(), token)))
 		noteWarning(ctx)
-		return nil
+		return appCheckInvalid, nil
 	}
 	decoded, err := verifyAppCheck(v, token)
 	if err != nil {
 		if enforce {
-			return fail(statusUnauthenticated, reasonAppCheckInvalid, "This app could not prove it is genuine (invalid App Check token); update the app or try again.", err)
+			return appCheckInvalid, fail(statusUnauthenticated, reasonAppCheckInvalid, "This app could not prove it is genuine (invalid App Check token); update the app or try again.", err)
 		}
 		annotate(ctx, slog.String("appCheck", "invalid, allowed because APP_CHECK_ENFORCE is off"),
 			slog.String("appCheckError", redact(err.Error(), token)))
 		noteWarning(ctx)
-		return nil
+		return appCheckInvalid, nil
 	}
 	annotate(ctx, slog.String("appCheck", "valid"), slog.String("appId", capLog(decoded.AppID, maxLoggedID)))
-	return nil
+	return appCheckVerified, nil
 }
 
 // redact removes token from s, should a library ever quote it in an error.

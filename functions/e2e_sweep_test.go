@@ -95,6 +95,18 @@ func TestE2ESweepTwiceAtOnce(t *testing.T) {
 	if sA["status"] != "closed" || peers["p-cli-"+sessA] == nil {
 		t.Errorf("session A: %v; want closed with the client reconciled", sA)
 	}
+	// The close is in the audit trail as the system's, once per sweep that
+	// committed it (two sweeps at once may both commit the same close).
+	sys, err := h.e.fs.Collection("auditLog").Where("appointmentId", "==", apptA).Where("uid", "==", "system").Documents(ctx).GetAll()
+	if err != nil || len(sys) == 0 || len(sys) > 2 {
+		t.Fatalf("audit entries of the swept call: %d, %v; want 1 or 2", len(sys), err)
+	}
+	for _, s := range sys {
+		d := s.Data()
+		if d["uid"] != "system" || d["action"] != "sweep.close" || d["outcome"] != "granted" || d["roomId"] != roomA {
+			t.Errorf("sweep's audit entry %v", d)
+		}
+	}
 	if callB := h.e.doc(t, "calls/"+apptB); callB["status"] != "live" || callB["activeSessionId"] != sessB {
 		t.Errorf("call B, live at 100ms, was changed: %v", callB)
 	}

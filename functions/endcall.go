@@ -25,7 +25,7 @@ const hmsTimeout = 10 * time.Second
 const endCallReason = "The doctor ended the consultation."
 
 func (a *app) endCallHandler() http.HandlerFunc {
-	return a.callable("hmsEndCall", a.cfg.check("hmsEndCall"), a.endCall)
+	return a.callable("hmsEndCall", "endCall", a.cfg.check("hmsEndCall"), a.endCall)
 }
 
 // endCall: decode → the caller must be the doctor → the call must have a
@@ -55,6 +55,8 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	case !recorded:
 		return nil, notLive(nil)
 	}
+	auditOf(ctx).room(room.ID)
+	auditOf(ctx).detail("lock", req.Lock)
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
 	}
@@ -62,6 +64,10 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	client, err := a.hmsClient()
 	if err != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	// Recorded before 100ms is asked: an end nobody could audit is not made.
+	if err := writeGrant(ctx, st); err != nil {
+		return nil, err
 	}
 	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
 	defer cancelHMS()

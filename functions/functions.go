@@ -51,6 +51,9 @@ type app struct {
 	cfg    *config
 	logger *slog.Logger
 	now    func() time.Time
+	// newAuditID names each audit entry's document (store.NewAuditID);
+	// a test names one Firestore refuses, to see the trail fail closed.
+	newAuditID func() string
 	// authTimeout bounds the ID-token check on its own (SPEC §3), so that a
 	// slow Auth answers UNAVAILABLE in time instead of eating the request.
 	authTimeout time.Duration
@@ -86,7 +89,7 @@ func newApp(getenv func(string) string, logger *slog.Logger) *app {
 func newAppLookup(lookup func(string) (string, bool), logger *slog.Logger) *app {
 	cfg := loadConfig(lookup)
 	return &app{
-		cfg: cfg, logger: logger, now: time.Now, authTimeout: defaultAuthTimeout,
+		cfg: cfg, logger: logger, now: time.Now, newAuditID: store.NewAuditID, authTimeout: defaultAuthTimeout,
 		tokenSettingsErr:   cfg.check("hmsToken"),
 		webhookSettingsErr: cfg.check("hmssWebhook"),
 	}

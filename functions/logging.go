@@ -49,6 +49,19 @@ func severity(l slog.Level) string {
 // X-Cloud-Trace-Context ("TRACE/SPAN;o=1") or the W3C traceparent
 // ("00-TRACE-SPAN-01") header.
 func traceAttr(r *http.Request, projectID string) (slog.Attr, bool) {
+	trace := traceID(r)
+	if trace == "" {
+		return slog.Attr{}, false
+	}
+	if projectID == "" {
+		return slog.String("logging.googleapis.com/trace", trace), true
+	}
+	return slog.String("logging.googleapis.com/trace", "projects/"+projectID+"/traces/"+trace), true
+}
+
+// traceID is the request's trace id, or "" when it carries none that is
+// well formed.
+func traceID(r *http.Request) string {
 	var trace string
 	if h := r.Header.Get("X-Cloud-Trace-Context"); h != "" {
 		trace, _, _ = strings.Cut(h, "/")
@@ -58,12 +71,9 @@ func traceAttr(r *http.Request, projectID string) (slog.Attr, bool) {
 		}
 	}
 	if trace == "" || len(trace) > 64 || strings.Trim(trace, "0123456789abcdefABCDEF") != "" {
-		return slog.Attr{}, false
+		return ""
 	}
-	if projectID == "" {
-		return slog.String("logging.googleapis.com/trace", trace), true
-	}
-	return slog.String("logging.googleapis.com/trace", "projects/"+projectID+"/traces/"+trace), true
+	return trace
 }
 
 // requestLog gathers what a handler learns about its request (appointment,

@@ -34,7 +34,7 @@ const (
 const recordingURLValidity = 6 * time.Hour
 
 func (a *app) recordingURLHandler() http.HandlerFunc {
-	return a.callable("hmsRecordingUrl", a.cfg.check("hmsRecordingUrl"), a.recordingURL)
+	return a.callable("hmsRecordingUrl", "recordingUrl", a.cfg.check("hmsRecordingUrl"), a.recordingURL)
 }
 
 // recordingURL: decode → the caller must be a participant → the document
@@ -62,6 +62,13 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 		file = "transcriptTxt"
 	case file != "transcriptTxt" && file != "transcriptSrt" && file != "transcriptJson" && file != "summaryJson":
 		return nil, fail(statusInvalidArgument, reasonBadFile, `"file" must be transcriptTxt, transcriptSrt, transcriptJson or summaryJson.`, nil)
+	}
+	ra := auditOf(ctx)
+	if recordingID != "" {
+		ra.detail("recordingId", recordingID)
+	} else {
+		ra.detail("transcriptId", transcriptID)
+		ra.detail("file", file)
 	}
 	annotate(ctx, slog.String("recordingId", capLog(recordingID, maxLoggedID)),
 		slog.String("transcriptId", capLog(transcriptID, maxLoggedID)), slog.String("file", file))

@@ -69,7 +69,7 @@ func TestSignInGatesAnswersAndWrites(t *testing.T) {
 			a.auth = v
 			started := make(chan struct{})
 			var wrote atomic.Bool
-			h := a.callable("signinTest", nil, func(ctx context.Context, uid string, _ json.RawMessage) (any, error) {
+			h := a.callable("signinTest", "test", nil, func(ctx context.Context, uid string, _ json.RawMessage) (any, error) {
 				close(started) // the handler runs while the check is out
 				if tc.handlerErr != nil {
 					return nil, tc.handlerErr

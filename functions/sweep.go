@@ -261,7 +261,11 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		if endedAt.IsZero() {
 			return outcome, nil
 		}
-		res, err := st.CloseSession(ctx, c.AppointmentID, c.RoomID, sid, endedAt)
+		res, err := st.CloseSession(ctx, c.AppointmentID, c.RoomID, sid, endedAt, &store.Audit{
+			Action: "sweep.close", Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
+			AppointmentID: c.AppointmentID, RoomID: c.RoomID, RequestID: a.newAuditID(),
+			Details: map[string]any{"sessionId": sid, "endedAt": endedAt},
+		})
 		if err != nil {
 			return outcome, err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"firebase.google.com/go/v4/auth"
 	"firebase.google.com/go/v4/errorutils"
+	"github.com/google/uuid"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
@@ -39,13 +40,15 @@ type tokenResult struct {
 const firestoreTimeout = 8 * time.Second
 
 func (a *app) tokenHandler() http.HandlerFunc {
-	return a.callable("hmsToken", a.tokenSettingsErr, a.issueToken)
+	return a.callable("hmsToken", "token", a.tokenSettingsErr, a.issueToken)
 }
 
 // issueToken reads as the handler's steps, after callable has checked the
 // protocol and the caller's ID token: decode → authorise (the appointment,
-// read while the revocation check runs) → act (the room: recorded, or made
-// by 100ms and recorded; re-enabled if hmsEndCall locked it) → the token.
+// read while the revocation check runs) → the room (recorded, or made by
+// 100ms and recorded with the audit entry; re-enabled if hmsEndCall locked
+// it) → the token. The entry names the token's jti and expiry, chosen
+// before the token is minted, never the token.
 func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) (any, error) {
 	var req tokenRequest
 	if err := decodeData(data, &req); err != nil {
@@ -65,7 +68,6 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if cerr := a.checkJoinable(appt, now); cerr != nil {
 		return nil, cerr
 	}
-
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
 	}
@@ -73,53 +75,34 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if err != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	}
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+
+	p := hms.JoinParams{UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now, ID: uuid.NewString()}
+	if !appt.EndAt.IsZero() {
+		p.NotAfter = appt.EndAt.Add(a.cfg.joinLate)
+	}
+	expiresAt, err := hms.JoinExpiry(p)
+	if err != nil {
+		return nil, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+	}
+	ra := auditOf(ctx)
+	ra.detail("role", role.String())
+	ra.detail("jti", p.ID)
+	ra.detail("expiresAt", expiresAt)
+
+	room, err := a.roomOf(ctx, fsCtx, st, client, appt)
 	if err != nil {
 		return nil, err
 	}
-	if !recorded {
-		// 100ms makes one room per name, so racing first calls get the
-		// same one; RecordRoom settles any race that is left.
-		// Each step has a deadline of its own: a slow 100ms must not
-		// leave the store no time to record the room it made.
-		hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
-		created, err := client.CreateRoom(hmsCtx, hms.CreateRoomParams{
-			Name: roomName(a.cfg.projectID, appt.ID), Description: "Appointment " + appt.ID, TemplateID: a.cfg.templateID,
-		})
-		cancelHMS()
-		if err != nil {
-			return nil, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
-		}
-		wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
-		room, err = st.RecordRoom(wctx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID})
-		cancelWrite()
-		if err != nil {
-			return nil, err
-		}
-	}
+	ra.room(room.ID)
 	if appt.RoomLocked {
-		// hmsEndCall locked the room; a new token is the doctor's or the
-		// client's way back in (SPEC §9).
-		hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
-		err := client.EnableRoom(hmsCtx, room.ID, true)
-		cancelHMS()
-		if err != nil {
-			return nil, fmt.Errorf("re-enable room %s: %w", room.ID, err)
-		}
-		wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
-		err = st.ClearRoomLock(wctx, appt.ID)
-		cancelWrite()
-		if err != nil {
+		if err := a.unlockRoom(ctx, st, client, appt.ID, room.ID); err != nil {
 			return nil, err
 		}
 	}
 	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.String("role", role.String()))
 
-	p := hms.JoinParams{RoomID: room.ID, UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now}
-	if !appt.EndAt.IsZero() {
-		p.NotAfter = appt.EndAt.Add(a.cfg.joinLate)
-	}
-	token, expiresAt, err := hms.JoinToken(a.cfg.credentials, p)
+	p.RoomID = room.ID
+	token, _, err := hms.JoinToken(a.cfg.credentials, p)
 	if err != nil {
 		return nil, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
 	}
@@ -132,6 +115,62 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	}, nil
 }
 
+// roomOf is the appointment's room: the one recorded, or else one 100ms
+// makes, recorded together with the request's audit entry. 100ms makes one
+// room per name, so racing first calls get the same one (RecordRoom
+// settles any race that is left); making it grants nothing to anyone, so
+// it may come before the entry. Each step has a deadline of its own: a
+// slow 100ms must not leave the store no time to record the room it made.
+func (a *app) roomOf(ctx, fsCtx context.Context, st *store.Store, client *hms.Client, appt store.Appointment) (store.Room, error) {
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	if err != nil || recorded {
+		return room, err
+	}
+	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	created, err := client.CreateRoom(hmsCtx, hms.CreateRoomParams{
+		Name: roomName(a.cfg.projectID, appt.ID), Description: "Appointment " + appt.ID, TemplateID: a.cfg.templateID,
+	})
+	cancelHMS()
+	if err != nil {
+		return store.Room{}, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
+	}
+	ra := auditOf(ctx)
+	entry := ra.granted()
+	wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancelWrite()
+	room, err = st.RecordRoom(wctx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID}, entry)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return store.Room{}, err
+	case err != nil && entry != nil:
+		return store.Room{}, auditUnavailable(err)
+	case err != nil:
+		return store.Room{}, err
+	}
+	if entry != nil {
+		ra.wrote()
+	}
+	return room, nil
+}
+
+// unlockRoom re-enables the room hmsEndCall locked: a new token is the
+// doctor's or the client's way back in. The grant is recorded before 100ms
+// is asked.
+func (a *app) unlockRoom(ctx context.Context, st *store.Store, client *hms.Client, appointmentID, roomID string) error {
+	if err := writeGrant(ctx, st); err != nil {
+		return err
+	}
+	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	err := client.EnableRoom(hmsCtx, roomID, true)
+	cancelHMS()
+	if err != nil {
+		return fmt.Errorf("re-enable room %s: %w", roomID, err)
+	}
+	wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancelWrite()
+	return st.ClearRoomLock(wctx, appointmentID)
+}
+
 // requiredAppointmentID trims the request's appointmentId, refuses a
 // missing or blank one, and adds it, capped, to the request's log line.
 func requiredAppointmentID(ctx context.Context, id string) (string, *callError) {
@@ -140,6 +179,7 @@ func requiredAppointmentID(ctx context.Context, id string) (string, *callError) 
 		return "", fail(statusInvalidArgument, reasonNoAppointmentID, `"appointmentId" is required.`, nil)
 	}
 	annotate(ctx, slog.String("appointmentId", capLog(id, maxLoggedID)))
+	auditOf(ctx).appointment(id)
 	return id, nil
 }
 
@@ -161,6 +201,8 @@ func (a *app) participantOf(ctx context.Context, appointmentID, uid string) (*st
 	if err != nil {
 		return nil, store.Appointment{}, hms.Role{}, err
 	}
+	auditOf(ctx).role(auditRole(role))
+	auditOf(ctx).room(appt.Room.ID)
 	return st, appt, role, nil
 }
 
@@ -175,7 +217,8 @@ func participant(ctx context.Context, st *store.Store, appointmentID, uid string
 	case errors.Is(err, store.ErrMalformedAppointment):
 		// The store fills in the uids it could read: a participant named
 		// in a valid field learns the record is broken, nobody else does.
-		if _, ok := roleOf(appt, uid); ok {
+		if role, ok := roleOf(appt, uid); ok {
+			auditOf(ctx).role(auditRole(role))
 			return store.Appointment{}, hms.Role{}, fail(statusFailedPrecondition, reasonMalformed, "This appointment's record is incomplete; contact support.", err)
 		}
 		return store.Appointment{}, hms.Role{}, notParticipant(err)
@@ -298,6 +341,14 @@ func roleOf(appt store.Appointment, uid string) (hms.Role, bool) {
 		return hms.RoleGuest, true
 	}
 	return hms.Role{}, false
+}
+
+// auditRole is the caller's part in the appointment, as the trail says it.
+func auditRole(r hms.Role) string {
+	if r == hms.RoleHost {
+		return auditRoleDoctor
+	}
+	return auditRoleClient
 }
 
 // checkJoinable is asked only for a participant (SPEC §3).

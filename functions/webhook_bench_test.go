@@ -51,7 +51,7 @@ func BenchmarkHmssWebhook(b *testing.B) {
 	rooms := sessiongen.New(sessiongen.Config{Seed: 3, Prefix: "bw", MaxSessions: 2}).Rooms(12000)
 	for _, r := range rooms {
 		appt := store.Appointment{ID: r.AppointmentID, DoctorID: "d-" + r.AppointmentID, ClientID: "c-" + r.AppointmentID}
-		if _, err := st.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}); err != nil {
+		if _, err := st.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,6 +24,10 @@ type JoinParams struct {
 	NotAfter time.Time
 	// Now is the minting time, for tests; zero means time.Now().
 	Now time.Time
+	// ID is the token's jti; empty means a fresh UUID. A caller that
+	// records the token before it hands it out (the audit trail) chooses
+	// it, so that the record names the token without holding it.
+	ID string
 }
 
 // JoinToken mints a 100ms auth token (HS256, type "app", version 2, a fresh
@@ -49,6 +53,35 @@ func JoinToken(c Credentials, p JoinParams) (token string, expiresAt time.Time, 
 	if now.IsZero() {
 		now = time.Now()
 	}
+	exp, err := joinExpiry(p, now)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	claims, err := newTokenClaims(c.AccessKey, tokenTypeApp, p.ID, now, exp)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("join token: %w", err)
+	}
+	claims.RoomID, claims.UserID, claims.Role = p.RoomID, p.UserID, p.Role.name
+	token, err = signHS256([]byte(c.Secret), &claims)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("join token: %w", err)
+	}
+	return token, exp, nil
+}
+
+// JoinExpiry is the exp JoinToken gives a token of p (p.Now must be set):
+// a caller can record it before the token exists.
+func JoinExpiry(p JoinParams) (time.Time, error) {
+	if p.Now.IsZero() {
+		return time.Time{}, fmt.Errorf("join expiry: %w: Now is not set", ErrInvalidArgument)
+	}
+	if p.TTL < 0 {
+		return time.Time{}, fmt.Errorf("join expiry: %w: negative TTL %s", ErrInvalidArgument, p.TTL)
+	}
+	return joinExpiry(p, p.Now)
+}
+
+func joinExpiry(p JoinParams, now time.Time) (time.Time, error) {
 	ttl := p.TTL
 	switch {
 	case ttl == 0:
@@ -63,16 +96,7 @@ func JoinToken(c Credentials, p JoinParams) (token string, expiresAt time.Time, 
 	// exp is whole seconds; truncating keeps it at or before NotAfter.
 	exp = time.Unix(exp.Unix(), 0).UTC()
 	if !exp.After(now) {
-		return "", time.Time{}, fmt.Errorf("join token: %w: NotAfter %s leaves no lifetime", ErrInvalidArgument, p.NotAfter.UTC().Format(time.RFC3339))
+		return time.Time{}, fmt.Errorf("join token: %w: NotAfter %s leaves no lifetime", ErrInvalidArgument, p.NotAfter.UTC().Format(time.RFC3339))
 	}
-	claims, err := newTokenClaims(c.AccessKey, tokenTypeApp, now, exp)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("join token: %w", err)
-	}
-	claims.RoomID, claims.UserID, claims.Role = p.RoomID, p.UserID, p.Role.name
-	token, err = signHS256([]byte(c.Secret), &claims)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("join token: %w", err)
-	}
-	return token, exp, nil
+	return exp, nil
 }

@@ -41,7 +41,7 @@ func (m *managementTokens) get() (string, error) {
 		return m.token, nil
 	}
 	exp := now.Add(m.ttl)
-	claims, err := newTokenClaims(m.creds.AccessKey, tokenTypeManagement, now, exp)
+	claims, err := newTokenClaims(m.creds.AccessKey, tokenTypeManagement, "", now, exp)
 	if err != nil {
 		return "", fmt.Errorf("management token: %w", err)
 	}

@@ -32,12 +32,15 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 }
 
-// newTokenClaims fills the claims common to both kinds: a fresh jti and
-// iat/nbf backdated by clockSkew.
-func newTokenClaims(accessKey, typ string, now, exp time.Time) (tokenClaims, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
-		return tokenClaims{}, fmt.Errorf("token id: %w", err)
+// newTokenClaims fills the claims common to both kinds: the jti (id, or a
+// fresh one when empty) and iat/nbf backdated by clockSkew.
+func newTokenClaims(accessKey, typ, id string, now, exp time.Time) (tokenClaims, error) {
+	if id == "" {
+		u, err := uuid.NewRandom()
+		if err != nil {
+			return tokenClaims{}, fmt.Errorf("token id: %w", err)
+		}
+		id = u.String()
 	}
 	issued := jwt.NewNumericDate(now.Add(-clockSkew))
 	return tokenClaims{
@@ -48,7 +51,7 @@ func newTokenClaims(accessKey, typ string, now, exp time.Time) (tokenClaims, err
 			IssuedAt:  issued,
 			NotBefore: issued,
 			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        id.String(),
+			ID:        id,
 		},
 	}, nil
 }

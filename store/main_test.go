@@ -64,7 +64,7 @@ func seed(tb testing.TB, s *Store, apptID, roomID string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	_, err = s.RecordRoom(ctx, appt, Room{ID: roomID, Name: "demo-" + apptID, TemplateID: "tmpl-1"})
+	_, err = s.RecordRoom(ctx, appt, Room{ID: roomID, Name: "demo-" + apptID, TemplateID: "tmpl-1"}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

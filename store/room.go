@@ -47,7 +47,9 @@ func (s *Store) RecordedRoom(ctx context.Context, appt Appointment) (room Room, 
 // already: then it returns that one, so that racing callers all get the
 // first room recorded. A room recorded for another appointment is never
 // taken over (ErrConflict): its events would change this appointment's call.
-func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) (Room, error) {
+// audit, when set, is created in the same atomic write, naming the room
+// that stands: the token's grant is recorded exactly when its room is.
+func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, audit *Audit) (Room, error) {
 	if !validID(appt.ID) {
 		return Room{}, wrapf(ErrNotFound, "record room for appointment %q", appt.ID)
 	}
@@ -86,6 +88,11 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) 
 	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
 	b.Create(callRef, callDoc(true))
 	b.Create(roomRef, roomDoc)
+	if audit != nil {
+		audit.RoomID = created.ID
+		w := s.auditWrite(audit)
+		b.Create(w.ref, w.data)
+	}
 	switch _, err := b.Commit(ctx); status.Code(err) {
 	case codes.OK:
 		s.rooms.Store(created.ID, appt.ID)
@@ -115,7 +122,7 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) 
 		}
 		if r, ok := roomOf(snaps[0]); ok {
 			got = r // another caller recorded first; never overwrite it
-			return nil
+			return s.createAuditIn(tx, audit, r)
 		}
 		if snaps[1].Exists() {
 			if owner, _ := snaps[1].Data()["appointmentId"].(string); owner != appt.ID {
@@ -129,7 +136,10 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) 
 		if err := tx.Set(callRef, callDoc(withStatus), firestore.MergeAll); err != nil {
 			return err
 		}
-		return tx.Set(roomRef, roomDoc)
+		if err := tx.Set(roomRef, roomDoc); err != nil {
+			return err
+		}
+		return s.createAuditIn(tx, audit, created)
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
@@ -138,6 +148,16 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room) 
 		s.rooms.Store(created.ID, appt.ID)
 	}
 	return got, nil
+}
+
+// createAuditIn adds audit, naming room, to a transaction's writes.
+func (s *Store) createAuditIn(tx *firestore.Transaction, audit *Audit, room Room) error {
+	if audit == nil {
+		return nil
+	}
+	audit.RoomID = room.ID
+	w := s.auditWrite(audit)
+	return tx.Create(w.ref, w.data)
 }
 
 // ClearRoomLock records that the room hmsEndCall locked (calls/{id}

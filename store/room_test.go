@@ -26,7 +26,7 @@ func TestRecordRoomRace(t *testing.T) {
 			<-start
 			// A different id per caller makes a lost or overwritten record
 			// visible; 100ms would return one id for one name.
-			rooms[i], errs[i] = insts[i%4].RecordRoom(ctx, appt, Room{ID: fmt.Sprintf("room-%d", i), Name: "demo-appt-race", TemplateID: "t"})
+			rooms[i], errs[i] = insts[i%4].RecordRoom(ctx, appt, Room{ID: fmt.Sprintf("room-%d", i), Name: "demo-appt-race", TemplateID: "t"}, nil)
 		})
 	}
 	close(start)
@@ -63,7 +63,7 @@ func TestRecordRoomKeepsEventState(t *testing.T) {
 		t.Fatal(err)
 	}
 	appt := Appointment{ID: "appt-m", DoctorID: "d", ClientID: "c"}
-	r, err := s.RecordRoom(ctx, appt, Room{ID: "room-m", Name: "demo-appt-m", TemplateID: "t"})
+	r, err := s.RecordRoom(ctx, appt, Room{ID: "room-m", Name: "demo-appt-m", TemplateID: "t"}, nil)
 	if err != nil || r.ID != "room-m" {
 		t.Fatalf("RecordRoom = %+v, %v", r, err)
 	}
@@ -132,7 +132,7 @@ func TestRecordRoomRefusesAnotherAppointmentsRoom(t *testing.T) {
 	s := newStore(t, "demo-room-taken")
 	seed(t, s, "appt-owner", "room-shared")
 	ctx := ctxT(t)
-	_, err := s.RecordRoom(ctx, Appointment{ID: "appt-other", DoctorID: "d", ClientID: "c"}, Room{ID: "room-shared", Name: "demo-appt-other"})
+	_, err := s.RecordRoom(ctx, Appointment{ID: "appt-other", DoctorID: "d", ClientID: "c"}, Room{ID: "room-shared", Name: "demo-appt-other"}, nil)
 	if !errors.Is(err, ErrConflict) {
 		t.Fatalf("RecordRoom with another appointment's room: %v, want ErrConflict", err)
 	}

@@ -64,8 +64,9 @@ type CloseResult struct {
 // synthetic close whose session_stopped_at is endedAt, so that the same
 // merge rules apply and a real close arriving later (or earlier) gives the
 // same documents whatever the order. Unlike an event, it creates no
-// hmsEvents document: nothing was delivered.
-func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, sessionID string, endedAt time.Time) (CloseResult, error) {
+// hmsEvents document: nothing was delivered. audit, when set, is the
+// system entry of the close, created in the same commit.
+func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, sessionID string, endedAt time.Time, audit *Audit) (CloseResult, error) {
 	if !validID(appointmentID) || !safeID(sessionID) {
 		return CloseResult{}, wrapf(ErrNotFound, "close session %q of %q", sessionID, appointmentID)
 	}
@@ -88,7 +89,8 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 		return CloseResult{}, fmt.Errorf("store: close session %s of %s: the close has no read plan", sessionID, appointmentID)
 	}
 	var res CloseResult
-	err := s.commitRead(ctx, nil, p, func(stored map[string]any, merges []write) {
+	entry := s.auditWrite(audit)
+	err := s.commitRead(ctx, entry, p, func(stored map[string]any, merges []write) {
 		res = CloseResult{Closed: strAt(mapAt(stored, "sessions", sessionID), "status") != sessionClose}
 		for _, w := range merges {
 			if w.ref.Path == s.callRef(appointmentID).Path {

@@ -28,7 +28,7 @@ func TestSweepCloseCommutesWithLateClose(t *testing.T) {
 		apply(t, s, []byte(swOpen))
 		apply(t, s, []byte(swJoin))
 		sweep := func() {
-			res, err := s.CloseSession(ctxT(t), "appt-sw", "room-sw", "sw1", sweepEnd)
+			res, err := s.CloseSession(ctxT(t), "appt-sw", "room-sw", "sw1", sweepEnd, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestSweepCloseOnceUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := st.CloseSession(ctxT(t), "appt-sw", "room-sw", "sw1", end)
+			res, err := st.CloseSession(ctxT(t), "appt-sw", "room-sw", "sw1", end, nil)
 			if err != nil {
 				t.Error(err)
 				return

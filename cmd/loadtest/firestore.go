@@ -48,7 +48,7 @@ func seedRooms(ctx context.Context, s *store.Store, rooms []sessiongen.Room) err
 	return parallel(ctx, len(rooms), 16, func(ctx context.Context, i int) error {
 		r := rooms[i]
 		appt := store.Appointment{ID: r.AppointmentID, DoctorID: "uid-doctor-" + r.AppointmentID, ClientID: "uid-client-" + r.AppointmentID}
-		_, err := s.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID})
+		_, err := s.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil)
 		return err
 	})
 }
