@@ -146,3 +146,55 @@ console.log("valid");
 		t.Fatalf("firebase-tools accepted an index with order \"ASC\": %s", out)
 	}
 }
+
+// TestAuditIndexes: what scripts/audit's queries (store.AuditTrail) need
+// on auditLog (SPEC §14): equality on appointmentId or on uid, then a
+// range and the order on at, each a composite index; `at` alone uses its
+// automatic single-field index, so it must not be exempted. details is a
+// map nobody queries, exempted. No TTL: the trail is kept (README,
+// retention), so no auditLog field may carry a TTL policy.
+func TestAuditIndexes(t *testing.T) {
+	f, _ := readIndexes(t)
+	want := map[string]bool{
+		"appointmentId ASCENDING,at ASCENDING": false,
+		"uid ASCENDING,at ASCENDING":           false,
+	}
+	for _, ix := range f.Indexes {
+		if ix.CollectionGroup != "auditLog" {
+			continue
+		}
+		var fields []string
+		for _, fl := range ix.Fields {
+			fields = append(fields, fl.FieldPath+" "+fl.Order)
+		}
+		key := strings.Join(fields, ",")
+		if _, ok := want[key]; ok && ix.QueryScope == "COLLECTION" {
+			want[key] = true
+		}
+	}
+	for key, ok := range want {
+		if !ok {
+			t.Errorf("no auditLog (COLLECTION) index %s for scripts/audit; have %+v", key, f.Indexes)
+		}
+	}
+	var details bool
+	for _, o := range f.FieldOverrides {
+		if o.CollectionGroup != "auditLog" {
+			continue
+		}
+		if o.TTL != nil && *o.TTL {
+			t.Errorf("auditLog.%s has a TTL policy: the audit trail is never deleted by Firestore", o.FieldPath)
+		}
+		switch o.FieldPath {
+		case "details":
+			details = o.Indexes != nil && len(o.Indexes) == 0
+		case "at", "appointmentId", "uid":
+			if len(o.Indexes) == 0 {
+				t.Errorf("auditLog.%s is exempted from indexing: scripts/audit's queries need it", o.FieldPath)
+			}
+		}
+	}
+	if !details {
+		t.Error("auditLog.details is not exempted from single-field indexing (want \"indexes\": [])")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -20,17 +21,22 @@ const project = "demo-rules"
 
 func TestMain(m *testing.M) { emulatortest.Main(m) }
 
-// Who acts. The uids are the appointments' doctorId/clientId below.
+// Who acts. The uids are the appointments' doctorId/clientId/guestIds below.
 const (
-	doctorA  = "doctor-a"
-	clientA  = "client-a"
-	doctorB  = "doctor-b"
-	clientB  = "client-b"
-	stranger = "stranger" // signed in, in no appointment
-	noUser   = ""         // no Authorization header at all
+	doctorA    = "doctor-a"
+	clientA    = "client-a"
+	doctorB    = "doctor-b"
+	clientB    = "client-b"
+	guest      = "guest-g"     // in A's guestIds (an interpreter, say), not in B's
+	otherGuest = "guest-other" // in A's and B's guestIds; never acts
+	stranger   = "stranger"    // signed in, in no appointment
+	noUser     = ""            // no Authorization header at all
 )
 
-var actors = []string{doctorA, clientA, stranger, noUser}
+var actors = []string{doctorA, clientA, guest, stranger, noUser}
+
+// at is a fixed time for the timestamps of the seed.
+var at = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 
 func actorName(uid string) string {
 	if uid == noUser {
@@ -41,15 +47,28 @@ func actorName(uid string) string {
 
 // seed is what the functions and the app would have written, by path.
 var seed = map[string]map[string]any{
-	"appointments/A": {"doctorId": doctorA, "clientId": clientA},
-	"appointments/B": {"doctorId": doctorB, "clientId": clientB},
+	"appointments/A": {"doctorId": doctorA, "clientId": clientA, "guestIds": []string{otherGuest, guest}},
+	"appointments/B": {"doctorId": doctorB, "clientId": clientB, "guestIds": []string{otherGuest}},
 	// D's call still names A's participants (say the app moved the
 	// appointment to another doctor): the appointment decides, not the call.
 	"appointments/D": {"doctorId": doctorB, "clientId": clientB},
+	// A's doctor and client again, with guestIds absent (N), empty (E), and
+	// not a list: a string (S) and a map (M), each naming the guest. None
+	// lets the guest in; none keeps the doctor and the client out.
+	"appointments/N": {"doctorId": doctorA, "clientId": clientA},
+	"appointments/E": {"doctorId": doctorA, "clientId": clientA, "guestIds": []string{}},
+	"appointments/S": {"doctorId": doctorA, "clientId": clientA, "guestIds": guest},
+	"appointments/M": {"doctorId": doctorA, "clientId": clientA, "guestIds": map[string]any{guest: true}},
 
 	"calls/A": {"appointmentId": "A", "doctorId": doctorA, "clientId": clientA, "roomId": "room-a", "status": "live"},
-	"calls/B": {"appointmentId": "B", "doctorId": doctorB, "clientId": clientB, "roomId": "room-b", "status": "live"},
+	// B's call names the guest (a call document the functions got wrong,
+	// say): the appointment decides, not the call.
+	"calls/B": {"appointmentId": "B", "doctorId": doctorB, "clientId": clientB, "roomId": "room-b", "status": "live", "guestIds": []string{guest}},
 	"calls/D": {"appointmentId": "D", "doctorId": doctorA, "clientId": clientA, "roomId": "room-d", "status": "idle"},
+	"calls/N": {"appointmentId": "N", "doctorId": doctorA, "clientId": clientA, "roomId": "room-n", "status": "live"},
+	"calls/E": {"appointmentId": "E", "doctorId": doctorA, "clientId": clientA, "roomId": "room-e", "status": "live"},
+	"calls/S": {"appointmentId": "S", "doctorId": doctorA, "clientId": clientA, "roomId": "room-s", "status": "live"},
+	"calls/M": {"appointmentId": "M", "doctorId": doctorA, "clientId": clientA, "roomId": "room-m", "status": "live"},
 	// A call whose appointment is gone: nobody reads it.
 	"calls/X": {"appointmentId": "X", "doctorId": doctorA, "clientId": clientA, "roomId": "room-x"},
 
@@ -63,6 +82,13 @@ var seed = map[string]map[string]any{
 	"calls/B/transcripts/t-b":     {"status": "success"},
 	"calls/B/failures/f-b":        {"kind": "join", "error": "boom"},
 	"calls/A/sessions/s-a/deep/x": {"note": "below a session: not named either"},
+	"calls/N/sessions/s-n":        {"roomId": "room-n", "status": "open"},
+	"calls/N/transcripts/t-n":     {"status": "success"},
+	"calls/E/sessions/s-e":        {"roomId": "room-e", "status": "open"},
+	"calls/S/sessions/s-s":        {"roomId": "room-s", "status": "open"},
+	"calls/S/recordings/sfu-s-s":  {"kind": "sfu", "status": "success"},
+	"calls/M/sessions/s-m":        {"roomId": "room-m", "status": "open"},
+	"calls/M/failures/f-m":        {"kind": "join", "error": "boom"},
 
 	"hmsRooms/room-a":      {"appointmentId": "A", "roomName": "appointment-A"},
 	"hmsEvents/e-1":        {"raw": `{"type":"session.open.success"}`, "appointmentId": "A", "roomId": "room-a"},
@@ -71,6 +97,21 @@ var seed = map[string]map[string]any{
 	"hmsStreams/A:beam:1":  {"appointmentId": "A"},
 	"hmsRanks/A:beam:1":    {"appointmentId": "A"},
 	"hmsSomethingLater/z1": {"appointmentId": "A"}, // an hms* collection added later
+
+	// The audit trail (SPEC §14), as the functions write it: entries about
+	// each actor, the one a client might most want to read or erase.
+	"auditLog/u-doctor": {"at": at, "action": "token", "outcome": "granted", "uid": doctorA, "role": "doctor",
+		"appointmentId": "A", "roomId": "room-a", "requestId": "req-1", "appCheck": "verified", "ip": "203.0.113.1",
+		"details": map[string]any{"role": "host", "jti": "j-1", "expiresAt": at.Add(4 * time.Hour)}},
+	"auditLog/u-client": {"at": at.Add(time.Second), "action": "recordingUrl", "outcome": "refused", "reason": "not a participant",
+		"uid": clientA, "role": "none", "appointmentId": "B", "requestId": "req-2", "appCheck": "missing", "ip": "203.0.113.2"},
+	"auditLog/u-guest": {"at": at.Add(2 * time.Second), "action": "consent", "outcome": "granted", "uid": guest, "role": "guest",
+		"appointmentId": "A", "roomId": "room-a", "requestId": "req-3", "appCheck": "verified", "ip": "203.0.113.3",
+		"details": map[string]any{"value": true}},
+	"auditLog/u-stranger": {"at": at.Add(3 * time.Second), "action": "token", "outcome": "refused", "reason": "not a participant",
+		"uid": stranger, "role": "none", "appointmentId": "A", "requestId": "req-4", "appCheck": "invalid", "ip": "198.51.100.9"},
+	"auditLog/u-system": {"at": at.Add(4 * time.Second), "action": "sweep.close", "outcome": "granted", "uid": "system", "role": "system",
+		"appointmentId": "A", "roomId": "room-a", "requestId": "req-5", "appCheck": "missing", "ip": ""},
 }
 
 // target is one document and the collection it is listed from, with who may
@@ -81,15 +122,31 @@ type target struct {
 	readers []string // uids allowed get and list
 }
 
+var (
+	participantsA = []string{doctorA, clientA, guest}
+	doctorClientA = []string{doctorA, clientA}
+)
+
 var targets = []target{
-	{"calls/A", []string{doctorA, clientA}},
-	{"calls/B", nil}, // doctor and client of A read B's call: denied
-	{"calls/D", nil}, // the call names doctor-a, the appointment does not
-	{"calls/X", nil}, // no appointment
-	{"calls/A/sessions/s-a", []string{doctorA, clientA}},
-	{"calls/A/recordings/sfu-s-a", []string{doctorA, clientA}},
-	{"calls/A/transcripts/t-a", []string{doctorA, clientA}},
-	{"calls/A/failures/f-a", []string{doctorA, clientA}},
+	{"calls/A", participantsA},
+	{"calls/B", nil},           // A's participants read B's call: denied (the guest too, though the call names it)
+	{"calls/D", nil},           // the call names doctor-a, the appointment does not
+	{"calls/X", nil},           // no appointment
+	{"calls/N", doctorClientA}, // no guestIds: as before guests existed
+	{"calls/E", doctorClientA}, // guestIds empty
+	{"calls/S", doctorClientA}, // guestIds a string naming the guest: not a list, opens nothing
+	{"calls/M", doctorClientA}, // guestIds a map whose key is the guest: not a list, opens nothing
+	{"calls/A/sessions/s-a", participantsA},
+	{"calls/A/recordings/sfu-s-a", participantsA},
+	{"calls/A/transcripts/t-a", participantsA},
+	{"calls/A/failures/f-a", participantsA},
+	{"calls/N/sessions/s-n", doctorClientA},
+	{"calls/N/transcripts/t-n", doctorClientA},
+	{"calls/E/sessions/s-e", doctorClientA},
+	{"calls/S/sessions/s-s", doctorClientA},
+	{"calls/S/recordings/sfu-s-s", doctorClientA},
+	{"calls/M/sessions/s-m", doctorClientA},
+	{"calls/M/failures/f-m", doctorClientA},
 	{"calls/A/notes/n-a", nil},
 	{"calls/A/sessions/s-a/deep/x", nil},
 	{"calls/B/sessions/s-b", nil},
@@ -103,8 +160,19 @@ var targets = []target{
 	{"hmsStreams/A:beam:1", nil},
 	{"hmsRanks/A:beam:1", nil},
 	{"hmsSomethingLater/z1", nil},
-	{"appointments/A", []string{doctorA, clientA}},
+	// Nobody reads or writes the audit trail: not the doctor, client or
+	// guest an entry is about, not anyone else.
+	{"auditLog/u-doctor", nil},
+	{"auditLog/u-client", nil},
+	{"auditLog/u-guest", nil},
+	{"auditLog/u-stranger", nil},
+	{"auditLog/u-system", nil},
+	// A guest reads the call, not the appointment (the app's to open).
+	{"appointments/A", doctorClientA},
 	{"appointments/B", nil},
+	{"appointments/N", doctorClientA},
+	{"appointments/S", doctorClientA},
+	{"appointments/M", doctorClientA},
 }
 
 // Lists of a top-level collection are refused to everyone, even when every
@@ -159,9 +227,7 @@ func TestRules(t *testing.T) {
 		res := c.do(t, "owner", http.MethodGet, docURL(path), nil)
 		res.wantOK(t)
 		var doc struct {
-			Fields map[string]struct {
-				StringValue string `json:"stringValue"`
-			} `json:"fields"`
+			Fields map[string]any `json:"fields"`
 		}
 		if err := json.Unmarshal(res.body, &doc); err != nil {
 			t.Fatalf("%s: %v", path, err)
@@ -170,9 +236,19 @@ func TestRules(t *testing.T) {
 			t.Errorf("%s has %d fields after the denied writes, want %d", path, len(doc.Fields), len(want))
 		}
 		for k, v := range want {
-			if got := doc.Fields[k].StringValue; got != v {
-				t.Errorf("%s.%s = %q after the denied writes, want %q", path, k, got, v)
+			got, wantV := plain(t, doc.Fields[k]), plain(t, roundTrip(t, value(v)))
+			if !reflect.DeepEqual(got, wantV) {
+				t.Errorf("%s.%s = %#v after the denied writes, want %#v", path, k, got, wantV)
 			}
+		}
+	}
+	// And nothing was created beside it: the creates above would have made
+	// new-* documents.
+	for _, coll := range []string{"auditLog", "calls", "appointments"} {
+		res := c.do(t, "owner", http.MethodGet, docURL(coll)+"?pageSize=300", nil)
+		res.wantOK(t)
+		if bytes.Contains(res.body, []byte("/new-")) {
+			t.Errorf("a denied create left a document in %s: %s", coll, res.body)
 		}
 	}
 }
@@ -183,7 +259,7 @@ func TestRules(t *testing.T) {
 // a create beside it, and a batch commit.
 func TestClientWritesOwnRoomID(t *testing.T) {
 	c := setup(t)
-	for _, uid := range []string{clientA, doctorA} {
+	for _, uid := range []string{clientA, doctorA, guest} {
 		t.Run(actorName(uid)+"/update", func(t *testing.T) {
 			u := docURL("calls/A") + "?updateMask.fieldPaths=roomId"
 			c.do(t, uid, http.MethodPatch, u, fields(map[string]any{"roomId": "room-evil"})).wantDenied(t)
@@ -232,6 +308,8 @@ func TestQueries(t *testing.T) {
 		}
 		return map[string]any{"structuredQuery": q}
 	}
+	// A's doctor and client are N's, E's, S's and M's too.
+	ownAppointments := []string{"appointments/A", "appointments/E", "appointments/M", "appointments/N", "appointments/S"}
 	cases := []struct {
 		name   string
 		uid    string
@@ -239,8 +317,8 @@ func TestQueries(t *testing.T) {
 		query  map[string]any
 		want   []string // documents returned; nil means PERMISSION_DENIED
 	}{
-		{"doctor lists own appointments", doctorA, "", query("appointments", false, eq("doctorId", doctorA)), []string{"appointments/A"}},
-		{"client lists own appointments", clientA, "", query("appointments", false, eq("clientId", clientA)), []string{"appointments/A"}},
+		{"doctor lists own appointments", doctorA, "", query("appointments", false, eq("doctorId", doctorA)), ownAppointments},
+		{"client lists own appointments", clientA, "", query("appointments", false, eq("clientId", clientA)), ownAppointments},
 		{"stranger lists doctor's appointments", stranger, "", query("appointments", false, eq("doctorId", doctorA)), nil},
 		{"client lists doctor's appointments", clientA, "", query("appointments", false, eq("doctorId", doctorA)), nil},
 		{"no user lists appointments", noUser, "", query("appointments", false, eq("doctorId", doctorA)), nil},
@@ -258,6 +336,35 @@ func TestQueries(t *testing.T) {
 		{"stranger queries A's sessions", stranger, "calls/A", query("sessions", false, nil), nil},
 		{"doctor queries hmsEvents of A", doctorA, "", query("hmsEvents", false, eq("appointmentId", "A")), nil},
 		{"doctor queries hmsRooms of A", doctorA, "", query("hmsRooms", false, eq("appointmentId", "A")), nil},
+
+		// A guest of A lists A's subcollections like the client; not B's
+		// (where it is not listed, though B's call names it), not those of
+		// an appointment whose guestIds is no list.
+		{"guest queries A's sessions", guest, "calls/A", query("sessions", false, nil), []string{"calls/A/sessions/s-a"}},
+		{"guest queries A's failures", guest, "calls/A", query("failures", false, eq("kind", "join")), []string{"calls/A/failures/f-a"}},
+		{"guest queries B's sessions", guest, "calls/B", query("sessions", false, nil), nil},
+		{"guest queries S's sessions", guest, "calls/S", query("sessions", false, nil), nil},
+		{"guest queries M's sessions", guest, "calls/M", query("sessions", false, nil), nil},
+		{"doctor queries M's sessions", doctorA, "calls/M", query("sessions", false, nil), []string{"calls/M/sessions/s-m"}},
+		{"client queries N's transcripts", clientA, "calls/N", query("transcripts", false, nil), []string{"calls/N/transcripts/t-n"}},
+		{"guest queries calls naming it", guest, "", query("calls", false, map[string]any{"fieldFilter": map[string]any{
+			"field": map[string]any{"fieldPath": "guestIds"}, "op": "ARRAY_CONTAINS",
+			"value": map[string]any{"stringValue": guest},
+		}}), nil},
+		{"guest queries appointments listing it", guest, "", query("appointments", false, map[string]any{"fieldFilter": map[string]any{
+			"field": map[string]any{"fieldPath": "guestIds"}, "op": "ARRAY_CONTAINS",
+			"value": map[string]any{"stringValue": guest},
+		}}), nil},
+
+		// The audit trail answers no query, however narrow: not one's own
+		// entries, not an appointment's.
+		{"doctor queries own audit entries", doctorA, "", query("auditLog", false, eq("uid", doctorA)), nil},
+		{"client queries own audit entries", clientA, "", query("auditLog", false, eq("uid", clientA)), nil},
+		{"guest queries own audit entries", guest, "", query("auditLog", false, eq("uid", guest)), nil},
+		{"doctor queries A's audit entries", doctorA, "", query("auditLog", false, eq("appointmentId", "A")), nil},
+		{"stranger queries the audit trail", stranger, "", query("auditLog", false, nil), nil},
+		{"no user queries the audit trail", noUser, "", query("auditLog", false, nil), nil},
+		{"doctor queries audit entries (collection group)", doctorA, "", query("auditLog", true, eq("uid", doctorA)), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -472,11 +579,91 @@ func seedWith(path, key string, value any) map[string]any {
 	return m
 }
 
-// fields encodes string fields as a REST Document body.
+// fields encodes a REST Document body.
 func fields(m map[string]any) map[string]any {
+	return map[string]any{"fields": valueFields(m)}
+}
+
+func valueFields(m map[string]any) map[string]any {
 	f := map[string]any{}
 	for k, v := range m {
-		f[k] = map[string]any{"stringValue": fmt.Sprint(v)}
+		f[k] = value(v)
 	}
-	return map[string]any{"fields": f}
+	return f
+}
+
+// value encodes one field as a REST Value: strings, bools, times, lists
+// of strings and maps; anything else as its string.
+func value(v any) map[string]any {
+	switch v := v.(type) {
+	case string:
+		return map[string]any{"stringValue": v}
+	case bool:
+		return map[string]any{"booleanValue": v}
+	case time.Time:
+		return map[string]any{"timestampValue": v.UTC().Format(time.RFC3339Nano)}
+	case []string:
+		vals := []any{}
+		for _, s := range v {
+			vals = append(vals, value(s))
+		}
+		return map[string]any{"arrayValue": map[string]any{"values": vals}}
+	case map[string]any:
+		return map[string]any{"mapValue": map[string]any{"fields": valueFields(v)}}
+	}
+	return map[string]any{"stringValue": fmt.Sprint(v)}
+}
+
+// roundTrip is v as it comes back from JSON.
+func roundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// plain decodes a REST Value (as unmarshalled into any) into comparable
+// Go values: timestamps as time.Time, so that their spelling does not
+// matter, and an empty list whether or not "values" is there.
+func plain(t *testing.T, v any) any {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	switch {
+	case m["stringValue"] != nil:
+		return m["stringValue"]
+	case m["booleanValue"] != nil:
+		return m["booleanValue"]
+	case m["timestampValue"] != nil:
+		ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(m["timestampValue"]))
+		if err != nil {
+			t.Fatalf("timestamp %v: %v", m["timestampValue"], err)
+		}
+		return ts.UTC()
+	case m["arrayValue"] != nil:
+		out := []any{}
+		arr, _ := m["arrayValue"].(map[string]any)
+		vals, _ := arr["values"].([]any)
+		for _, e := range vals {
+			out = append(out, plain(t, e))
+		}
+		return out
+	case m["mapValue"] != nil:
+		out := map[string]any{}
+		mv, _ := m["mapValue"].(map[string]any)
+		fs, _ := mv["fields"].(map[string]any)
+		for k, e := range fs {
+			out[k] = plain(t, e)
+		}
+		return out
+	}
+	return m
 }
