@@ -25,6 +25,10 @@ const (
 	envJoinLate       = "JOIN_LATE"
 	envAppCheck       = "APP_CHECK_ENFORCE"
 	envSweepIdle      = "SWEEP_IDLE"
+	envWaitingRole    = "WAITING_ROOM_ROLE"
+	envConsent        = "RECORDING_CONSENT"
+	envTranscription  = "RECORDING_TRANSCRIPTION"
+	envSummary        = "RECORDING_SUMMARY"
 	envProject        = "GOOGLE_CLOUD_PROJECT"
 	envFirestoreEmu   = "FIRESTORE_EMULATOR_HOST"
 	envAuthEmu        = "FIREBASE_AUTH_EMULATOR_HOST"
@@ -56,7 +60,14 @@ type config struct {
 	joinLate        time.Duration
 	appCheckEnforce bool
 	sweepIdle       time.Duration
-	emulated        bool
+	// waitingRole is the 100ms role of the waiting room; zero: none.
+	waitingRole hms.Role
+	// consentRequired: hmsRecording starts only with everyone's consent.
+	consentRequired bool
+	// transcribe, summarise: what hmsRecording asks 100ms for besides the
+	// recording.
+	transcribe, summarise bool
+	emulated              bool
 	// authEmulated: the Admin SDK talks to the Auth emulator, where
 	// VerifyIDToken itself reads the user (auth.go verifyIDToken).
 	authEmulated bool
@@ -105,12 +116,23 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 	c.joinEarly = c.duration(get, envJoinEarly, defaultJoinEarly, 0)
 	c.joinLate = c.duration(get, envJoinLate, defaultJoinLate, 0)
 	c.sweepIdle = c.duration(get, envSweepIdle, defaultSweepIdle, 0)
-	if s := get(envAppCheck); s != "" {
-		b, err := strconv.ParseBool(s)
+	c.appCheckEnforce = c.boolean(get, envAppCheck)
+	c.transcribe = c.boolean(get, envTranscription)
+	c.summarise = c.boolean(get, envSummary)
+	if name := get(envWaitingRole); name != "" {
+		role, err := hms.WaitingRole(name)
 		if err != nil {
-			c.problems[envAppCheck] = "must be true or false"
+			c.problems[envWaitingRole] = "is not a usable 100ms role name (letters, digits, - and _; not host or guest)"
 		}
-		c.appCheckEnforce = b
+		c.waitingRole = role
+	}
+	switch strings.ToLower(get(envConsent)) {
+	case "", "required":
+		c.consentRequired = true
+	case "off":
+	default:
+		c.problems[envConsent] = "must be required or off"
+		c.consentRequired = true
 	}
 
 	// The Admin SDK and the Firestore client take an emulator variable as
@@ -131,6 +153,19 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 		}
 	}
 	return c
+}
+
+// boolean reads a true/false setting, false when absent.
+func (c *config) boolean(get func(string) string, name string) bool {
+	s := get(name)
+	if s == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		c.problems[name] = "must be true or false"
+	}
+	return b
 }
 
 // parseSecretList splits a comma-separated list, trimming each entry and
@@ -195,11 +230,23 @@ type settingsSpec struct {
 var functionSettings = map[string]settingsSpec{
 	"hmsToken": {
 		required: []string{envProject, envAccessKey, envSecret, envTemplateID},
-		optional: []string{envAPIBase, envTokenTTL, envJoinEarly, envJoinLate, envAppCheck},
+		optional: []string{envAPIBase, envTokenTTL, envJoinEarly, envJoinLate, envAppCheck, envWaitingRole},
 	},
 	"hmssWebhook": {
 		required: []string{envProject, envWebhookAnyAuth},
-		optional: []string{envWebhookHeader},
+		optional: []string{envWebhookHeader, envWaitingRole},
+	},
+	"hmsAdmit": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck, envWaitingRole},
+	},
+	"hmsConsent": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck},
+	},
+	"hmsRecording": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck, envConsent, envTranscription, envSummary},
 	},
 	"hmsEndCall": {
 		required: []string{envProject, envAccessKey, envSecret},

@@ -35,6 +35,12 @@ type hmsEnv struct {
 
 func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 	t.Helper()
+	return newHMSEnvWith(t, lim, nil)
+}
+
+// newHMSEnvWith is newHMSEnv with settings added or replaced.
+func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *hmsEnv {
+	t.Helper()
 	// The emulators only: the handlers are served here, so no server
 	// process is needed (nor its build).
 	fsHost := emulatortest.Firestore(t)
@@ -65,6 +71,9 @@ func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 		envProject: e.project, envAPIBase: fake.URL, envSecret: e2eSecret, envAccessKey: e2eAccessKey,
 		envTemplateID: e2eTemplateID, envTokenTTL: "2h", envWebhookSecret: e2eWebhookSecret, envSweepIdle: "1s",
 	}
+	for k, v := range settings {
+		env[k] = v
+	}
 	a := newApp(testEnv(env), newLogger(e.logs))
 	h := &hmsEnv{e: e, fake: fake, app: a, mux: http.NewServeMux()}
 	h.mux.Handle("/hmsToken", a.tokenHandler())
@@ -72,6 +81,7 @@ func newHMSEnv(t *testing.T, lim sweepLimits) *hmsEnv {
 	h.mux.Handle("/hmsEndCall", a.endCallHandler())
 	h.mux.Handle("/hmsRecordingUrl", a.recordingURLHandler())
 	h.mux.Handle("/hmsSweep", a.sweepHandlerWith(lim))
+	h.mux.Handle("/hmsAdmit", a.admitHandler())
 	srv := httptest.NewServer(h.mux)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL

@@ -41,11 +41,11 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	}
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
-	st, appt, role, err := a.participantOf(fsCtx, appointmentID, uid)
+	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
 	if err != nil {
 		return nil, err
 	}
-	if role != hms.RoleHost {
+	if who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call for everyone.", nil)
 	}
 	room, recorded, err := st.RecordedRoom(fsCtx, appt)
@@ -83,7 +83,7 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	// ended now, and a lock not recorded would never be lifted by hmsToken.
 	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
 	defer cancelWrite()
-	if err := st.RecordEndedBy(wctx, appointmentID, uid, role.String(), req.Lock, a.now()); err != nil {
+	if err := st.RecordEndedBy(wctx, appointmentID, uid, hms.RoleHost.String(), req.Lock, a.now()); err != nil {
 		return nil, err
 	}
 	return map[string]any{"ended": true}, nil

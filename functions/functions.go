@@ -35,6 +35,7 @@ func init() {
 	functions.HTTP("hmsEndCall", a.endCallHandler())
 	functions.HTTP("hmsRecordingUrl", a.recordingURLHandler())
 	functions.HTTP("hmsSweep", a.sweepHandler())
+	functions.HTTP("hmsAdmit", a.admitHandler())
 }
 
 // HmsToken is the hmsToken callable: it answers a signed-in doctor or
@@ -124,6 +125,7 @@ func (a *app) firestore(ctx context.Context) (*store.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open firestore: %w", err)
 		}
+		s.SetWaitingRole(a.cfg.waitingRole.String())
 		a.store = s
 	}
 	return a.store, nil

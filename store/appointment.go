@@ -20,6 +20,41 @@ type Appointment struct {
 	// RoomLocked is true while the room hmsEndCall locked has not been
 	// re-enabled (calls/{id}.endedBy.lock).
 	RoomLocked bool
+	// GuestIDs are the further participants the doctor expects
+	// (guestIds: an interpreter, a caregiver).
+	GuestIDs []string
+
+	// Call is the state of calls/{id} the callables decide on.
+	Call CallState
+}
+
+// CallState is what calls/{id} says of the call now: whether it is live,
+// who is in it, who was admitted and who consented to recording, and the
+// recording hmsRecording controls.
+type CallState struct {
+	Live      bool
+	InCall    map[string]string // uid → current 100ms role
+	Admitted  map[string]bool
+	Consent   map[string]bool // uid → consented to recording
+	Recording RecordingControl
+}
+
+// RecordingControl is calls/{id}.recordingControl.
+type RecordingControl struct {
+	State, HMSRecordingID, StartedBy string
+}
+
+// Recording states, in the order a recording goes through them.
+const (
+	RecordingStarting = "starting"
+	RecordingRunning  = "running"
+	RecordingStopped  = "stopped"
+)
+
+// RecordingOn reports whether a recording hmsRecording started is starting
+// or running.
+func (c CallState) RecordingOn() bool {
+	return c.Recording.State == RecordingStarting || c.Recording.State == RecordingRunning
 }
 
 // Appointment reads appointments/{id}, and calls/{id} in the same round
@@ -43,7 +78,9 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 	a := Appointment{ID: id}
 	a.Room, _ = roomOf(snaps[1])
 	if snaps[1].Exists() {
-		a.RoomLocked, _ = mapAt(snaps[1].Data(), "endedBy")["lock"].(bool)
+		call := snaps[1].Data()
+		a.RoomLocked, _ = mapAt(call, "endedBy")["lock"].(bool)
+		a.Call = callStateOf(call)
 	}
 	var problems []string
 	str := func(field string, required bool) string {
@@ -80,10 +117,47 @@ func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error)
 	a.Status = str("status", false)
 	a.StartAt = tm("startAt")
 	a.EndAt = tm("endAt")
+	if v, ok := data["guestIds"]; ok && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("guestIds is a %T, not an array", v))
+		}
+		for _, g := range list {
+			uid, ok := g.(string)
+			if !ok || uid == "" {
+				problems = append(problems, "guestIds holds something other than a uid")
+				break
+			}
+			a.GuestIDs = append(a.GuestIDs, uid)
+		}
+	}
 	if len(problems) > 0 {
 		// The fields that could be read come back too, so that a caller can
 		// tell a participant of a broken record from a stranger.
 		return a, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
 	}
 	return a, nil
+}
+
+func callStateOf(call map[string]any) CallState {
+	c := CallState{Live: strAt(call, "status") == statusLive, InCall: map[string]string{},
+		Admitted: map[string]bool{}, Consent: map[string]bool{}}
+	for uid, v := range mapAt(call, "inCall") {
+		if m, ok := v.(map[string]any); ok {
+			c.InCall[uid] = strAt(m, "role")
+		}
+	}
+	for uid, v := range mapAt(call, "admitted") {
+		if _, ok := v.(map[string]any); ok {
+			c.Admitted[uid] = true
+		}
+	}
+	for uid, v := range mapAt(call, "consent") {
+		if m, ok := v.(map[string]any); ok {
+			c.Consent[uid], _ = m["recording"].(bool)
+		}
+	}
+	rc := mapAt(call, "recordingControl")
+	c.Recording = RecordingControl{State: strAt(rc, "state"), HMSRecordingID: strAt(rc, "hmsRecordingId"), StartedBy: strAt(rc, "startedBy")}
+	return c
 }

@@ -147,3 +147,24 @@ func (s *Store) RememberAssetID(ctx context.Context, ref FileRef, assetID string
 	}, firestore.MaxAttempts(txAttempts))
 	return wrapf(err, "remember asset id on %s/%s of %s", ref.collection, ref.docID, ref.appointmentID)
 }
+
+// RecordAdmission records on calls/{appointmentID} that the doctor (by)
+// admitted uid from the waiting room: admitted.{uid}: {at, by}. audit,
+// when set, is created in the same commit. The call document may not
+// exist yet (admitted before anyone joined): it is then created with this
+// field alone, and RecordRoom merges the room into it.
+func (s *Store) RecordAdmission(ctx context.Context, appointmentID, uid, by string, at time.Time, audit *Audit) error {
+	if !validID(appointmentID) {
+		return wrapf(ErrNotFound, "record admission on call %q", appointmentID)
+	}
+	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
+	b.Set(s.callRef(appointmentID), map[string]any{
+		"admitted":  map[string]any{uid: map[string]any{"at": norm(at), "by": by}},
+		"updatedAt": firestore.ServerTimestamp,
+	}, firestore.MergeAll)
+	if w := s.auditWrite(audit); w != nil {
+		b.Create(w.ref, w.data)
+	}
+	_, err := b.Commit(ctx)
+	return wrapf(err, "record admission of %s on call %s", uid, appointmentID)
+}

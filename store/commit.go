@@ -52,14 +52,24 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 // A nil ev applies the plan with no event document (hmsSweep's close);
 // seen, when set, is told what the winning attempt read and wrote.
 func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(stored map[string]any, merges []write)) error {
-	unlock, err := s.lock(ctx, p.read.Path)
+	// Plans with a second document all share it (the call's presence):
+	// taking turns on it is taking turns on both.
+	lockKey := p.read.Path
+	if p.also != nil {
+		lockKey = p.also.ref.Path
+	}
+	unlock, err := s.lock(ctx, lockKey)
 	if err != nil {
 		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
 	}
 	defer unlock()
 	refs := []*firestore.DocumentRef{p.read}
+	evAt, alsoAt := -1, -1
 	if ev != nil {
-		refs = append(refs, ev.ref)
+		evAt, refs = len(refs), append(refs, ev.ref)
+	}
+	if p.also != nil {
+		alsoAt, refs = len(refs), append(refs, p.also.ref)
 	}
 	pause := 10 * time.Millisecond
 	for {
@@ -67,7 +77,7 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 		if err != nil {
 			return err
 		}
-		if ev != nil && snaps[1].Exists() {
+		if evAt >= 0 && snaps[evAt].Exists() {
 			return errDuplicate
 		}
 		book, stored := snaps[0], dataOf(snaps[0])
@@ -76,12 +86,13 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 		if ev != nil {
 			b.Create(ev.ref, ev.data)
 		}
-		if book.Exists() {
-			b.Update(p.read, leafUpdates(nil, fields), firestore.LastUpdateTime(book.UpdateTime))
-		} else {
-			b.Create(p.read, fields)
+		conditional(b, p.read, book, fields, true)
+		if alsoAt >= 0 {
+			alsoFields, alsoMerges := p.also.step(dataOf(snaps[alsoAt]))
+			conditional(b, p.also.ref, snaps[alsoAt], alsoFields, false)
+			merges = append(merges, alsoMerges...)
 		}
-		for _, w := range merges {
+		for _, w := range combine(merges) {
 			if len(w.data) > 0 {
 				b.Set(w.ref, w.data, firestore.MergeAll)
 			}
@@ -103,6 +114,56 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 		case <-time.After(rand.N(pause)):
 		}
 		pause = min(2*pause, time.Second)
+	}
+}
+
+// conditional writes fields to a document read as snap, on condition that
+// it did not change since: created when it did not exist, else updated
+// with its update time as precondition. No fields, no write, unless always.
+func conditional(b *firestore.WriteBatch, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot, fields map[string]any, always bool) {
+	switch {
+	case len(fields) == 0 && !always:
+	case snap.Exists():
+		b.Update(ref, leafUpdates(nil, fields), firestore.LastUpdateTime(snap.UpdateTime))
+	default:
+		b.Create(ref, fields)
+	}
+}
+
+// combine joins merge-sets of one document into one (a commit writes each
+// document once), deep-merging maps; of two leaves, the later wins.
+func combine(ws []write) []write {
+	var out []write
+	at := map[string]int{}
+	for _, w := range ws {
+		i, ok := at[w.ref.Path]
+		if !ok {
+			at[w.ref.Path] = len(out)
+			out = append(out, write{w.ref, deepCopy(w.data)})
+			continue
+		}
+		deepMerge(out[i].data, w.data)
+	}
+	return out
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	deepMerge(c, m)
+	return c
+}
+
+func deepMerge(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				deepMerge(dm, sm)
+				continue
+			}
+			dst[k] = deepCopy(sm)
+			continue
+		}
+		dst[k] = v
 	}
 }
 

@@ -79,6 +79,9 @@ func checkCurrentCall(t *testing.T, call map[string]any) {
 		"appointmentId": curAppt, "doctorId": "doc-uid", "clientId": "client-uid",
 		"roomId": curRoom, "roomName": "demo-" + curAppt, "templateId": "tmpl-1",
 		"status": "ended", "sessionCount": int64(1),
+		// The samples' users are neither the appointment's doctor nor its
+		// client: nothing of theirs is counted.
+		"visit": map[string]any{"doctorSec": int64(0), "clientSec": int64(0), "togetherSec": int64(0), "waitSec": int64(0)},
 		// The open's session_started_at is 12:58:49.97; the close's (and
 		// the recordings') says 12:48:49.97: the earliest wins.
 		"startedAt": ts(t, "2021-11-30T12:48:49.97291247Z"),
@@ -114,7 +117,7 @@ func checkCurrentSession(t *testing.T, sessions map[string]any) {
 		},
 		"peers": map[string]any{
 			"4f0c0c9e-1a4b-4b2c-9d1e-0000000002a1": map[string]any{
-				"userId": "uid-doctor-0002", "userName": "Dr Test", "role": "host",
+				"userId": "uid-doctor-0002", "userName": "Dr Test", "role": "host", "joinedRole": "host",
 				"joinedAt":    ts(t, "2021-11-30T12:58:49.97291247Z"),
 				"leftAt":      ts(t, "2021-11-30T12:58:58.500451704Z"),
 				"durationSec": int64(40),

@@ -57,7 +57,7 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		}
 		peers := []peer{
 			{id: sid + "-p-doc", user: "doc-uid", name: "Dr. Who", role: "host"},
-			{id: sid + "-p-cli1", user: "client-uid", name: "Pat", role: "guest"},
+			{id: sid + "-p-cli1", user: "client-uid", name: "Pat", role: testWaitingRole}, // waits, then is admitted
 			{id: sid + "-p-cli2", user: "client-uid", name: "Pat", role: "guest", noDuration: true}, // rejoin
 		}
 		end := t0.Add(30*time.Minute + jitter())
@@ -83,6 +83,13 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 			}
 			add(p.leave, "peer.leave.success", l)
 		}
+		// The waiting client is admitted two minutes after joining (the
+		// doctor's hmsAdmit: 100ms's role change names the previous role).
+		adm := base()
+		adm["peer_id"], adm["user_id"], adm["user_name"], adm["role"] = peers[1].id, peers[1].user, peers[1].name, "guest"
+		adm["previous_role"], adm["joined_at"] = testWaitingRole, ts(peers[1].join)
+		adm["role_changed_at"] = ts(peers[1].join.Add(2 * time.Minute))
+		add(peers[1].join.Add(2*time.Minute), "role.change.success", adm)
 		// The rejoined client is promoted, then demoted within one second
 		// (equal envelope timestamps: the event id breaks the tie).
 		for i, role := range []string{"host", "co-host"} {

@@ -23,9 +23,13 @@ func newStore(tb testing.TB, project string) *Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	s.SetWaitingRole(testWaitingRole)
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// testWaitingRole is the waiting room's role in the store's tests.
+const testWaitingRole = "waiting-room"
 
 // instances opens n more Stores on project without wiping it, as n more
 // function instances: each remembers the events it stored (seen.go), so
@@ -38,6 +42,7 @@ func instances(tb testing.TB, project string, n int) []*Store {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		s.SetWaitingRole(testWaitingRole)
 		tb.Cleanup(func() { _ = s.Close() })
 		out[i] = s
 	}

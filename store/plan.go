@@ -26,9 +26,20 @@ type plan struct {
 	// several times, so it keeps no state.
 	read *firestore.DocumentRef
 	step func(stored map[string]any) (book map[string]any, merges []write)
+	// also, when set, is a second document read together with read and
+	// committed on the same condition: the call's presence facts
+	// (presence.go), which peer events change besides their own peer's.
+	also *readStep
 	// refused, when set, says why the event cannot be applied at all: it
 	// is stored raw only (see refuse).
 	refused string
+}
+
+// readStep is a document a plan reads and the fields and merge-sets it
+// makes from what it read (nil fields: the document is left as it is).
+type readStep struct {
+	ref  *firestore.DocumentRef
+	step func(stored map[string]any) (fields map[string]any, merges []write)
 }
 
 // write is one merge-set, or for plan.creates one create, of a document.
@@ -59,11 +70,11 @@ func (s *Store) plan(ev *hms.Event, appt string) plan {
 	case *hms.SessionClose:
 		return s.sessionPlan(ev, appt, d.SessionRef, d, false)
 	case *hms.PeerJoin:
-		return s.peerJoinPlan(ev, appt, d)
+		return s.withPresence(s.peerJoinPlan(ev, appt, d), appt, joinPresence(ev, d))
 	case *hms.PeerLeave:
-		return s.peerLeavePlan(ev, appt, d)
+		return s.withPresence(s.peerLeavePlan(ev, appt, d), appt, leavePresence(ev, d))
 	case *hms.RoleChange:
-		return s.roleChangePlan(ev, appt, d)
+		return s.withPresence(s.roleChangePlan(ev, appt, d), appt, rolePresence(ev, d))
 	case *hms.PeerJoinFailed, *hms.PeerLeaveFailed, *hms.RoomEndFailed, *hms.RoleChangeFailed:
 		return s.failurePlan(ev, appt)
 	case *hms.RoomEnd:

@@ -88,6 +88,7 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, 
 	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
 	b.Create(callRef, callDoc(true))
 	b.Create(roomRef, roomDoc)
+	b.Set(s.callBookRef(appt.ID), participantsBook(appt), firestore.MergeAll)
 	if audit != nil {
 		audit.RoomID = created.ID
 		w := s.auditWrite(audit)
@@ -139,6 +140,9 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, 
 		if err := tx.Set(roomRef, roomDoc); err != nil {
 			return err
 		}
+		if err := tx.Set(s.callBookRef(appt.ID), participantsBook(appt), firestore.MergeAll); err != nil {
+			return err
+		}
 		return s.createAuditIn(tx, audit, created)
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
@@ -148,6 +152,12 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, 
 		s.rooms.Store(created.ID, appt.ID)
 	}
 	return got, nil
+}
+
+// participantsBook is what the call's bookkeeping document keeps of the
+// appointment: whose time the visit sums (presence.go).
+func participantsBook(appt Appointment) map[string]any {
+	return map[string]any{"doctorId": appt.DoctorID, "clientId": appt.ClientID}
 }
 
 // createAuditIn adds audit, naming room, to a transaction's writes.

@@ -114,8 +114,11 @@ func checkSampleCall(t *testing.T, s *Store) {
 		// session is closed, so the call has ended.
 		"status":       "ended",
 		"sessionCount": int64(1),
-		"startedAt":    ts(t, "2021-11-30T12:58:49.97291247Z"),
-		"endedAt":      ts(t, "2021-11-30T12:58:49Z"),
+		// The samples' users are neither the appointment's doctor nor its
+		// client: nothing of theirs is counted.
+		"visit":     map[string]any{"doctorSec": int64(0), "clientSec": int64(0), "togetherSec": int64(0), "waitSec": int64(0)},
+		"startedAt": ts(t, "2021-11-30T12:58:49.97291247Z"),
+		"endedAt":   ts(t, "2021-11-30T12:58:49Z"),
 		"streams": map[string]any{
 			sampleBeam: map[string]any{
 				"kind":      "beam",
@@ -197,8 +200,9 @@ func checkSampleSession(t *testing.T, s *Store) {
 		},
 		"peers": map[string]any{
 			"4f0c0c9e-1a4b-4b2c-9d1e-0000000000a1": map[string]any{
-				"userId":   "uid-doctor-0001",
-				"userName": "Dr Test",
+				"userId":     "uid-doctor-0001",
+				"userName":   "Dr Test",
+				"joinedRole": "host",
 				// The role change has the join's timestamp and wins the tie.
 				"role":        "guest",
 				"joinedAt":    ts(t, "2021-11-30T12:58:49.97291247Z"),

@@ -106,9 +106,15 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		setInt(book, "durationSec", cur.duration)
 		book["sweptEnd"] = cur.sweptEnd
 
+		// Presence and the visit follow the sessions (a close ends its
+		// peers' time; inCall is of the open session only).
+		pr := presenceOf(stored)
+		pr.sessions = seen
+		call := deriveCall(seen)
+		deepMerge(call, pr.derived(s.waitingRole))
 		return map[string]any{"sessions": map[string]any{sid: book}}, []write{
 			{s.sessionRef(appt, sid), sess},
-			{s.callRef(appt), deriveCall(seen)},
+			{s.callRef(appt), call},
 		}
 	}
 	return plan{read: bookRef, step: step}

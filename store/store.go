@@ -71,6 +71,10 @@ type Store struct {
 	// seen answers redeliveries without a Firestore round trip.
 	seen seenEvents
 
+	// waitingRole is the 100ms role of the waiting room (SetWaitingRole),
+	// "" when there is none: a change from it to another role admits a peer.
+	waitingRole string
+
 	// txLocks stripes the read-then-write locks (see lock.go); each
 	// is a one-slot semaphore so that waiting can honour a context.
 	txLocks [64]chan struct{}
@@ -92,6 +96,11 @@ func Open(ctx context.Context, projectID string) (*Store, error) {
 	}
 	return st, nil
 }
+
+// SetWaitingRole names the waiting room's 100ms role (WAITING_ROOM_ROLE),
+// before the Store is used: the merge rules of admittedAt and the visit's
+// waiting time need it.
+func (s *Store) SetWaitingRole(role string) { s.waitingRole = role }
 
 // Close releases the client's connections.
 func (s *Store) Close() error {

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/telemed/videocalls/hms"
 )
 
@@ -89,11 +93,25 @@ func TestUnsafeIDsStoredRawOnly(t *testing.T) {
 	if _, ok := d["call"].(map[string]any)["streams"]; ok {
 		t.Errorf("call has streams: %v", d["call"])
 	}
-	for _, col := range []string{colPeers, colRanks, colCallBooks} {
+	for _, col := range []string{colPeers, colRanks} {
 		if n := countDocs(t, s, col); n != 0 {
 			t.Errorf("%d %s documents, want none", n, col)
 		}
 	}
+	// The call's book holds the participants RecordRoom wrote, and nothing
+	// an unsafe event added (no session, no peer).
+	if book := dataOf(mustGet(t, s.callBookRef("appt-u"))); book["sessions"] != nil || book["peers"] != nil {
+		t.Errorf("hmsCalls/appt-u: %v; want no sessions or peers", book)
+	}
+}
+
+func mustGet(t *testing.T, ref *firestore.DocumentRef) *firestore.DocumentSnapshot {
+	t.Helper()
+	snap, err := ref.Get(ctxT(t))
+	if err != nil && status.Code(err) != codes.NotFound {
+		t.Fatalf("read %s: %v", ref.Path, err)
+	}
+	return snap
 }
 
 // TestEventIDLimits: an event id over 256 bytes, or one that cannot name a

@@ -76,6 +76,10 @@ type Config struct {
 	MaxSessions int
 	// TemplateID is the 100ms template of every room.
 	TemplateID string
+	// WaitingRole, when set, has some clients join in this role (the
+	// waiting room) and be moved to guest by a role change whose
+	// previous_role is it, as the doctor's hmsAdmit makes 100ms send.
+	WaitingRole string
 }
 
 // Generator makes rooms one after another; it is not safe for concurrent use.
@@ -152,7 +156,7 @@ func All(rooms []Room) []Event {
 type peer struct {
 	id, user, name, role string
 	join, leave          time.Time
-	noDuration           bool
+	noDuration, waits    bool
 }
 
 // session appends the events of one session opening at t0 and returns when
@@ -198,6 +202,9 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 		rejoins := g.rng.IntN(3)
 		for i := 0; i <= rejoins; i++ {
 			p := peer{id: g.uuid(), user: a.user, name: a.name, role: "guest", join: at}
+			if i == 0 && g.cfg.WaitingRole != "" && g.rng.IntN(2) == 0 {
+				p.role, p.waits = g.cfg.WaitingRole, true
+			}
 			last := i == rejoins
 			if last {
 				p.leave = end.Add(-time.Duration(g.rng.IntN(4000)) * time.Millisecond)
@@ -226,6 +233,19 @@ func (g *Generator) session(r *Room, t0 time.Time) time.Time {
 			kv{"user_id", p.user}, kv{"user_name", p.name}, kv{"user_data", ""},
 			kv{"reason", reasons[g.rng.IntN(len(reasons))]},
 		)))
+	}
+	// Admissions from the waiting room: the doctor moves the peer to
+	// guest while it is there (or, now and then, never does).
+	for _, p := range peers {
+		if !p.waits || g.rng.IntN(5) == 0 {
+			continue
+		}
+		at := within(p.join, p.leave)
+		add(at, "role.change.success", common(obj{
+			{"joined_at", ts(p.join)}, {"peer_id", p.id}, {"previous_role", p.role}, {"role", "guest"},
+			{"role_changed_at", ts(at)}, {"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid},
+			{"template_id", r.TemplateID}, {"user_id", p.user}, {"user_name", p.name}, {"user_data", ""},
+		}))
 	}
 	// Role changes of a guest while present; the latest decides the role
 	// 100ms reports at the end.
@@ -493,6 +513,9 @@ type ConsultationSpec struct {
 	// Length is how long the session lasts (10 minutes if zero; at least
 	// 2 minutes).
 	Length time.Duration
+	// WaitingRole, when set, has the client join in it before the doctor
+	// and be admitted (a role change to guest) once the doctor is in.
+	WaitingRole string
 }
 
 // Asset is a recording asset 100ms keeps for a session (a room recording,
@@ -556,8 +579,22 @@ func (g *Generator) Consultation(spec ConsultationSpec) (Room, []Asset) {
 			{"user_id", p.user}, {"user_name", p.name}, {"user_data", ""},
 		}))
 	}
+	if spec.WaitingRole != "" {
+		// The patient arrives first and waits; the doctor joins late and
+		// admits them.
+		dropped.role, dropped.join, doctor.join = spec.WaitingRole, t0.Add(3*time.Second), t0.Add(40*time.Second)
+	}
 	joinEv(doctor)
 	joinEv(dropped)
+	if spec.WaitingRole != "" {
+		admitted := doctor.join.Add(10 * time.Second)
+		add(admitted, "role.change.success", common(obj{
+			{"joined_at", ts(dropped.join)}, {"peer_id", dropped.id}, {"previous_role", spec.WaitingRole}, {"role", "guest"},
+			{"role_changed_at", ts(admitted)}, {"room_id", r.ID}, {"room_name", r.Name}, {"session_id", sid},
+			{"template_id", r.TemplateID}, {"user_id", dropped.user}, {"user_name", dropped.name}, {"user_data", ""},
+		}))
+		dropped.role = "guest" // what 100ms reports at the end
+	}
 	leaveEv(dropped, "network")
 	joinEv(rejoined)
 	leaveEv(rejoined, "client request")

@@ -1,0 +1,124 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/telemed/videocalls/hms"
+)
+
+// admitRequest is hmsAdmit's "data" (docs/visit.md, "The waiting room").
+type admitRequest struct {
+	AppointmentID string `json:"appointmentId"`
+	UID           string `json:"uid"`
+}
+
+// Reasons of hmsAdmit's own refusals.
+const (
+	reasonNoWaitingRoom = "NO_WAITING_ROOM"
+	reasonNotAdmittable = "NOT_ADMITTABLE"
+)
+
+func (a *app) admitHandler() http.HandlerFunc {
+	return a.callable("hmsAdmit", "admit", a.cfg.check("hmsAdmit"), a.admit)
+}
+
+// admit: decode → the caller must be the doctor → a waiting room must be
+// set up → the admitted user must be the client or a guest → the admission
+// recorded (with the audit entry) → 100ms asked which of the user's peers
+// wait, and each moved to guest. The admission is recorded first, so that
+// a user who joins after it gets guest, and a retry after 100ms failed
+// finishes the move.
+func (a *app) admit(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	var req admitRequest
+	if err := decodeData(data, &req); err != nil {
+		return nil, err
+	}
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
+	if cerr != nil {
+		return nil, cerr
+	}
+	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancel()
+	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
+	if err != nil {
+		return nil, err
+	}
+	if who != partDoctor {
+		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can admit someone from the waiting room.", nil)
+	}
+	if !a.cfg.waitingRole.Valid() {
+		return nil, fail(statusFailedPrecondition, reasonNoWaitingRoom, "This service has no waiting room: everyone joins the call directly.", nil)
+	}
+	target := strings.TrimSpace(req.UID)
+	if target == "" {
+		target = appt.ClientID
+	}
+	if p, ok := partOf(appt, target); !ok || p == partDoctor {
+		return nil, fail(statusInvalidArgument, reasonNotAdmittable, `"uid" must be the appointment's client or one of its guests.`, nil)
+	}
+	auditOf(ctx).detail("uid", target)
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	client, err := a.hmsClient()
+	if err != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+
+	if !appt.Call.Admitted[target] {
+		ra := auditOf(ctx)
+		entry := ra.granted()
+		if err := st.RecordAdmission(fsCtx, appointmentID, target, uid, a.now(), entry); err != nil {
+			return nil, auditUnavailable(err)
+		}
+		ra.wrote()
+	} else if err := writeGrant(ctx, st); err != nil {
+		return nil, err // admitted before: the entry alone, before 100ms moves anyone
+	}
+
+	moved := 0
+	if room, recorded, err := st.RecordedRoom(fsCtx, appt); err != nil {
+		return nil, err
+	} else if recorded {
+		if moved, err = a.moveFromWaitingRoom(ctx, client, room.ID, target); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"admitted": target, "moved": moved}, nil
+}
+
+// moveFromWaitingRoom asks 100ms which of uid's peers are in the room
+// now, rather than trusting webhook state that may lag, and moves each
+// one in the waiting role to guest (active-rooms--list-peers.md,
+// active-rooms--update-a-peer.md). No session, or a peer gone meanwhile,
+// is nothing to move.
+func (a *app) moveFromWaitingRoom(ctx context.Context, client *hms.Client, roomID, uid string) (int, error) {
+	hmsCtx, cancel := context.WithTimeout(ctx, hmsTimeout)
+	defer cancel()
+	peers, err := client.ActivePeers(hmsCtx, roomID, uid)
+	if errors.Is(err, hms.ErrNotActive) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("list peers of %s in room %s: %w", uid, roomID, err)
+	}
+	moved := 0
+	for _, p := range peers {
+		if p.UserID != uid || p.Role != a.cfg.waitingRole.String() {
+			continue
+		}
+		err := client.SetPeerRole(hmsCtx, roomID, p.ID, hms.RoleGuest.String())
+		switch {
+		case errors.Is(err, hms.ErrNotFound), errors.Is(err, hms.ErrNotActive):
+			continue // left meanwhile
+		case err != nil:
+			return moved, fmt.Errorf("move peer of %s in room %s: %w", uid, roomID, err)
+		}
+		moved++
+	}
+	return moved, nil
+}

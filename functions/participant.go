@@ -1,0 +1,115 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
+)
+
+// The opening every appointment callable shares: the appointment it names,
+// and the caller's part in it, decided from the appointment alone.
+
+// part is the caller's part in an appointment.
+type part string
+
+const (
+	partDoctor part = "doctor"
+	partClient part = "client"
+	partGuest  part = "guest" // one of guestIds: an interpreter, a caregiver
+)
+
+// requiredAppointmentID trims the request's appointmentId, refuses a
+// missing or blank one, and adds it, capped, to the request's log line.
+func requiredAppointmentID(ctx context.Context, id string) (string, *callError) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", fail(statusInvalidArgument, reasonNoAppointmentID, `"appointmentId" is required.`, nil)
+	}
+	annotate(ctx, slog.String("appointmentId", capLog(id, maxLoggedID)))
+	auditOf(ctx).appointment(id)
+	return id, nil
+}
+
+// notParticipant is the one answer for an appointment that does not exist
+// and one the caller has no part in, so that ids cannot be probed.
+func notParticipant(cause error) *callError {
+	return fail(statusPermissionDenied, reasonNotParticipant, "You are not a participant of this appointment, or it does not exist.", cause)
+}
+
+// participantOf is the opening every appointment callable shares: the
+// instance's store, and the appointment with the caller's part in it
+// (participant), read within ctx's deadline while the revocation check
+// runs. The part and the room go to the audit entry.
+func (a *app) participantOf(ctx context.Context, appointmentID, uid string) (*store.Store, store.Appointment, part, error) {
+	st, err := a.firestore(ctx)
+	if err != nil {
+		return nil, store.Appointment{}, "", fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
+	}
+	appt, p, err := participant(ctx, st, appointmentID, uid)
+	if err != nil {
+		return nil, store.Appointment{}, "", err
+	}
+	auditOf(ctx).room(appt.Room.ID)
+	return st, appt, p, nil
+}
+
+// participant reads the appointment and the caller's part in it. Whatever
+// is wrong with an appointment (it is missing, malformed, cancelled) is
+// told only to its participants: anyone else gets notParticipant.
+func participant(ctx context.Context, st *store.Store, appointmentID, uid string) (store.Appointment, part, error) {
+	appt, err := st.Appointment(ctx, appointmentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Appointment{}, "", notParticipant(err)
+	case errors.Is(err, store.ErrMalformedAppointment):
+		// The store fills in the uids it could read: a participant named
+		// in a valid field learns the record is broken, nobody else does.
+		if p, ok := partOf(appt, uid); ok {
+			auditOf(ctx).role(string(p))
+			return store.Appointment{}, "", fail(statusFailedPrecondition, reasonMalformed, "This appointment's record is incomplete; contact support.", err)
+		}
+		return store.Appointment{}, "", notParticipant(err)
+	case err != nil:
+		return store.Appointment{}, "", err
+	}
+	p, ok := partOf(appt, uid)
+	if !ok {
+		return store.Appointment{}, "", notParticipant(nil)
+	}
+	auditOf(ctx).role(string(p))
+	return appt, p, nil
+}
+
+// partOf decides the caller's part from the appointment alone: whatever
+// the request says, only its doctor hosts, and only its client and its
+// guestIds join as guests.
+func partOf(appt store.Appointment, uid string) (part, bool) {
+	switch {
+	case uid == "":
+		return "", false
+	case uid == appt.DoctorID:
+		return partDoctor, true
+	case uid == appt.ClientID:
+		return partClient, true
+	case slices.Contains(appt.GuestIDs, uid):
+		return partGuest, true
+	}
+	return "", false
+}
+
+// joinRole is the 100ms role of a part: the doctor hosts; the others are
+// guests, or wait in the waiting room until the doctor admits them.
+func (a *app) joinRole(appt store.Appointment, uid string, p part) hms.Role {
+	switch {
+	case p == partDoctor:
+		return hms.RoleHost
+	case a.cfg.waitingRole.Valid() && !appt.Call.Admitted[uid]:
+		return a.cfg.waitingRole
+	}
+	return hms.RoleGuest
+}
