@@ -57,7 +57,7 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 		}
 		peers := []peer{
 			{id: sid + "-p-doc", user: "doc-uid", name: "Dr. Who", role: "host"},
-			{id: sid + "-p-cli1", user: "client-uid", name: "Pat", role: testWaitingRole}, // waits, then is admitted
+			{id: sid + "-p-cli1", user: "client-uid", name: "Pat", role: testWaitingRole},           // waits, then is admitted
 			{id: sid + "-p-cli2", user: "client-uid", name: "Pat", role: "guest", noDuration: true}, // rejoin
 		}
 		end := t0.Add(30*time.Minute + jitter())
