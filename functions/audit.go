@@ -79,6 +79,17 @@ func (ra *requestAudit) role(role string)     { ra.update(func(e *store.Audit) {
 func (ra *requestAudit) room(id string)       { ra.update(func(e *store.Audit) { e.RoomID = id }) }
 func (ra *requestAudit) action(action string) { ra.update(func(e *store.Audit) { e.Action = action }) }
 
+// requestID is the request's id in the trail, for the entries of the
+// system actions it sets off.
+func (ra *requestAudit) requestID() string {
+	if ra == nil {
+		return ""
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.entry.RequestID
+}
+
 // detail records what is granted (a token's jti, a link's file); never a
 // secret, a token or a link itself.
 func (ra *requestAudit) detail(key string, value any) {
@@ -158,6 +169,13 @@ func writeGrant(ctx context.Context, st *store.Store) error {
 // request is still recorded.
 func (a *app) finishAudit(ctx context.Context, ra *requestAudit, cerr *callError) *callError {
 	if ra == nil {
+		return nil
+	}
+	if cerr != nil && cerr.reason == reasonStoreUnavailable {
+		// Firestore did not answer the request's own read: the entry
+		// cannot be written either, and trying would hold the answer
+		// another deadline. Nothing was granted; the answer is already
+		// UNAVAILABLE.
 		return nil
 	}
 	ra.mu.Lock()

@@ -164,7 +164,7 @@ func TestE2EAuditFailsClosed(t *testing.T) {
 	roomID := h.room(t, readyAppt, readyDoctor)
 	h.fake.AddSession(fake100ms.Session{RoomID: roomID, Active: true, CreatedAt: time.Now(),
 		Peers: []fake100ms.Peer{{ID: "p-" + uuid.NewString()[:8], UserID: readyDoctor.uid, Role: "host", JoinedAt: time.Now()}}})
-	endsBefore := len(h.fake.Ends())
+	endsBefore := len(h.fake.Ends()) // of every room: no other test ends one meanwhile (none runs in parallel)
 
 	h.app.newAuditID = func() string { return "__refused__" }
 	t.Cleanup(func() { h.app.newAuditID = func() string { return uuid.NewString() } })

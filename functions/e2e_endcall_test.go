@@ -82,6 +82,8 @@ func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *h
 	h.mux.Handle("/hmsRecordingUrl", a.recordingURLHandler())
 	h.mux.Handle("/hmsSweep", a.sweepHandlerWith(lim))
 	h.mux.Handle("/hmsAdmit", a.admitHandler())
+	h.mux.Handle("/hmsConsent", a.consentHandler())
+	h.mux.Handle("/hmsRecording", a.recordingHandler())
 	srv := httptest.NewServer(h.mux)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
@@ -211,7 +213,15 @@ func TestE2EEndCall(t *testing.T) {
 	wantReason(t, "no such appointment", ans, out, 403, "PERMISSION_DENIED", reasonNotParticipant)
 	ans, out = h.call(t, "hmsEndCall", doctor, map[string]any{})
 	wantReason(t, "no appointmentId", ans, out, 400, "INVALID_ARGUMENT", reasonNoAppointmentID)
-	if n := len(h.fake.Ends()); n != 0 {
+	endsOf := func(room string) (out []fake100ms.EndRequest) {
+		for _, e := range h.fake.Ends() {
+			if e.RoomID == room {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if n := len(endsOf(roomID)); n != 0 {
 		t.Fatalf("%d end-room requests from refused calls", n)
 	}
 
@@ -225,7 +235,7 @@ func TestE2EEndCall(t *testing.T) {
 	if ans.code != 200 || out.Result["ended"] != true {
 		t.Fatalf("doctor ends: %d %s", ans.code, ans.body)
 	}
-	ends := h.fake.Ends()
+	ends := endsOf(roomID)
 	if len(ends) != 1 || ends[0].RoomID != roomID || ends[0].SessionID != sid || !ends[0].Lock || ends[0].Reason == "" {
 		t.Errorf("end-room requests: %+v", ends)
 	}
@@ -243,7 +253,7 @@ func TestE2EEndCall(t *testing.T) {
 	// Repeating it is harmless: nothing more is ended, the record stands.
 	ans, out = end(doctor, appt, false)
 	wantReason(t, "repeat", ans, out, 400, "FAILED_PRECONDITION", reasonNotLive)
-	if n := len(h.fake.Ends()); n != 1 {
+	if n := len(endsOf(roomID)); n != 1 {
 		t.Errorf("%d end-room requests after a repeat; want 1", n)
 	}
 	if eb2, _ := h.e.doc(t, "calls/"+appt)["endedBy"].(map[string]any); fmt.Sprint(eb2) != fmt.Sprint(eb) {

@@ -36,6 +36,8 @@ func init() {
 	functions.HTTP("hmsRecordingUrl", a.recordingURLHandler())
 	functions.HTTP("hmsSweep", a.sweepHandler())
 	functions.HTTP("hmsAdmit", a.admitHandler())
+	functions.HTTP("hmsConsent", a.consentHandler())
+	functions.HTTP("hmsRecording", a.recordingHandler())
 }
 
 // HmsToken is the hmsToken callable: it answers a signed-in doctor or

@@ -66,6 +66,9 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 	if cerr := a.checkJoinable(appt, now); cerr != nil {
 		return nil, cerr
 	}
+	if cerr := checkRecordingConsent(appt, uid); cerr != nil {
+		return nil, cerr
+	}
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
 	}
@@ -111,6 +114,19 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 		UserID:    uid,
 		ExpiresAt: expiresAt.UTC().Format(time.RFC3339),
 	}, nil
+}
+
+// checkRecordingConsent refuses a token, while a recording hmsRecording
+// started is under way, to a participant who has not agreed to it, so that
+// the app asks for consent (hmsConsent) before they join, as a late joiner
+// of a recorded telehealth call must. Whoever started it chose it.
+func checkRecordingConsent(appt store.Appointment, uid string) *callError {
+	c := appt.Call
+	if !c.RecordingOn() || c.Consent[uid] || c.Recording.StartedBy == uid {
+		return nil
+	}
+	return fail(statusFailedPrecondition, reasonConsentRequired, "This call is being recorded: agree to the recording to join it.", nil).
+		with("recording", true)
 }
 
 // roomOf is the appointment's room: the one recorded, or else one 100ms

@@ -62,6 +62,12 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if first.refused != "" {
 		return s.storeRawOnly(ctx, ev, evWrite, appt, first.refused)
 	}
+	// The recording hmsRecording controls moves on with its beam events,
+	// first (recordingcontrol.go: idempotent, so a redelivery after a
+	// failed commit below applies it again harmlessly).
+	if err := s.advanceRecording(ctx, appt, ev); err != nil {
+		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
+	}
 	for p := first; ; p = *p.orElse {
 		var err error
 		if p.read != nil {

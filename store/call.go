@@ -168,3 +168,22 @@ func (s *Store) RecordAdmission(ctx context.Context, appointmentID, uid, by stri
 	_, err := b.Commit(ctx)
 	return wrapf(err, "record admission of %s on call %s", uid, appointmentID)
 }
+
+// RecordConsent records on calls/{appointmentID} uid's answer to recording:
+// consent.{uid}: {recording, at} (server time; the latest answer stands).
+// audit, when set, is created in the same commit.
+func (s *Store) RecordConsent(ctx context.Context, appointmentID, uid string, recording bool, audit *Audit) error {
+	if !validID(appointmentID) {
+		return wrapf(ErrNotFound, "record consent on call %q", appointmentID)
+	}
+	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
+	b.Set(s.callRef(appointmentID), map[string]any{
+		"consent":   map[string]any{uid: map[string]any{"recording": recording, "at": firestore.ServerTimestamp}},
+		"updatedAt": firestore.ServerTimestamp,
+	}, firestore.MergeAll)
+	if w := s.auditWrite(audit); w != nil {
+		b.Create(w.ref, w.data)
+	}
+	_, err := b.Commit(ctx)
+	return wrapf(err, "record consent of %s on call %s", uid, appointmentID)
+}

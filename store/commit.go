@@ -83,19 +83,26 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 		book, stored := snaps[0], dataOf(snaps[0])
 		fields, merges := p.step(stored)
 		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
+		writes := 0
 		if ev != nil {
 			b.Create(ev.ref, ev.data)
+			writes++
 		}
-		conditional(b, p.read, book, fields, true)
+		// A step that returns nil fields leaves its document as it is.
+		writes += conditional(b, p.read, book, fields, fields != nil)
 		if alsoAt >= 0 {
 			alsoFields, alsoMerges := p.also.step(dataOf(snaps[alsoAt]))
-			conditional(b, p.also.ref, snaps[alsoAt], alsoFields, false)
+			writes += conditional(b, p.also.ref, snaps[alsoAt], alsoFields, false)
 			merges = append(merges, alsoMerges...)
 		}
 		for _, w := range combine(merges) {
 			if len(w.data) > 0 {
 				b.Set(w.ref, w.data, firestore.MergeAll)
+				writes++
 			}
+		}
+		if writes == 0 {
+			return nil // nothing to change, and nothing to create
 		}
 		_, err = b.Commit(ctx)
 		switch status.Code(err) {
@@ -120,14 +127,33 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 // conditional writes fields to a document read as snap, on condition that
 // it did not change since: created when it did not exist, else updated
 // with its update time as precondition. No fields, no write, unless always.
-func conditional(b *firestore.WriteBatch, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot, fields map[string]any, always bool) {
+func conditional(b *firestore.WriteBatch, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot, fields map[string]any, always bool) int {
 	switch {
 	case len(fields) == 0 && !always:
+		return 0
 	case snap.Exists():
 		b.Update(ref, leafUpdates(nil, fields), firestore.LastUpdateTime(snap.UpdateTime))
 	default:
-		b.Create(ref, fields)
+		b.Create(ref, withoutDeletes(fields))
 	}
+	return 1
+}
+
+// withoutDeletes is m without its firestore.Delete leaves, which a create
+// refuses (there is nothing to delete in a new document).
+func withoutDeletes(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			out[k] = withoutDeletes(x)
+		default:
+			if v != firestore.Delete {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 // combine joins merge-sets of one document into one (a commit writes each

@@ -1,0 +1,247 @@
+package functions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
+)
+
+// Recording only with everyone's consent (docs/visit.md): hmsConsent
+// records each participant's answer; hmsRecording, the doctor's, starts the
+// room's recording through 100ms only when everyone who must has said yes,
+// and stops it; a withdrawal stops a recording under way.
+
+type consentRequest struct {
+	AppointmentID string `json:"appointmentId"`
+	Recording     *bool  `json:"recording"`
+}
+
+type recordingRequest struct {
+	AppointmentID string `json:"appointmentId"`
+	Action        string `json:"action"`
+}
+
+// Reasons of the consent and recording callables.
+const (
+	reasonNoConsentValue  = "MISSING_RECORDING"
+	reasonBadAction       = "BAD_ACTION"
+	reasonConsentMissing  = "CONSENT_MISSING"
+	reasonConsentRequired = "CONSENT_REQUIRED"
+)
+
+// stoppedByConsent is recordingControl.stoppedBy when a withdrawal stopped it.
+const stoppedByConsent = "consent"
+
+func (a *app) consentHandler() http.HandlerFunc {
+	return a.callable("hmsConsent", "consent", a.cfg.check("hmsConsent"), a.consent)
+}
+
+func (a *app) recordingHandler() http.HandlerFunc {
+	return a.callable("hmsRecording", "recording", a.cfg.check("hmsRecording"), a.recording)
+}
+
+// consent: decode → any participant → consent.{uid} recorded with the
+// audit entry → a withdrawal while a recording runs stops it (100ms, then
+// recordingControl, with a system entry in the trail).
+func (a *app) consent(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	var req consentRequest
+	if err := decodeData(data, &req); err != nil {
+		return nil, err
+	}
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if req.Recording == nil {
+		return nil, fail(statusInvalidArgument, reasonNoConsentValue, `"recording" (true or false) is required.`, nil)
+	}
+	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancel()
+	st, appt, _, err := a.participantOf(fsCtx, appointmentID, uid)
+	if err != nil {
+		return nil, err
+	}
+	ra := auditOf(ctx)
+	ra.detail("recording", *req.Recording)
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	entry := ra.granted()
+	if err := st.RecordConsent(fsCtx, appointmentID, uid, *req.Recording, entry); err != nil {
+		return nil, auditUnavailable(err)
+	}
+	ra.wrote()
+	out := map[string]any{"recording": *req.Recording}
+	if *req.Recording || !appt.Call.RecordingOn() {
+		return out, nil
+	}
+	// A recording is under way and someone in it no longer agrees: stop
+	// it, as the system, and say so.
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	if err != nil || !recorded {
+		return nil, err
+	}
+	stopped, err := a.stopRecording(ctx, st, appointmentID, room.ID, stoppedByConsent, &store.Audit{
+		Action: "recording.stop", Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
+		AppointmentID: appointmentID, RoomID: room.ID, RequestID: ra.requestID(),
+		Details: map[string]any{"withdrawnBy": uid},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stopped {
+		out["recordingStopped"] = true
+	}
+	return out, nil
+}
+
+// recording: decode → the doctor → start (a live call and, unless
+// RECORDING_CONSENT=off, everyone's consent; one recording at a time) or
+// stop. The audit entry is written with the claim or the stop, before
+// 100ms is asked.
+func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	var req recordingRequest
+	if err := decodeData(data, &req); err != nil {
+		return nil, err
+	}
+	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
+	if cerr != nil {
+		return nil, cerr
+	}
+	ra := auditOf(ctx)
+	switch req.Action {
+	case "start", "stop":
+		ra.action("recording." + req.Action)
+	default:
+		return nil, fail(statusInvalidArgument, reasonBadAction, `"action" must be "start" or "stop".`, nil)
+	}
+	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+	defer cancel()
+	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
+	if err != nil {
+		return nil, err
+	}
+	if who != partDoctor {
+		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can start or stop the recording.", nil)
+	}
+	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	if err != nil {
+		return nil, err
+	}
+	if req.Action == "stop" {
+		if err := confirmSignIn(ctx); err != nil {
+			return nil, err
+		}
+		if recorded {
+			ra.room(room.ID)
+			if _, err := a.stopRecording(ctx, st, appointmentID, room.ID, uid, ra.granted()); err != nil {
+				return nil, err
+			}
+			ra.wrote()
+		}
+		return map[string]any{"recording": store.RecordingStopped}, nil
+	}
+
+	if !recorded || !appt.Call.Live {
+		return nil, notLive(nil)
+	}
+	if a.cfg.consentRequired {
+		if missing := missingConsent(appt); len(missing) > 0 {
+			return nil, fail(statusFailedPrecondition, reasonConsentMissing, "Everyone in the call must agree to recording first.", nil).
+				with("missing", missing)
+		}
+	}
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	client, err := a.hmsClient()
+	if err != nil {
+		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	claim, err := st.ClaimRecording(fsCtx, appointmentID, uid, a.now(), ra.granted())
+	if err != nil {
+		return nil, auditUnavailable(err)
+	}
+	ra.wrote()
+	if !claim.Claimed {
+		return recordingAnswer(claim.State, claim.ID), nil // the one under way
+	}
+	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	defer cancelHMS()
+	started, err := client.StartRoomRecording(hmsCtx, room.ID, hms.RoomRecordingParams{Transcription: a.cfg.transcribe, Summary: a.cfg.summarise})
+	running := errors.Is(err, hms.ErrAlreadyRecording)
+	if err != nil && !running {
+		// Nothing started: the claim is given up, so that a retry can start.
+		wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+		defer cancelWrite()
+		if _, serr := st.StopRecording(wctx, appointmentID, uid, a.now(), nil); serr != nil {
+			return nil, fmt.Errorf("start recording in room %s: %w (and giving up the claim: %v)", room.ID, err, serr)
+		}
+		return nil, fmt.Errorf("start recording in room %s: %w", room.ID, err)
+	}
+	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	defer cancelWrite()
+	if err := st.RecordingStarted(wctx, appointmentID, claim.Gen, started.ID, running); err != nil {
+		return nil, err
+	}
+	state := store.RecordingStarting
+	if running {
+		state = store.RecordingRunning
+	}
+	return recordingAnswer(state, started.ID), nil
+}
+
+func recordingAnswer(state, id string) map[string]any {
+	out := map[string]any{"recording": state}
+	if id != "" {
+		out["hmsRecordingId"] = id
+	}
+	return out
+}
+
+// stopRecording records the stop (with audit) and then asks 100ms to stop
+// the room's recording; nothing running at 100ms is a stop done. It
+// reports whether a recording hmsRecording started was under way.
+func (a *app) stopRecording(ctx context.Context, st *store.Store, appointmentID, roomID, by string, audit *store.Audit) (bool, error) {
+	client, err := a.hmsClient()
+	if err != nil {
+		return false, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	}
+	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	defer cancelWrite()
+	was, err := st.StopRecording(wctx, appointmentID, by, a.now(), audit)
+	if err != nil {
+		return false, auditUnavailable(err)
+	}
+	hmsCtx, cancel := context.WithTimeout(ctx, hmsTimeout)
+	defer cancel()
+	if err := client.StopRoomRecording(hmsCtx, roomID); err != nil && !errors.Is(err, hms.ErrNotActive) {
+		return was, fmt.Errorf("stop recording in room %s: %w", roomID, err)
+	}
+	return was, nil
+}
+
+// missingConsent lists who must still agree: the doctor, the client, and
+// everyone else in the call now, each with their part.
+func missingConsent(appt store.Appointment) []map[string]string {
+	need := map[string]part{appt.DoctorID: partDoctor, appt.ClientID: partClient}
+	for uid := range appt.Call.InCall {
+		if _, ok := need[uid]; !ok {
+			need[uid] = partGuest
+		}
+	}
+	var missing []map[string]string
+	for uid, p := range need {
+		if !appt.Call.Consent[uid] {
+			missing = append(missing, map[string]string{"uid": uid, "role": string(p)})
+		}
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i]["uid"] < missing[j]["uid"] })
+	return missing
+}
