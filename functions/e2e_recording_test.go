@@ -185,7 +185,7 @@ func TestE2ERecordingConsent(t *testing.T) {
 	}
 
 	// The recording 100ms made, and a fresh link to it.
-	recs, err := h.e.fs.Collection("calls/"+appt+"/recordings").Documents(ctx).GetAll()
+	recs, err := h.e.fs.Collection("calls/" + appt + "/recordings").Documents(ctx).GetAll()
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("recordings: %d, %v", len(recs), err)
 	}
