@@ -143,7 +143,8 @@ func TestEnvExample(t *testing.T) {
 	assign := regexp.MustCompile(`^(# )?[A-Z_]+=`)
 	for _, v := range []string{"HMS_ACCESS_KEY", "HMS_SECRET", "HMS_TEMPLATE_ID", "HMS_WEBHOOK_SECRET",
 		"HMS_WEBHOOK_HEADER", "HMS_API_BASE", "HMS_TOKEN_TTL", "JOIN_EARLY", "JOIN_LATE",
-		"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"} {
+		"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST",
+		"WAITING_ROOM_ROLE", "RECORDING_CONSENT", "RECORDING_TRANSCRIPTION", "RECORDING_SUMMARY"} {
 		at := -1
 		for i, l := range lines {
 			if strings.HasPrefix(l, v+"=") || strings.HasPrefix(l, "# "+v+"=") {

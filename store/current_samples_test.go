@@ -82,6 +82,8 @@ func checkCurrentCall(t *testing.T, call map[string]any) {
 		// The samples' users are neither the appointment's doctor nor its
 		// client: nothing of theirs is counted.
 		"visit": map[string]any{"doctorSec": int64(0), "clientSec": int64(0), "togetherSec": int64(0), "waitSec": int64(0)},
+		// A recording and a transcript succeeded: the report says so.
+		"recorded": true, "transcribed": true,
 		// The open's session_started_at is 12:58:49.97; the close's (and
 		// the recordings') says 12:48:49.97: the earliest wins.
 		"startedAt": ts(t, "2021-11-30T12:48:49.97291247Z"),

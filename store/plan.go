@@ -79,16 +79,28 @@ func (s *Store) plan(ev *hms.Event, appt string) plan {
 		return s.failurePlan(ev, appt)
 	case *hms.RoomEnd:
 		return s.roomEndPlan(ev, appt, d)
-	case *hms.Recording, *hms.RecordingFailure, *hms.BeamRecording, *hms.HLSRecording,
-		*hms.TrackRecordingStarted, *hms.TrackRecording, *hms.TrackRecordingFailed,
-		*hms.StreamRecording, *hms.StreamRecordingFailed:
+	case *hms.Recording, *hms.BeamRecording, *hms.HLSRecording, *hms.TrackRecording, *hms.StreamRecording:
+		return s.flagCall(s.recordingPlan(ev, appt), appt, "recorded")
+	case *hms.RecordingFailure, *hms.TrackRecordingStarted, *hms.TrackRecordingFailed, *hms.StreamRecordingFailed:
 		return s.recordingPlan(ev, appt)
-	case *hms.TranscriptionStarted, *hms.Transcription, *hms.TranscriptionFailed:
+	case *hms.Transcription:
+		return s.flagCall(s.transcriptPlan(ev, appt), appt, "transcribed")
+	case *hms.TranscriptionStarted, *hms.TranscriptionFailed:
 		return s.transcriptPlan(ev, appt)
 	case *hms.BeamStarted, *hms.BeamStopped, *hms.BeamFailed, *hms.HLSStarted, *hms.HLSStopped, *hms.HLSFailed:
 		return s.streamPlan(ev, appt)
 	}
 	return plan{} // a type this version does not know: raw only
+}
+
+// flagCall makes p, the plan of a recording or transcript that succeeded,
+// also set calls/{appt}.recorded or .transcribed: true, which the visit
+// report reads. Only true is ever written, so any order gives the same.
+func (s *Store) flagCall(p plan, appt, field string) plan {
+	if p.refused != "" || (len(p.merges) == 0 && len(p.creates) == 0) {
+		return p
+	}
+	return p.and(plan{merges: []write{{s.callRef(appt), map[string]any{field: true}}}})
 }
 
 // refuse is the plan of an event one of whose ids (named by what) cannot

@@ -117,6 +117,7 @@ func checkSampleCall(t *testing.T, s *Store) {
 		// The samples' users are neither the appointment's doctor nor its
 		// client: nothing of theirs is counted.
 		"visit":     map[string]any{"doctorSec": int64(0), "clientSec": int64(0), "togetherSec": int64(0), "waitSec": int64(0)},
+		"recorded":  true, // a recording succeeded: the report says so
 		"startedAt": ts(t, "2021-11-30T12:58:49.97291247Z"),
 		"endedAt":   ts(t, "2021-11-30T12:58:49Z"),
 		"streams": map[string]any{

@@ -31,14 +31,9 @@ import (
 	"time"
 	"unicode"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
+	"github.com/telemed/videocalls/internal/cli"
 	"github.com/telemed/videocalls/store"
 )
-
-// emulatorProject is the project scripts/dev runs the emulators with.
-const emulatorProject = "demo-videocalls"
 
 const usage = `usage: scripts/audit [--appointment ID] [--uid UID] [--since T] [--until T] [--csv] [--project ID]
 
@@ -93,14 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if o.emulator != "" {
-		fmt.Fprintf(stderr, "audit: project %s, Firestore emulator at %s\n", o.project, o.emulator)
-	} else {
-		fmt.Fprintf(stderr, "audit: project %s, Firestore with Application Default Credentials\n", o.project)
-	}
+	fmt.Fprintln(stderr, "audit:", o.target())
 	st, err := store.Open(ctx, o.project)
 	if err != nil {
-		fmt.Fprintln(stderr, "audit:", explain(err, o))
+		fmt.Fprintln(stderr, "audit:", cli.Explain(err, o.target(), "auditLog"))
 		return 1
 	}
 	defer st.Close()
@@ -127,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if n > 0 {
 			fmt.Fprintf(stderr, "audit: stopped after %d %s, the trail is incomplete:\n", n, plural(n, "entry", "entries"))
 		}
-		fmt.Fprintln(stderr, "audit:", explain(err, o))
+		fmt.Fprintln(stderr, "audit:", cli.Explain(err, o.target(), "auditLog"))
 		return 1
 	}
 	fmt.Fprintf(stderr, "audit: %d %s\n", n, plural(n, "entry", "entries"))
@@ -182,12 +173,12 @@ func parseArgs(args []string, lookup func(string) (string, bool), help io.Writer
 		return o, err
 	}
 	if since != "" {
-		if o.filter.Since, err = parseTime(since); err != nil {
+		if o.filter.Since, err = cli.ParseTime(since); err != nil {
 			return o, fmt.Errorf("%w: --since: %v", errUsage, err)
 		}
 	}
 	if until != "" {
-		if o.filter.Until, err = parseTime(until); err != nil {
+		if o.filter.Until, err = cli.ParseTime(until); err != nil {
 			return o, fmt.Errorf("%w: --until: %v", errUsage, err)
 		}
 	}
@@ -196,57 +187,15 @@ func parseArgs(args []string, lookup func(string) (string, bool), help io.Writer
 			errUsage, o.filter.Until.Format(time.RFC3339Nano), o.filter.Since.Format(time.RFC3339Nano))
 	}
 
-	host, set := lookup("FIRESTORE_EMULATOR_HOST")
-	if set && strings.TrimSpace(host) == "" {
-		// The Firestore client would take a blank value for "no
-		// emulator" and read the real project: refuse to guess.
-		return o, fmt.Errorf("%w: FIRESTORE_EMULATOR_HOST is set but empty: unset it to read the real project, or name the emulator (host:port)", errUsage)
+	t, err := cli.ResolveTarget(o.project, lookup)
+	if err != nil {
+		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	o.emulator = strings.TrimSpace(host)
-	if o.project == "" {
-		env, _ := lookup("GOOGLE_CLOUD_PROJECT")
-		o.project = strings.TrimSpace(env)
-	}
-	if o.project == "" {
-		if o.emulator == "" {
-			return o, fmt.Errorf("%w: no project: pass --project ID or set GOOGLE_CLOUD_PROJECT (environment or .env); FIRESTORE_EMULATOR_HOST is not set, so this would read a real project", errUsage)
-		}
-		o.project = emulatorProject
-	}
+	o.project, o.emulator = t.Project, t.Emulator
 	return o, nil
 }
 
-// parseTime reads T: a date, midnight UTC, or an RFC 3339 time.
-func parseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a date (YYYY-MM-DD, UTC) nor an RFC 3339 time (2026-12-02T10:30:00Z)", s)
-	}
-	return t.UTC(), nil
-}
-
-// explain adds what to do to the errors a user meets.
-func explain(err error, o options) string {
-	msg := err.Error()
-	code := status.Code(err) // sees through the store's *Error
-	switch {
-	case strings.Contains(msg, "could not find default credentials"):
-		return msg + "\n(no Application Default Credentials: run `gcloud auth application-default login`, " +
-			"or set GOOGLE_APPLICATION_CREDENTIALS; for the emulator, set FIRESTORE_EMULATOR_HOST)"
-	case code == codes.PermissionDenied || code == codes.Unauthenticated:
-		return msg + fmt.Sprintf("\n(these credentials may not read Firestore in project %s: grant e.g. roles/datastore.viewer)", o.project)
-	case code == codes.FailedPrecondition && strings.Contains(strings.ToLower(msg), "index"):
-		return msg + fmt.Sprintf("\n(an auditLog index is missing in project %s: deploy firestore.indexes.json "+
-			"with scripts/deploy --only firestore --project %s; a new index takes minutes to build)", o.project, o.project)
-	case o.emulator != "" && (code == codes.Unavailable || errors.Is(err, context.DeadlineExceeded)):
-		return msg + fmt.Sprintf("\n(is the Firestore emulator running at %s? scripts/dev starts one)", o.emulator)
-	}
-	return msg
-}
+func (o options) target() cli.Target { return cli.Target{Project: o.project, Emulator: o.emulator} }
 
 // printer writes entries in one format.
 type printer interface {

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/internal/emulatortest"
+	"github.com/telemed/videocalls/internal/sessiongen"
+	"github.com/telemed/videocalls/store"
+)
+
+func TestMain(m *testing.M) { emulatortest.Main(m) }
+
+const waitingRole = "waiting-room"
+
+// TestReportOfAGeneratedDay: a generated day of consultations (sessiongen:
+// drops, rejoins, several sessions, waiting rooms and admissions) applied
+// in a shuffled order with duplicates by four writers; then the report of
+// that day lists every ended call once, with the figures computed here
+// independently from the events (every instant someone joined, left or was
+// admitted cuts time into segments, each counted for whoever was in).
+// Planted bugs caught: the report's cursor on endedAt alone (calls ending
+// at the same instant lost at page edges; pages of 500 here hold a day, so
+// the store's own paging test lowers the page), togetherSec counted with the
+// client in the waiting room (the figures differ).
+func TestReportOfAGeneratedDay(t *testing.T) {
+	host := emulatortest.Firestore(t)
+	const project = "demo-report"
+	emulatortest.Wipe(t, project)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.SetWaitingRole(waitingRole)
+
+	day := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	rooms := sessiongen.New(sessiongen.Config{Seed: 21, Prefix: "rep", MaxSessions: 2, WaitingRole: waitingRole, Start: day}).Rooms(600)
+	var all [][]byte
+	for _, r := range rooms {
+		appt := store.Appointment{ID: r.AppointmentID, DoctorID: "uid-doctor-" + r.AppointmentID, ClientID: "uid-client-" + r.AppointmentID}
+		if _, err := st.RecordRoom(ctx, appt, store.Room{ID: r.ID, Name: r.Name, TemplateID: r.TemplateID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range r.Events {
+			all = append(all, ev.Body)
+		}
+	}
+	want := expected(t, all)
+
+	rng := rand.New(rand.NewPCG(5, 8))
+	order := append([][]byte(nil), all...)
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	for range len(order) / 10 {
+		order = append(order, order[rng.IntN(len(order))])
+	}
+	ch := make(chan []byte)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for raw := range ch {
+				ev, err := hms.ParseEvent(raw)
+				if err == nil {
+					_, err = st.ApplyEvent(ctx, ev, raw)
+				}
+				if err != nil {
+					t.Errorf("apply: %v", err)
+				}
+			}
+		})
+	}
+	for _, raw := range order {
+		ch <- raw
+	}
+	close(ch)
+	wg.Wait()
+
+	var out, errOut bytes.Buffer
+	lookup := func(k string) (string, bool) {
+		switch k {
+		case "FIRESTORE_EMULATOR_HOST":
+			return host, true
+		case "GOOGLE_CLOUD_PROJECT":
+			return project, true
+		}
+		return "", false
+	}
+	if code := run(ctx, []string{"--since", "2026-11-30", "--until", "2026-12-02", "--csv"}, lookup, &out, &errOut); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, errOut.String())
+	}
+	rows, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatalf("the CSV does not parse: %v", err)
+	}
+	if strings.Join(rows[0], ",") != strings.Join(columns, ",") {
+		t.Fatalf("header %v", rows[0])
+	}
+	seen := map[string]bool{}
+	for _, row := range rows[1:] {
+		appt := row[0]
+		if seen[appt] {
+			t.Errorf("%s listed twice", appt)
+		}
+		seen[appt] = true
+		w, ok := want[appt]
+		if !ok {
+			t.Errorf("%s is not a generated call", appt)
+			continue
+		}
+		got := fmt.Sprintf("doctor %s client %s together %s wait %s", row[6], row[7], row[8], row[9])
+		exp := fmt.Sprintf("doctor %s client %s together %s wait %s", min1(w.doctor), min1(w.client), min1(w.together), min1(w.wait))
+		if got != exp {
+			t.Errorf("%s: %s; computed from the events: %s", appt, got, exp)
+		}
+		if row[5] != strconv.Itoa(w.sessions) {
+			t.Errorf("%s: %s sessions; want %d", appt, row[5], w.sessions)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("%d calls listed; %d were generated", len(seen), len(want))
+	}
+	waited := 0
+	for _, w := range want {
+		if w.wait > 0 {
+			waited++
+		}
+	}
+	if waited == 0 || len(want) < 10 {
+		t.Errorf("the day should have waiting rooms and a dozen calls: %d calls, %d with waiting", len(want), waited)
+	}
+}
+
+func min1(d time.Duration) string {
+	sec := int64(d.Round(time.Second) / time.Second)
+	return strconv.FormatFloat(float64(sec)/60, 'f', 1, 64)
+}
+
+type figures struct {
+	doctor, client, together, wait time.Duration
+	sessions                       int
+}
+
+// expected computes each appointment's figures from the events alone.
+func expected(t *testing.T, raws [][]byte) map[string]figures {
+	t.Helper()
+	type peer struct {
+		user, appt         string
+		join, leave, admit time.Time
+		waited             bool
+	}
+	peers := map[string]*peer{}
+	sessions := map[string]map[string]bool{}
+	for _, raw := range raws {
+		var e struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		str := func(k string) string { s, _ := e.Data[k].(string); return s }
+		at := func(k string) time.Time {
+			ts, _ := time.Parse(time.RFC3339Nano, str(k))
+			return ts.UTC().Truncate(time.Microsecond)
+		}
+		room := str("room_id")
+		pid := str("peer_id")
+		get := func() *peer {
+			if peers[pid] == nil {
+				peers[pid] = &peer{}
+			}
+			return peers[pid]
+		}
+		switch e.Type {
+		case "session.open.success":
+			if sessions[room] == nil {
+				sessions[room] = map[string]bool{}
+			}
+			sessions[room][str("session_id")] = true
+		case "peer.join.success":
+			p := get()
+			p.user, p.appt, p.join = str("user_id"), room, at("joined_at")
+			p.waited = p.waited || str("role") == waitingRole
+		case "peer.leave.success":
+			get().leave = at("left_at")
+		case "role.change.success":
+			if str("previous_role") == waitingRole && str("role") != waitingRole {
+				p := get()
+				p.waited = true
+				if a := at("role_changed_at"); p.admit.IsZero() || a.Before(p.admit) {
+					p.admit = a
+				}
+			}
+		}
+	}
+	byRoom := map[string][]*peer{}
+	for _, p := range peers {
+		if p.user != "" {
+			byRoom[p.appt] = append(byRoom[p.appt], p)
+		}
+	}
+	out := map[string]figures{}
+	for room, ps := range byRoom {
+		var appt string
+		for _, p := range ps {
+			if strings.HasPrefix(p.user, "uid-doctor-") {
+				appt = strings.TrimPrefix(p.user, "uid-doctor-")
+			}
+		}
+		var cuts []time.Time
+		for _, p := range ps {
+			cuts = append(cuts, p.join, p.leave)
+			if !p.admit.IsZero() {
+				cuts = append(cuts, p.admit)
+			}
+		}
+		sort.Slice(cuts, func(i, j int) bool { return cuts[i].Before(cuts[j]) })
+		f := figures{sessions: len(sessions[room])}
+		for i := 1; i < len(cuts); i++ {
+			a, b := cuts[i-1], cuts[i]
+			if !b.After(a) {
+				continue
+			}
+			var dIn, cIn, cWait bool
+			for _, p := range ps {
+				if p.join.After(a) || p.leave.Before(b) {
+					continue
+				}
+				switch {
+				case p.user == "uid-doctor-"+appt:
+					dIn = true
+				case p.user == "uid-client-"+appt && p.waited && (p.admit.IsZero() || p.admit.After(a)):
+					cWait = true
+				case p.user == "uid-client-"+appt:
+					cIn = true
+				}
+			}
+			seg := b.Sub(a)
+			if dIn {
+				f.doctor += seg
+			}
+			if cIn {
+				f.client += seg
+			}
+			if dIn && cIn {
+				f.together += seg
+			}
+			if cWait && !cIn {
+				f.wait += seg
+			}
+		}
+		out[appt] = f
+	}
+	return out
+}
