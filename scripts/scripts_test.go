@@ -698,7 +698,10 @@ func TestTryItLocally(t *testing.T) {
 		t.Fatalf("the README's commands failed: %v\n%s\nscripts/dev:\n%s", err, out, d.out.String())
 	}
 	text := string(out)
-	for _, want := range []string{`"token"`, "client drops (network)", "transcript ready", "status=ended"} {
+	for _, want := range []string{`"token"`, "client waits (waiting-room)", "inCall=[client:waiting-room]", "client admitted",
+		"inCall=[client:guest doctor:host]", "client drops (network)", "transcript ready", "status=ended", "visit: together=",
+		// scripts/audit: the doctor's token, granted.
+		"action=token", "granted"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

@@ -51,6 +51,8 @@ var fakeDefaults = map[string]string{
 	"HMS_SECRET":         "fake-app-secret-for-local-runs-only",
 	"HMS_TEMPLATE_ID":    "fake-template",
 	"HMS_WEBHOOK_SECRET": "local-webhook-secret", // scripts/simulate assumes the same when unset
+	// Offline, the waiting room is on, so that scripts/simulate shows it.
+	"WAITING_ROOM_ROLE": "waiting-room",
 }
 
 // startTimeout bounds each emulator's start: the Auth emulator takes 15 s

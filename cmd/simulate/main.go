@@ -95,9 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // ready is the part of the server's /_local/ready answer used here.
 type ready struct {
-	Project   string `json:"project"`
-	Firestore string `json:"firestore"`
-	Fake100ms string `json:"fake100ms"`
+	Project     string `json:"project"`
+	Firestore   string `json:"firestore"`
+	Fake100ms   string `json:"fake100ms"`
+	WaitingRole string `json:"waitingRole"`
 }
 
 func simulate(ctx context.Context, o options, stdout, stderr io.Writer) error {
@@ -135,7 +136,7 @@ func simulate(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	spec := sessiongen.ConsultationSpec{
 		AppointmentID: o.appointment, RoomID: str(call, "roomId"), RoomName: str(call, "roomName"),
 		TemplateID: str(call, "templateId"), DoctorUID: str(appt, "doctorId"), ClientUID: str(appt, "clientId"),
-		Start: time.Now().UTC(), Length: o.length,
+		Start: time.Now().UTC(), Length: o.length, WaitingRole: info.WaitingRole,
 	}
 	if spec.RoomID == "" {
 		return fmt.Errorf("calls/%s has no roomId: call hmsToken for this appointment first", o.appointment)
@@ -175,7 +176,7 @@ func simulate(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if code/100 != 2 {
 			return fmt.Errorf("the webhook answered %d to %s: %s", code, ev.Type, strings.TrimSpace(body))
 		}
-		view, err := appView(ctx, db, o.appointment, sess.ID, spec.DoctorUID)
+		view, err := appView(ctx, db, o.appointment, spec.DoctorUID)
 		if err != nil {
 			return err
 		}
@@ -252,7 +253,12 @@ func describe(ev sessiongen.Event, spec sessiongen.ConsultationSpec) string {
 	}
 	switch ev.Type {
 	case "peer.join.success":
+		if r, _ := m.Data["role"].(string); r != "host" && r != "guest" {
+			return who + " waits (" + r + ")"
+		}
 		return who + " joins"
+	case "role.change.success":
+		return who + " admitted (hmsAdmit)"
 	case "peer.leave.success":
 		if m.Data["reason"] == "network" {
 			return who + " drops (network)"
@@ -274,7 +280,7 @@ func describe(ev sessiongen.Event, spec sessiongen.ConsultationSpec) string {
 
 // appView is the call as the app's listeners see it: calls/{id}, who is in
 // the session now, and the recordings and transcripts.
-func appView(ctx context.Context, db *firestore.Client, appt, sessionID, doctorUID string) (string, error) {
+func appView(ctx context.Context, db *firestore.Client, appt, doctorUID string) (string, error) {
 	doc := db.Collection("calls").Doc(appt)
 	call, err := doc.Get(ctx)
 	if err != nil {
@@ -293,21 +299,21 @@ func appView(ctx context.Context, db *firestore.Client, appt, sessionID, doctorU
 			parts = append(parts, k+"="+t.UTC().Format("15:04:05"))
 		}
 	}
-	if s, err := doc.Collection("sessions").Doc(sessionID).Get(ctx); err == nil {
-		peers, _ := s.Data()["peers"].(map[string]any)
-		var in []string
-		for _, p := range peers {
-			pm, _ := p.(map[string]any)
-			if _, left := pm["leftAt"]; !left {
-				who := "client"
-				if pm["userId"] == doctorUID {
-					who = "doctor"
-				}
-				in = append(in, who)
-			}
+	// Who is in the call, as the backend keeps it (calls/{id}.inCall).
+	inCall, _ := d["inCall"].(map[string]any)
+	var in []string
+	for uid, v := range inCall {
+		who := "client"
+		if uid == doctorUID {
+			who = "doctor"
 		}
-		sort.Strings(in)
-		parts = append(parts, fmt.Sprintf("inCall=[%s]", strings.Join(in, " ")))
+		role, _ := v.(map[string]any)["role"].(string)
+		in = append(in, who+":"+role)
+	}
+	sort.Strings(in)
+	parts = append(parts, fmt.Sprintf("inCall=[%s]", strings.Join(in, " ")))
+	if v, ok := d["visit"].(map[string]any); ok && d["status"] == "ended" {
+		parts = append(parts, fmt.Sprintf("visit: together=%vs wait=%vs", v["togetherSec"], v["waitSec"]))
 	}
 	for _, sub := range []string{"recordings", "transcripts"} {
 		docs, err := doc.Collection(sub).Documents(ctx).GetAll()

@@ -234,7 +234,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) local(w http.ResponseWriter, r *http.Request, path string) {
 	if path == "ready" {
 		info := map[string]any{"pid": os.Getpid(), "functions": h.names, "project": h.project, "region": h.region,
-			"firestore": os.Getenv("FIRESTORE_EMULATOR_HOST"), "auth": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST")}
+			"firestore": os.Getenv("FIRESTORE_EMULATOR_HOST"), "auth": os.Getenv("FIREBASE_AUTH_EMULATOR_HOST"),
+			"waitingRole": os.Getenv("WAITING_ROOM_ROLE")}
 		if h.fake != nil {
 			info["fake100ms"] = h.fake.URL
 		}
