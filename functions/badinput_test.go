@@ -41,7 +41,7 @@ const (
 // functions must refuse (or, for a wrong-typed webhook field, accept), sent
 // end to end to the local server on the emulators.
 type badRequest struct {
-	function string // hmsToken, hmssWebhook, hmsEndCall or hmsRecordingUrl
+	function string // hmsToken, hmssWebhook, or another callable
 	request  string // markdown, as the README shows it
 	want     string // the answer this row must get, as rendered
 	send     func(t *testing.T) string
@@ -321,7 +321,7 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 			return hex.EncodeToString(m.Sum(nil))
 		}
 	}
-	// other sends a callable request to hmsEndCall or hmsRecordingUrl.
+	// other sends a callable request to another callable than hmsToken.
 	other := func(function, idToken string, data any) func(t *testing.T) string {
 		return func(t *testing.T) string {
 			b, _ := json.Marshal(map[string]any{"data": data})
@@ -443,6 +443,16 @@ func badRequests(t *testing.T, e *e2eEnv) []badRequest {
 		{"hmsRecordingUrl", "`file` not one of the transcript files", "400 `INVALID_ARGUMENT` `BAD_FILE`", other("hmsRecordingUrl", doctor.idToken, map[string]any{"appointmentId": open, "transcriptId": "t1", "file": "notes"})},
 		{"hmsRecordingUrl", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsRecordingUrl", stranger.idToken, map[string]any{"appointmentId": open, "recordingId": "sfu-s1"})},
 		{"hmsRecordingUrl", "no such recording", "404 `NOT_FOUND` `NO_SUCH_RECORDING`", other("hmsRecordingUrl", client.idToken, map[string]any{"appointmentId": open, "recordingId": "sfu-nope"})},
+		{"hmsAdmit", "the client, not the doctor", "403 `PERMISSION_DENIED` `HOST_ONLY`", other("hmsAdmit", client.idToken, map[string]any{"appointmentId": open})},
+		{"hmsAdmit", "the doctor, with no `WAITING_ROOM_ROLE` set", "400 `FAILED_PRECONDITION` `NO_WAITING_ROOM`", other("hmsAdmit", doctor.idToken, map[string]any{"appointmentId": open})},
+		{"hmsAdmit", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsAdmit", stranger.idToken, map[string]any{"appointmentId": open})},
+		{"hmsConsent", "no `recording`", "400 `INVALID_ARGUMENT` `MISSING_RECORDING`", other("hmsConsent", client.idToken, map[string]any{"appointmentId": open})},
+		{"hmsConsent", "`recording` a string (`\"yes\"`)", "400 `INVALID_ARGUMENT` `BAD_DATA`", other("hmsConsent", client.idToken, map[string]any{"appointmentId": open, "recording": "yes"})},
+		{"hmsConsent", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsConsent", stranger.idToken, map[string]any{"appointmentId": open, "recording": true})},
+		{"hmsRecording", "`action` not start or stop", "400 `INVALID_ARGUMENT` `BAD_ACTION`", other("hmsRecording", doctor.idToken, map[string]any{"appointmentId": open, "action": "pause"})},
+		{"hmsRecording", "the client, not the doctor", "403 `PERMISSION_DENIED` `HOST_ONLY`", other("hmsRecording", client.idToken, map[string]any{"appointmentId": open, "action": "start"})},
+		{"hmsRecording", "the doctor, nobody in the room", "400 `FAILED_PRECONDITION` `NOT_LIVE`", withRoom(other("hmsRecording", doctor.idToken, map[string]any{"appointmentId": open, "action": "start"}))},
+		{"hmsRecording", "a signed-in user of another appointment", "403 `PERMISSION_DENIED` `NOT_A_PARTICIPANT`", other("hmsRecording", stranger.idToken, map[string]any{"appointmentId": open, "action": "start"})},
 	}
 }
 
