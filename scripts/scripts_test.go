@@ -700,11 +700,14 @@ func TestTryItLocally(t *testing.T) {
 	text := string(out)
 	for _, want := range []string{`"token"`, "client waits (waiting-room)", "inCall=[client:waiting-room]", "client admitted",
 		"inCall=[client:guest doctor:host]", "client drops (network)", "transcript ready", "status=ended", "visit: together=",
-		// scripts/audit: the doctor's token, granted.
-		"action=token", "granted"} {
+		// scripts/audit: the doctor's token, granted, named by its jti.
+		"audit: 1 entry", `"jti":`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
+	}
+	if !regexp.MustCompile(`token\s+granted\s+doctor`).MatchString(text) {
+		t.Errorf("the audit trail lacks the doctor's granted token:\n%s", text)
 	}
 	// The last block reads calls/appt-1 from the emulator: ended.
 	if !regexp.MustCompile(`"status":\s*\{\s*"stringValue":\s*"ended"`).MatchString(text) {

@@ -26,12 +26,13 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/telemed/videocalls/internal/rig"
 )
 
 type options struct {
@@ -60,7 +61,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		log.Print(err)
-		var se setupError
+		var se rig.SetupError
 		if errors.As(err, &se) {
 			os.Exit(2)
 		}
@@ -68,10 +69,5 @@ func main() {
 	}
 }
 
-// setupError is a failure to start what the measurement needs (exit 2),
-// as opposed to a request answered wrongly (exit 1).
-type setupError struct{ error }
-
-func (e setupError) Unwrap() error { return e.error }
-
-func setupErr(format string, args ...any) error { return setupError{fmt.Errorf(format, args...)} }
+// setupErr is a failure to start what the measurement needs (exit 2).
+func setupErr(format string, args ...any) error { return rig.SetupErrorf(format, args...) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/telemed/videocalls/internal/delayproxy"
 	"github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/rig"
 )
 
 // sample is one measured request.
@@ -28,7 +29,7 @@ type sample struct {
 // the calls each made: nothing else runs meanwhile, so every call that
 // started during a request is that request's.
 type measurer struct {
-	w       *world
+	w       *rig.World
 	client  *http.Client
 	samples map[string][]sample
 	record  bool
@@ -48,11 +49,11 @@ func (m *measurer) measure(row string, do func() error) error {
 	for _, px := range []struct {
 		p      *delayproxy.Proxy
 		prefix string
-	}{{m.w.fs, "Firestore "}, {m.w.auth, "Auth "}, {m.w.hms, "100ms "}} {
+	}{{m.w.FS, "Firestore "}, {m.w.Auth, "Auth "}, {m.w.HMS, "100ms "}} {
 		for _, c := range px.p.Calls(start) {
 			c.Name = px.prefix + shortName(c.Name)
 			all = append(all, c)
-			if px.p == m.w.hms {
+			if px.p == m.w.HMS {
 				hms++
 			} else {
 				delayed = append(delayed, c)
@@ -140,7 +141,7 @@ func (m *measurer) post(url string, header http.Header, body []byte, out any) er
 }
 
 // token calls hmsToken on s as the user with idToken.
-func (m *measurer) token(s *server, idToken, appointmentID string) (roomID string, err error) {
+func (m *measurer) token(s *rig.Server, idToken, appointmentID string) (roomID string, err error) {
 	var out struct {
 		Result struct {
 			RoomID string `json:"roomId"`
@@ -148,7 +149,7 @@ func (m *measurer) token(s *server, idToken, appointmentID string) (roomID strin
 		} `json:"result"`
 	}
 	body, _ := json.Marshal(map[string]any{"data": map[string]string{"appointmentId": appointmentID}})
-	if err := m.post(s.url+"/hmsToken", http.Header{"Authorization": {"Bearer " + idToken}}, body, &out); err != nil {
+	if err := m.post(s.URL+"/hmsToken", http.Header{"Authorization": {"Bearer " + idToken}}, body, &out); err != nil {
 		return "", err
 	}
 	if out.Result.RoomID == "" || out.Result.Token == "" {
@@ -158,11 +159,11 @@ func (m *measurer) token(s *server, idToken, appointmentID string) (roomID strin
 }
 
 // deliver posts a webhook event to s and checks its answer's status.
-func (m *measurer) deliver(s *server, ev []byte, want string) error {
+func (m *measurer) deliver(s *rig.Server, ev []byte, want string) error {
 	var out struct {
 		Status string `json:"status"`
 	}
-	if err := m.post(s.url+"/hmssWebhook", http.Header{"X-Webhook-Secret": {m.w.webhookSecret}}, ev, &out); err != nil {
+	if err := m.post(s.URL+"/hmssWebhook", http.Header{"X-Webhook-Secret": {m.w.WebhookSecret}}, ev, &out); err != nil {
 		return err
 	}
 	if out.Status != want {
@@ -184,7 +185,7 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 	}); err != nil {
 		return setupErr("write appointment %s: %w", id, err)
 	}
-	a, b := m.w.a, m.w.b
+	a, b := m.w.Servers[0], m.w.Servers[1]
 	var room string
 	if err := m.measure(rowTokenFirst, func() (err error) { room, err = m.token(a, u.doctorToken, id); return err }); err != nil {
 		return err
@@ -196,7 +197,7 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 	}
 
 	s := newSession(room, u)
-	m.w.fake.AddSession(fake100ms.Session{ID: s.id, RoomID: room, CreatedAt: s.opened, UpdatedAt: s.opened.Add(time.Minute),
+	m.w.Fake.AddSession(fake100ms.Session{ID: s.id, RoomID: room, CreatedAt: s.opened, UpdatedAt: s.opened.Add(time.Minute),
 		Peers: []fake100ms.Peer{
 			{ID: s.doctorPeer, Name: "Dr Test", Role: "host", UserID: u.doctorUID, JoinedAt: s.opened, LeftAt: s.opened.Add(time.Minute)},
 			{ID: s.clientPeer, Name: "Pat Client", Role: "guest", UserID: u.clientUID, JoinedAt: s.opened, LeftAt: s.opened.Add(time.Minute)},
@@ -204,7 +205,7 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 	doctorJoin, clientJoin := s.join(s.doctorPeer, u.doctorUID, "host"), s.join(s.clientPeer, u.clientUID, "guest")
 	steps := []struct {
 		row  string
-		to   *server
+		to   *rig.Server
 		body []byte
 		want string
 	}{
@@ -237,12 +238,12 @@ type session struct {
 }
 
 func newSession(room string, u users) *session {
-	return &session{room: room, id: randomHex(12), name: project + "-room", doctorPeer: uuid(), clientPeer: uuid(),
+	return &session{room: room, id: rig.RandomHex(12), name: rig.Project + "-room", doctorPeer: uuid(), clientPeer: uuid(),
 		opened: time.Now().UTC().Truncate(time.Millisecond)}
 }
 
 func uuid() string {
-	h := randomHex(16)
+	h := rig.RandomHex(16)
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:]
 }
 

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/telemed/videocalls/internal/procstat"
+	"github.com/telemed/videocalls/internal/rig"
 )
 
 // The rows, in the order of the report.
@@ -50,27 +51,27 @@ var floors = []struct {
 }
 
 func run(ctx context.Context, o options) error {
-	w, err := setup(ctx, o)
+	w, err := rig.Setup(ctx, rig.Options{RTT: o.rtt, HMSRTT: o.hmsRTT, Server: o.server, Servers: 2, KeepLogs: o.keepLogs})
 	if err != nil {
 		return err
 	}
-	defer w.close()
+	defer w.Close()
 	if o.keepLogs {
-		fmt.Fprintf(os.Stderr, "rttbudget: servers' logs in %s\n", w.logDir)
+		fmt.Fprintf(os.Stderr, "rttbudget: servers' logs in %s\n", w.LogDir)
 	}
 	// The tool's own Firestore client talks to the emulator directly: the
 	// appointments it writes are set-up, not measured.
-	fs, err := firestore.NewClient(ctx, project)
+	fs, err := firestore.NewClient(ctx, rig.Project)
 	if err != nil {
 		return setupErr("firestore client: %w", err)
 	}
 	defer fs.Close()
-	runID := randomHex(4)
+	runID := rig.RandomHex(4)
 	var u users
-	if u.doctorUID, u.doctorToken, err = signUp(w.authHost, "doctor-"+runID+"@example.com"); err != nil {
+	if u.doctorUID, u.doctorToken, err = rig.SignUp(w.AuthHost, "doctor-"+runID+"@example.com"); err != nil {
 		return setupErr("sign up: %w", err)
 	}
-	if u.clientUID, u.clientToken, err = signUp(w.authHost, "client-"+runID+"@example.com"); err != nil {
+	if u.clientUID, u.clientToken, err = rig.SignUp(w.AuthHost, "client-"+runID+"@example.com"); err != nil {
 		return setupErr("sign up: %w", err)
 	}
 	m := &measurer{w: w, client: &http.Client{Timeout: 60 * time.Second}, samples: map[string][]sample{}}

@@ -48,6 +48,10 @@ type Call struct {
 	// Start is when the request's headers left the client; End when the
 	// end of the answer reached it (zero while it has not).
 	Start, End time.Time
+	// Request and Answer are the HTTP/2 DATA the call carried each way
+	// (for gRPC, its length-prefixed messages), kept only when the proxy
+	// was told to (KeepBodies): what a cost count reads.
+	Request, Answer []byte
 }
 
 // Done reports whether the answer has reached the client.
@@ -62,6 +66,7 @@ type Proxy struct {
 	oneWay   time.Duration
 
 	mu     sync.Mutex
+	keep   bool
 	calls  []*Call
 	conns  map[net.Conn]struct{}
 	nconns int
@@ -84,6 +89,29 @@ func Listen(addr, upstream string, rtt time.Duration) (*Proxy, error) {
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// KeepBodies makes the proxy keep the HTTP/2 DATA of the calls it records
+// from now on (Call.Request, Call.Answer). Off by default: a load test's
+// calls would hold every byte.
+func (p *Proxy) KeepBodies(on bool) {
+	p.mu.Lock()
+	p.keep = on
+	p.mu.Unlock()
+}
+
+// addData appends b to c's request or answer when bodies are kept.
+func (p *Proxy) addData(c *Call, b []byte, answer bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.keep || c == nil {
+		return
+	}
+	if answer {
+		c.Answer = append(c.Answer, b...)
+	} else {
+		c.Request = append(c.Request, b...)
+	}
 }
 
 // Addr is the host:port clients connect to.

@@ -107,6 +107,11 @@ func (cs *connState) h2Requests(f *feed) {
 				cs.streams[id] = cs.p.record(frame.PseudoValue("path"), cs.id, f.at)
 			}
 			cs.mu.Unlock()
+		case *http2.DataFrame:
+			cs.mu.Lock()
+			c := cs.streams[id]
+			cs.mu.Unlock()
+			cs.p.addData(c, frame.Data(), false)
 		case *http2.RSTStreamFrame:
 			cs.h2End(id, f.at)
 		}
@@ -125,6 +130,12 @@ func (cs *connState) h2Answers(f *feed) {
 			return
 		}
 		h := frame.Header()
+		if data, ok := frame.(*http2.DataFrame); ok {
+			cs.mu.Lock()
+			c := cs.streams[h.StreamID]
+			cs.mu.Unlock()
+			cs.p.addData(c, data.Data(), true)
+		}
 		_, reset := frame.(*http2.RSTStreamFrame)
 		if reset || h.Flags.Has(http2.FlagDataEndStream) && (h.Type == http2.FrameData || h.Type == http2.FrameHeaders) {
 			cs.h2End(h.StreamID, f.at)
