@@ -65,7 +65,7 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 	defer unlock()
 	refs := []*firestore.DocumentRef{p.read}
 	evAt, alsoAt := -1, -1
-	if ev != nil {
+	if ev != nil && !ev.fresh() {
 		evAt, refs = len(refs), append(refs, ev.ref)
 	}
 	if p.also != nil {

@@ -61,7 +61,9 @@ func history(rng *rand.Rand, prefix, roomID string, sessions int, start time.Tim
 			{id: sid + "-p-cli2", user: "client-uid", name: "Pat", role: "guest", noDuration: true}, // rejoin
 		}
 		end := t0.Add(30*time.Minute + jitter())
-		peers[0].join, peers[0].leave = t0.Add(2*time.Second+jitter()), end.Add(-time.Second)
+		// The doctor leaves five minutes before the end: the client's
+		// last minutes alone are not time together.
+		peers[0].join, peers[0].leave = t0.Add(2*time.Second+jitter()), end.Add(-5*time.Minute)
 		peers[1].join, peers[1].leave = t0.Add(5*time.Second+jitter()), t0.Add(10*time.Minute+jitter())
 		peers[2].join, peers[2].leave = peers[1].leave.Add(20*time.Second+jitter()), end.Add(-2*time.Second)
 		for _, p := range peers {

@@ -48,6 +48,11 @@ type write struct {
 	data map[string]any
 }
 
+// fresh reports whether w's document id was made for this write (an
+// audit entry's random id), so that no earlier delivery can have written
+// it: commitRead need not read it to tell a duplicate.
+func (w *write) fresh() bool { return w.ref.Parent.ID == colAudit }
+
 // plan decides, for each event type, which documents it changes and how.
 // Every event is one blind commit (creates and merge-sets, no reads),
 // except these, which read one bookkeeping document that few events share

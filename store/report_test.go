@@ -9,8 +9,9 @@ import (
 // TestEndedCallsPages: the report's query streams ended calls in endedAt
 // order across pages, with calls ending at the same instant on a page edge
 // neither lost nor repeated, the range half-open, live calls left out, and
-// the doctor filter applied. Planted bugs caught: a cursor on endedAt alone
-// (calls at the page edge skipped), an inclusive until.
+// the doctor filter applied. Planted bug caught: an inclusive until
+// (scripts/mutate). Ordering by endedAt alone would not lose calls at a
+// page edge: StartAfter(snapshot) adds the document name to the cursor.
 func TestEndedCallsPages(t *testing.T) {
 	s := newStore(t, "demo-report-pages")
 	old := reportPageSize
