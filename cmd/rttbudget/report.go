@@ -19,7 +19,7 @@ import (
 const (
 	rowTokenWarm       = "hmsToken, warm (room recorded)"
 	rowTokenFirst      = "hmsToken, first call of an appointment (creates the room)"
-	rowJoin            = "webhook blind write: peer.join.success (no bookkeeping doc)"
+	rowJoin            = "webhook peer.join.success (no bookkeeping doc yet)"
 	rowLeaveDuration   = "webhook peer.leave.success with duration (after its join)"
 	rowFirstEvent      = "webhook first event of a room on an instance (peer.join.success, blind)"
 	rowOpen            = "webhook read-then-write: session.open.success"
@@ -37,11 +37,11 @@ var floors = []struct {
 	floor int
 	why   string
 }{
-	{rowTokenWarm, 1, "revocation check (GetUser) ∥ appointment read, once the signature is checked locally"},
-	{rowTokenFirst, 2, "(GetUser ∥ appointment+call read) → 100ms create → record the room"},
-	{rowJoin, 1, "one blind commit"},
-	{rowLeaveDuration, 1, "one blind commit"},
-	{rowFirstEvent, 2, "room → appointment lookup (hmsRooms), then the commit"},
+	{rowTokenWarm, 2, "revocation check (GetUser) ∥ appointment read, once the signature is checked locally; then the audit entry, written before the answer"},
+	{rowTokenFirst, 2, "(GetUser ∥ appointment+call read) → 100ms create → record the room with the audit entry"},
+	{rowJoin, 2, "read the call's presence facts, then commit on condition (inCall, visit)"},
+	{rowLeaveDuration, 2, "read the call's presence facts, then commit on condition (inCall, visit)"},
+	{rowFirstEvent, 3, "room → appointment lookup (hmsRooms), then the presence read and the commit"},
 	{rowOpen, 2, "read the bookkeeping doc, then commit on condition"},
 	{rowRole, 2, "read the bookkeeping doc, then commit on condition"},
 	{rowLeaveNoDuration, 2, "read the bookkeeping doc, then commit on condition"},
