@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -28,10 +27,8 @@ func init() {
 	// this instance serves is logged there at once (both when run locally).
 	target := os.Getenv("FUNCTION_TARGET")
 	a.logSettingsProblems(func(function string) bool { return target == "" || target == function })
-	HmsToken = a.tokenHandler()
-	HmssWebhook = a.webhookHandler()
-	functions.HTTP("hmsToken", HmsToken)
-	functions.HTTP("hmssWebhook", HmssWebhook)
+	functions.HTTP("hmsToken", a.tokenHandler())
+	functions.HTTP("hmssWebhook", a.webhookHandler())
 	functions.HTTP("hmsEndCall", a.endCallHandler())
 	functions.HTTP("hmsRecordingUrl", a.recordingURLHandler())
 	functions.HTTP("hmsSweep", a.sweepHandler())
@@ -39,13 +36,6 @@ func init() {
 	functions.HTTP("hmsConsent", a.consentHandler())
 	functions.HTTP("hmsRecording", a.recordingHandler())
 }
-
-// HmsToken is the hmsToken callable: it answers a signed-in doctor or
-// client of an appointment with a 100ms join token for its room.
-var HmsToken http.HandlerFunc
-
-// HmssWebhook is the endpoint 100ms posts webhook events to.
-var HmssWebhook http.HandlerFunc
 
 // app holds one instance's settings and clients. Clients are made on first
 // use, not at start, so that a cold start stays small, and then shared by

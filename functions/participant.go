@@ -62,7 +62,7 @@ func (a *app) participantOf(ctx context.Context, appointmentID, uid string) (*st
 // is wrong with an appointment (it is missing, malformed, cancelled) is
 // told only to its participants: anyone else gets notParticipant.
 func participant(ctx context.Context, st *store.Store, appointmentID, uid string) (store.Appointment, part, error) {
-	appt, err := st.Appointment(ctx, appointmentID)
+	appt, err := st.AppointmentAndCall(ctx, appointmentID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.Appointment{}, "", notParticipant(err)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EventType names a 100ms webhook event, as in its "type" field.
@@ -227,6 +228,11 @@ func jsonKind(t reflect.Type) string {
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	// Cut at a character boundary: half a UTF-8 character in an error
+	// message is a broken string in every log that quotes it.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "..."
 }

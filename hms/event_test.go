@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"testing"
 	"time"
 )
@@ -1333,5 +1334,15 @@ func TestParseEventKeysAreExact(t *testing.T) {
 	ev, err := ParseEvent([]byte(`{"id":"e1","type":"session.open.success","timestamp":"2026-11-23T09:00:00Z","Data":{"session_id":"x"},"data":{"session_id":"s1","room_id":"r1"}}`))
 	if err != nil || ev.SessionID != "s1" {
 		t.Errorf("exact data beside a look-alike: %+v, %v", ev, err)
+	}
+}
+
+// TestTruncateKeepsCharactersWhole: a cut that falls inside a multi-byte
+// character backs off to its start (planted bug caught: s[:n]).
+func TestTruncateKeepsCharactersWhole(t *testing.T) {
+	s := strings.Repeat("a", 19) + "é" + "bbb" // é is 2 bytes at 19..20
+	got := truncate(s, 20)
+	if !utf8.ValidString(got) || got != strings.Repeat("a", 19)+"..." {
+		t.Errorf("truncate = %q", got)
 	}
 }

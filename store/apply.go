@@ -41,10 +41,10 @@ type ApplyResult struct {
 // with no Firestore call (seen.go).
 func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (ApplyResult, error) {
 	if ev == nil {
-		return ApplyResult{}, errors.New("store: apply event: nil event")
+		return ApplyResult{}, wrapf(errors.New("nil event"), "apply event")
 	}
 	if err := checkStorable(ev, raw); err != nil {
-		return ApplyResult{}, fmt.Errorf("apply event: %w", err)
+		return ApplyResult{}, wrapf(err, "apply event")
 	}
 	if appt, ok := s.seen.appointment(ev.ID); ok {
 		return ApplyResult{AppointmentID: appt, Duplicate: true, Remembered: true}, nil
@@ -55,7 +55,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		return s.storeRawOnly(ctx, ev, write{s.eventRef(ev.ID), eventDoc(ev, raw, "", time.Now())}, "", err.Error())
 	}
 	if err != nil {
-		return ApplyResult{}, fmt.Errorf("apply event %s: %w", ev.ID, err)
+		return ApplyResult{}, wrapf(err, "apply event %s", ev.ID)
 	}
 	evWrite := write{s.eventRef(ev.ID), eventDoc(ev, raw, appt, time.Now())}
 	first := s.plan(ev, appt)

@@ -57,12 +57,12 @@ func (c CallState) RecordingOn() bool {
 	return c.Recording.State == RecordingStarting || c.Recording.State == RecordingRunning
 }
 
-// Appointment reads appointments/{id}, and calls/{id} in the same round
+// AppointmentAndCall reads appointments/{id}, and calls/{id} in the same round
 // trip (for the room and its lock). It fails with ErrNotFound when the
 // document does not exist and with ErrMalformedAppointment when doctorId or
 // clientId is missing, empty or not a string, or an optional field has the
 // wrong type.
-func (s *Store) Appointment(ctx context.Context, id string) (Appointment, error) {
+func (s *Store) AppointmentAndCall(ctx context.Context, id string) (Appointment, error) {
 	if !validID(id) {
 		return Appointment{}, wrapf(ErrNotFound, "read appointment %q", id)
 	}

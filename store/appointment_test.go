@@ -26,18 +26,18 @@ func TestAppointment(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := s.Appointment(ctx, "ok")
+	a, err := s.AppointmentAndCall(ctx, "ok")
 	want := Appointment{ID: "ok", DoctorID: "d", ClientID: "c", Status: "Cancelled", StartAt: start, EndAt: start.Add(time.Hour), GuestIDs: []string{"g1", "g2"}}
 	if err != nil || !reflect.DeepEqual(a, want) {
 		t.Errorf("Appointment(ok) = %+v, %v; want %+v", a, err, want)
 	}
 	for _, id := range []string{"missing", "a/b", ""} {
-		if _, err := s.Appointment(ctx, id); !errors.Is(err, ErrNotFound) {
+		if _, err := s.AppointmentAndCall(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Appointment(%q) error = %v, want ErrNotFound", id, err)
 		}
 	}
 	for _, id := range []string{"no-doctor", "no-client", "num-doctor", "nil-client", "bad-start", "bad-guests", "num-guest"} {
-		if _, err := s.Appointment(ctx, id); !errors.Is(err, ErrMalformedAppointment) {
+		if _, err := s.AppointmentAndCall(ctx, id); !errors.Is(err, ErrMalformedAppointment) {
 			t.Errorf("Appointment(%q) error = %v, want ErrMalformedAppointment", id, err)
 		}
 	}

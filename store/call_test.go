@@ -23,14 +23,14 @@ func TestEndedByAndReenable(t *testing.T) {
 	if eb["uid"] != "doc-uid" || eb["role"] != "host" || !eb["at"].(time.Time).Equal(at) || eb["lock"] != true {
 		t.Errorf("endedBy %v", eb)
 	}
-	appt, err := s.Appointment(ctx, "appt-e")
+	appt, err := s.AppointmentAndCall(ctx, "appt-e")
 	if err != nil || !appt.RoomLocked || appt.Room.ID != "room-e" {
 		t.Fatalf("appointment after a locked end: %+v, %v; want RoomLocked", appt, err)
 	}
 	if err := s.ClearRoomLock(ctx, "appt-e"); err != nil {
 		t.Fatal(err)
 	}
-	if appt, err := s.Appointment(ctx, "appt-e"); err != nil || appt.RoomLocked {
+	if appt, err := s.AppointmentAndCall(ctx, "appt-e"); err != nil || appt.RoomLocked {
 		t.Errorf("after ClearRoomLock: %+v, %v", appt, err)
 	}
 }

@@ -65,7 +65,7 @@ func seed(tb testing.TB, s *Store, apptID, roomID string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	appt, err := s.Appointment(ctx, apptID)
+	appt, err := s.AppointmentAndCall(ctx, apptID)
 	if err != nil {
 		tb.Fatal(err)
 	}

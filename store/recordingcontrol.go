@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -211,7 +210,7 @@ func (s *Store) advanceRecording(ctx context.Context, appointmentID string, ev *
 	})
 	err := s.commitRead(ctx, nil, p, nil)
 	if err != nil {
-		return fmt.Errorf("advance recording control of %s: %w", appointmentID, err)
+		return wrapf(err, "advance recording control of %s", appointmentID)
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func (s *Store) RecordedRoom(ctx context.Context, appt Appointment) (room Room, 
 	}
 	owner, err := s.appointmentForRoom(ctx, appt.Room.ID)
 	if err != nil {
-		return Room{}, false, fmt.Errorf("check room of appointment %s: %w", appt.ID, err)
+		return Room{}, false, wrapf(err, "check room of appointment %s", appt.ID)
 	}
 	if owner != appt.ID {
 		return Room{}, false, wrapf(ErrConflict, "room %s in calls/%s is recorded in hmsRooms for %q", appt.Room.ID, appt.ID, owner)
@@ -54,7 +54,7 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, 
 		return Room{}, wrapf(ErrNotFound, "record room for appointment %q", appt.ID)
 	}
 	if !validID(created.ID) {
-		return Room{}, fmt.Errorf("record room for appointment %s: unusable room id %q", appt.ID, created.ID)
+		return Room{}, wrapf(fmt.Errorf("unusable room id %q", created.ID), "record room for appointment %s", appt.ID)
 	}
 	callRef, roomRef := s.callRef(appt.ID), s.roomRef(created.ID)
 	callDoc := func(withStatus bool) map[string]any {

@@ -85,7 +85,7 @@ func TestAppointmentReadsRoom(t *testing.T) {
 	seed(t, s, "appt-p", "room-p")
 	inst := instances(t, "demo-room-prime", 1)[0]
 	ctx := ctxT(t)
-	appt, err := inst.Appointment(ctx, "appt-p")
+	appt, err := inst.AppointmentAndCall(ctx, "appt-p")
 	if err != nil || appt.Room.ID != "room-p" || appt.RoomLocked {
 		t.Fatalf("appointment = %+v, %v", appt, err)
 	}
@@ -98,7 +98,7 @@ func TestAppointmentReadsRoom(t *testing.T) {
 	if r, ok, err := inst.RecordedRoom(ctx, appt); err != nil || !ok || r.ID != "room-p" {
 		t.Errorf("RecordedRoom again = %+v, %v, %v; want room-p without Firestore", r, ok, err)
 	}
-	if _, err := s.Appointment(ctx, "no-such-appt"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AppointmentAndCall(ctx, "no-such-appt"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing appointment: %v, want ErrNotFound", err)
 	}
 }
@@ -150,13 +150,13 @@ func TestRecordRoomRefusesAnotherAppointmentsRoom(t *testing.T) {
 func TestStoreErrorsAreTheStores(t *testing.T) {
 	s := newStore(t, "demo-room-errs")
 	ctx := ctxT(t)
-	if _, err := s.Appointment(ctx, "nope"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+	if _, err := s.AppointmentAndCall(ctx, "nope"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("missing appointment: %v", err)
 	}
 	if err := s.fs.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Appointment(ctx, "any"); errors.Is(err, ErrNotFound) || err == nil {
+	if _, err := s.AppointmentAndCall(ctx, "any"); errors.Is(err, ErrNotFound) || err == nil {
 		t.Errorf("closed client: %v, want an error that is not ErrNotFound", err)
 	}
 }

@@ -84,11 +84,11 @@ type Store struct {
 // FIRESTORE_EMULATOR_HOST (the client library reads it).
 func Open(ctx context.Context, projectID string) (*Store, error) {
 	if projectID == "" {
-		return nil, errors.New("store: open: empty project id")
+		return nil, wrapf(errors.New("empty project id"), "open")
 	}
 	fs, err := firestore.NewClient(ctx, projectID)
 	if err != nil {
-		return nil, wrap("open firestore client", err)
+		return nil, wrapf(err, "open firestore client")
 	}
 	st := &Store{fs: fs}
 	for i := range st.txLocks {
@@ -105,7 +105,7 @@ func (s *Store) SetWaitingRole(role string) { s.waitingRole = role }
 // Close releases the client's connections.
 func (s *Store) Close() error {
 	if err := s.fs.Close(); err != nil {
-		return wrap("close firestore client", err)
+		return wrapf(err, "close firestore client")
 	}
 	return nil
 }
@@ -149,13 +149,8 @@ func unavailable(err error) bool {
 	return false
 }
 
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Op: op, Err: err}
-}
-
+// wrapf is the store's one error constructor: err (nil stays nil) as an
+// *Error whose Op says what the store was doing.
 func wrapf(err error, format string, args ...any) error {
 	if err == nil {
 		return nil

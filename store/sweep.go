@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -71,7 +71,7 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 		return CloseResult{}, wrapf(ErrNotFound, "close session %q of %q", sessionID, appointmentID)
 	}
 	if endedAt.IsZero() {
-		return CloseResult{}, fmt.Errorf("store: close session %s of %s: no end time", sessionID, appointmentID)
+		return CloseResult{}, wrapf(errors.New("no end time"), "close session %s of %s", sessionID, appointmentID)
 	}
 	ev := &hms.Event{
 		Type:      hms.SessionCloseSuccess,
@@ -86,7 +86,7 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 	sc := ev.Data.(*hms.SessionClose)
 	p := s.sessionPlan(ev, appointmentID, sc.SessionRef, sc, true)
 	if p.read == nil || p.step == nil {
-		return CloseResult{}, fmt.Errorf("store: close session %s of %s: the close has no read plan", sessionID, appointmentID)
+		return CloseResult{}, wrapf(errors.New("the close has no read plan"), "close session %s of %s", sessionID, appointmentID)
 	}
 	var res CloseResult
 	entry := s.auditWrite(audit)
