@@ -57,8 +57,9 @@ func (c CallState) RecordingOn() bool {
 	return c.Recording.State == RecordingStarting || c.Recording.State == RecordingRunning
 }
 
-// AppointmentAndCall reads appointments/{id}, and calls/{id} in the same round
-// trip (for the room and its lock). It fails with ErrNotFound when the
+// AppointmentAndCall reads appointments/{id}, and calls/{id} in the same
+// round trip (the room and its lock, presence, admissions, consents and the
+// recording control: what the callables decide on). It fails with ErrNotFound when the
 // document does not exist and with ErrMalformedAppointment when doctorId or
 // clientId is missing, empty or not a string, or an optional field has the
 // wrong type.
