@@ -27,29 +27,29 @@ import (
 	"github.com/telemed/videocalls/internal/emulatortest"
 )
 
-// updateREADME rewrites the README's bad-input table from what the functions
+// updateREADME rewrites the bad-input table (docs/performance.md) from what the functions
 // answered: go test ./functions -run TestBadInputTable -update
-var updateREADME = flag.Bool("update", false, "rewrite the bad-input table in README.md from the answers observed")
+var updateREADME = flag.Bool("update", false, "rewrite the bad-input table in docs/performance.md from the answers observed")
 
 const (
 	badInputStart = "<!-- bad-input-table:start -->"
 	badInputEnd   = "<!-- bad-input-table:end -->"
-	readmePath    = "../README.md"
+	readmePath    = "../docs/performance.md"
 )
 
-// badRequest is one row of the README's bad-input table: a request the
+// badRequest is one row of the bad-input table (docs/performance.md): a request the
 // functions must refuse (or, for a wrong-typed webhook field, accept), sent
 // end to end to the local server on the emulators.
 type badRequest struct {
 	function string // hmsToken, hmssWebhook, or another callable
-	request  string // markdown, as the README shows it
+	request  string // markdown, as the table shows it
 	want     string // the answer this row must get, as rendered
 	send     func(t *testing.T) string
 }
 
-// TestBadInputTable sends every bad request of the README's table to the
+// TestBadInputTable sends every bad request of the bad-input table to the
 // running functions, checks each answer against the row's expectation, and
-// compares the rendered table with the README block between the
+// compares the rendered table with the docs/performance.md block between the
 // bad-input-table markers (or rewrites that block with -update).
 func TestBadInputTable(t *testing.T) {
 	e := setupE2E(t)
@@ -76,7 +76,7 @@ func TestBadInputTable(t *testing.T) {
 	}
 	before, current, after, err := splitBadInputBlock(string(readme))
 	if err != nil {
-		t.Fatalf("README.md: %v", err)
+		t.Fatalf("docs/performance.md: %v", err)
 	}
 	if current == table {
 		return
@@ -88,11 +88,11 @@ func TestBadInputTable(t *testing.T) {
 		t.Logf("rewrote the bad-input table in %s", filepath.Clean(readmePath))
 		return
 	}
-	t.Errorf("README.md's bad-input table differs from the answers observed; "+
-		"run `go test ./functions -run TestBadInputTable -update` and review the change.\n--- README\n%s--- observed\n%s", current, table)
+	t.Errorf("docs/performance.md's bad-input table differs from the answers observed; "+
+		"run `go test ./functions -run TestBadInputTable -update` and review the change.\n--- docs/performance.md\n%s--- observed\n%s", current, table)
 }
 
-// splitBadInputBlock returns the README around and between the markers; the
+// splitBadInputBlock returns the page around and between the markers; the
 // block starts after the start marker's line and ends before the end marker.
 func splitBadInputBlock(readme string) (before, block, after string, err error) {
 	i := strings.Index(readme, badInputStart)
