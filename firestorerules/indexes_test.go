@@ -52,7 +52,7 @@ func readIndexes(t *testing.T) (indexFile, []byte) {
 	return f, raw
 }
 
-// TestIndexEntries: SPEC §8's single-field exemptions (never queried, and
+// TestIndexEntries: docs/security.md's single-field exemptions (never queried, and
 // each indexed write would cost: raw is up to 512 KiB; receivedAt, expireAt,
 // timestamp grow monotonically, which caps a collection at about 500
 // writes/s; the maps streams and peers grow with every event) and the
@@ -148,7 +148,7 @@ console.log("valid");
 }
 
 // TestAuditIndexes: what scripts/audit's queries (store.AuditTrail) need
-// on auditLog (SPEC §14): equality on appointmentId or on uid, then a
+// on auditLog (docs/security.md): equality on appointmentId or on uid, then a
 // range and the order on at, each a composite index; `at` alone uses its
 // automatic single-field index, so it must not be exempted. details is a
 // map nobody queries, exempted. No TTL: the trail is kept (README,

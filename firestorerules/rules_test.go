@@ -98,7 +98,7 @@ var seed = map[string]map[string]any{
 	"hmsRanks/A:beam:1":    {"appointmentId": "A"},
 	"hmsSomethingLater/z1": {"appointmentId": "A"}, // an hms* collection added later
 
-	// The audit trail (SPEC §14), as the functions write it: entries about
+	// The audit trail (docs/security.md), as the functions write it: entries about
 	// each actor, the one a client might most want to read or erase.
 	"auditLog/u-doctor": {"at": at, "action": "token", "outcome": "granted", "uid": doctorA, "role": "doctor",
 		"appointmentId": "A", "roomId": "room-a", "requestId": "req-1", "appCheck": "verified", "ip": "203.0.113.1",

@@ -41,7 +41,7 @@ var (
 )
 
 // Reasons, sent as details.reason so that the app can act on a refusal
-// without parsing its message. SPEC §3 names the ones the app relies on.
+// without parsing its message. docs/callables.md names the ones the app relies on.
 const (
 	reasonMethod              = "METHOD_NOT_POST"
 	reasonContentType         = "CONTENT_TYPE_NOT_JSON"
@@ -114,7 +114,7 @@ func (e *callError) with(key string, value any) *callError {
 	return e
 }
 
-// maxCallableBody bounds a callable request (SPEC §3).
+// maxCallableBody bounds a callable request (docs/callables.md).
 const maxCallableBody = 64 << 10
 
 // callableHandler is one callable's own work, after the protocol, sign-in
@@ -228,7 +228,7 @@ func answerPreflight(w http.ResponseWriter) {
 // than application/json (parameters such as charset ignored), a body that
 // is not a JSON object, one without "data" (a "data" of null is present:
 // isValidRequest tests typeof data === "undefined"), and one with any
-// other top-level key; and, as SPEC §3 adds, a body over 64 KiB.
+// other top-level key; and, as docs/callables.md adds, a body over 64 KiB.
 func readCallable(w http.ResponseWriter, r *http.Request) (json.RawMessage, *callError) {
 	if r.Method != http.MethodPost {
 		return nil, fail(statusInvalidArgument, reasonMethod, "Request must be a POST.", nil)
@@ -295,7 +295,7 @@ func acceptsStreaming(r *http.Request) bool {
 // always with status 200 (wrapOnCallHandler sets 200 for SSE and writes an
 // error into the stream without changing it), so that the SDKs' stream()
 // settles with the result or the error. Content-Type is set, which https.ts
-// leaves to the platform, because SPEC §3 asks for it. No ": ping"
+// leaves to the platform, because docs/callables.md asks for it. No ": ping"
 // heartbeat is sent: every callable here answers well within https.ts's
 // default 30 s heartbeat interval.
 func writeCallable(w http.ResponseWriter, r *http.Request, code int, body any) {

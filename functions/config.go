@@ -11,7 +11,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// The settings of SPEC §1, read from the process environment.
+// The settings of README, Configuration, read from the process environment.
 const (
 	envAccessKey      = "HMS_ACCESS_KEY"
 	envSecret         = "HMS_SECRET"
@@ -224,7 +224,7 @@ type settingsSpec struct {
 	optional []string
 }
 
-// functionSettings lists each function's own settings (SPEC §1).
+// functionSettings lists each function's own settings (README, Configuration).
 // hmssWebhook needs no 100ms credentials: they serve only reconciliation,
 // whose failure is logged and never fails a delivery.
 var functionSettings = map[string]settingsSpec{

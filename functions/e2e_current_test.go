@@ -14,7 +14,7 @@ import (
 
 // TestE2EWebhookCurrentSamples sends every sample of 100ms's current
 // webhook documentation (hms/testdata/current) through the real webhook,
-// for the room hmsToken made, and checks what SPEC §2 puts where for
+// for the room hmsToken made, and checks what docs/data-model.md puts where for
 // today's keys and new kinds. store's TestApplyCurrentSamples checks the
 // same documents field by field, in several orders.
 func TestE2EWebhookCurrentSamples(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 )
 
 // sessionEvents returns the reference sample events (with distinct ids, as
-// SPEC §7 asks) re-addressed to roomID, in the order a session produces
+// docs/webhook.md, Test fixtures asks) re-addressed to roomID, in the order a session produces
 // them, each with an event id unique to this run.
 func sessionEvents(t *testing.T, roomID string) (sessionID string, events [][]byte) {
 	t.Helper()

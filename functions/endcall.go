@@ -11,7 +11,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// endCallRequest is hmsEndCall's "data" (SPEC §9).
+// endCallRequest is hmsEndCall's "data" (docs/callables.md, hmsEndCall).
 type endCallRequest struct {
 	AppointmentID string `json:"appointmentId"`
 	Lock          bool   `json:"lock"`

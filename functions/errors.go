@@ -10,12 +10,12 @@ import (
 )
 
 // The one place where errors become answers: callErrorOf for the
-// callables (SPEC §3), webhookErrorOf for hmssWebhook (SPEC §4). Below
+// callables (docs/callables.md), webhookErrorOf for hmssWebhook (docs/webhook.md). Below
 // these, packages speak their own errors (hms's, store's); nothing above
 // the store knows Firestore's gRPC codes.
 
 // callErrorOf maps any error a callable handler returns to the status the
-// app should act on: the one table of SPEC §3. A *callError is kept as is.
+// app should act on: the one table of docs/callables.md. A *callError is kept as is.
 func callErrorOf(err error) *callError {
 	var ce *callError
 	switch {

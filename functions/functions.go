@@ -47,7 +47,7 @@ type app struct {
 	// newAuditID names each audit entry's document (store.NewAuditID);
 	// a test names one Firestore refuses, to see the trail fail closed.
 	newAuditID func() string
-	// authTimeout bounds the ID-token check on its own (SPEC §3), so that a
+	// authTimeout bounds the ID-token check on its own (docs/callables.md), so that a
 	// slow Auth answers UNAVAILABLE in time instead of eating the request.
 	authTimeout time.Duration
 
@@ -67,7 +67,7 @@ type app struct {
 	reconciled onceSet
 }
 
-// defaultAuthTimeout is the ID-token check's own deadline (SPEC §3).
+// defaultAuthTimeout is the ID-token check's own deadline (docs/callables.md).
 const defaultAuthTimeout = 8 * time.Second
 
 // newApp reads settings through getenv, where an empty value counts as

@@ -302,7 +302,7 @@ func eventExists(t *testing.T, ctx context.Context, fs *firestore.Client, id str
 	return false
 }
 
-// wellFormed is the fuzz oracle's own reading of SPEC §4's envelope,
+// wellFormed is the fuzz oracle's own reading of docs/webhook.md's envelope,
 // independent of hms.ParseEvent: a JSON object with a non-empty string id,
 // a non-empty string type, and an RFC 3339 timestamp (not year 1).
 func wellFormed(body []byte) bool {

@@ -327,7 +327,7 @@ func TestEachFunctionChecksOnlyItsOwnSettings(t *testing.T) {
 		t.Errorf("parsed: appCheckEnforce %v, sweepIdle %v", a.cfg.appCheckEnforce, a.cfg.sweepIdle)
 	}
 	if a.authTimeout != 8*time.Second {
-		t.Errorf("ID-token check deadline %v, want 8s (SPEC §3)", a.authTimeout)
+		t.Errorf("ID-token check deadline %v, want 8s (docs/callables.md)", a.authTimeout)
 	}
 }
 
@@ -505,7 +505,7 @@ func TestRoomName(t *testing.T) {
 		}
 	}
 	// Capitals are hashed: 100ms room names are case-insensitive, so "A1"
-	// and "a1" would otherwise share a room (SPEC §3).
+	// and "a1" would otherwise share a room (docs/callables.md).
 	for _, id := range []string{"has space", "slash/id", "é", strings.Repeat("a", 65), "A.b:c_d-9", "Appt1"} {
 		got := roomName("demo-x", id)
 		if !strings.HasPrefix(got, "demo-x-h-") || len(got) != len("demo-x-h-")+32 {

@@ -144,7 +144,7 @@ func noteAnswered(ctx context.Context, code int) {
 	}
 }
 
-// Caps on what a request can put in a log line (SPEC §5): ids copied from
+// Caps on what a request can put in a log line (docs/operations.md): ids copied from
 // requests and free text such as the user agent.
 const (
 	maxLoggedID    = 128

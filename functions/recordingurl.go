@@ -13,7 +13,7 @@ import (
 	"github.com/telemed/videocalls/store"
 )
 
-// recordingURLRequest is hmsRecordingUrl's "data" (SPEC §10).
+// recordingURLRequest is hmsRecordingUrl's "data" (docs/callables.md, hmsRecordingUrl).
 type recordingURLRequest struct {
 	AppointmentID string `json:"appointmentId"`
 	RecordingID   string `json:"recordingId"`

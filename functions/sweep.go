@@ -76,13 +76,13 @@ type sweepSummary struct {
 	TimedOut bool `json:"timedOut"`
 }
 
-// maxCallErrors bounds the failed calls a run names in its log line (SPEC §5:
+// maxCallErrors bounds the failed calls a run names in its log line (docs/operations.md:
 // one line per request).
 const maxCallErrors = 20
 
 func (a *app) sweepHandler() http.HandlerFunc { return a.sweepHandlerWith(defaultSweepLimits) }
 
-// sweepHandlerWith serves hmsSweep (SPEC §11). It is not a callable: Cloud
+// sweepHandlerWith serves hmsSweep (docs/webhook.md, hmsSweep). It is not a callable: Cloud
 // Scheduler POSTs to it with an OIDC token that Cloud Run checks before the
 // request gets here (the function is deployed without public access).
 func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
@@ -121,7 +121,7 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 	})
 }
 
-// sweep runs the two jobs of SPEC §11 side by side within lim.budget:
+// sweep runs the two jobs of docs/webhook.md, hmsSweep side by side within lim.budget:
 // idle live calls are checked with 100ms and closed when their session is
 // over; failed webhook deliveries since the last run are replayed.
 func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) {
@@ -212,7 +212,7 @@ const (
 )
 
 // sweepCall asks 100ms about one idle live call and closes its session
-// when 100ms says it is over (SPEC §11): endedAt is the latest left_at of
+// when 100ms says it is over (docs/webhook.md, hmsSweep): endedAt is the latest left_at of
 // its peers, else the session's updated_at. Should another session of the
 // call be open by its documents too, it is checked the same way.
 func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, c store.IdleCall) (sweepOutcome, error) {

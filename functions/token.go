@@ -185,7 +185,7 @@ func (a *app) unlockRoom(ctx context.Context, st *store.Store, client *hms.Clien
 	return st.ClearRoomLock(wctx, appointmentID)
 }
 
-// checkJoinable is asked only for a participant (SPEC §3).
+// checkJoinable is asked only for a participant (docs/callables.md).
 func (a *app) checkJoinable(appt store.Appointment, now time.Time) *callError {
 	switch strings.ToLower(strings.TrimSpace(appt.Status)) {
 	case "cancelled", "canceled":
@@ -217,7 +217,7 @@ func validRoomNameChars(s string) bool {
 	for _, c := range s {
 		switch {
 		// No capitals: 100ms room names are case-insensitive, so "A1" and
-		// "a1" would name one room (SPEC §3); such ids are hashed.
+		// "a1" would name one room (docs/callables.md); such ids are hashed.
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9',
 			c == '.', c == '-', c == ':', c == '_':
 		default:

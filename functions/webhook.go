@@ -42,7 +42,7 @@ func (a *app) webhookHandler() http.HandlerFunc {
 // receiveEvent checks, in this order and before anything is parsed or
 // stored: method, secret header (when configured), size, signature (when
 // configured); then it parses and stores the event in one atomic write,
-// and only then answers 200 (SPEC §4).
+// and only then answers 200 (docs/webhook.md).
 func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, webhookAnswer) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)

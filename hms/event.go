@@ -55,7 +55,7 @@ const (
 	TranscriptionSuccess         EventType = "transcription.success"
 	TranscriptionFailure         EventType = "transcription.failure"
 	// TranscriptionFailedAlias is another name 100ms has used for
-	// transcription.failure (SPEC §2); it decodes to the same
+	// transcription.failure (docs/data-model.md); it decodes to the same
 	// *TranscriptionFailed, and Event.Type keeps the name as received.
 	TranscriptionFailedAlias EventType = "transcription.failed"
 )

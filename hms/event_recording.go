@@ -5,7 +5,7 @@ import "cmp"
 // Where 100ms's current documentation renamed a key, the payload keeps both
 // the current and the deprecated field as received, and a method (Path,
 // DownloadURL, PlaylistURL, Created) gives the current one, else the
-// deprecated one (SPEC §2).
+// deprecated one (docs/data-model.md).
 
 // ChatRecording is the chat log some recordings upload beside the video.
 type ChatRecording struct {
@@ -137,7 +137,7 @@ type BeamRecording struct {
 	RTMP                  []RTMPTarget `json:"rtmp"`
 }
 
-// Path is the storage path: recording_path, else location (SPEC §2).
+// Path is the storage path: recording_path, else location (docs/data-model.md).
 func (r *BeamRecording) Path() string { return cmp.Or(r.RecordingPath, r.Location) }
 
 // DownloadURL is the presigned link: recording_presigned_url, else location.

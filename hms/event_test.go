@@ -293,7 +293,7 @@ func TestParseEventFixturesCoverEveryType(t *testing.T) {
 	}
 }
 
-// TestDistinctFixtures checks what SPEC §7 asks of the variants: distinct
+// TestDistinctFixtures checks what docs/webhook.md, Test fixtures asks of the variants: distinct
 // event ids, no masked id left, and otherwise the sample's fields.
 func TestDistinctFixtures(t *testing.T) {
 	seen := map[string]string{}
@@ -796,7 +796,7 @@ func TestCurrentFixturesCoverDocument(t *testing.T) {
 	}
 }
 
-// TestCurrentFixturesKeepSamples checks SPEC §7 for the current samples:
+// TestCurrentFixturesKeepSamples checks docs/webhook.md, Test fixtures for the current samples:
 // each fixture is its masked sample with only the masked values replaced,
 // by distinct event ids and unmasked ids.
 func TestCurrentFixturesKeepSamples(t *testing.T) {
@@ -1026,7 +1026,7 @@ func TestCurrentElseDeprecated(t *testing.T) {
 		eq(t, "DownloadURL", d.DownloadURL(), "https://<file access URL>")
 	})
 	t.Run("browser original", func(t *testing.T) {
-		// The original location is the HTTPS link: SPEC §2 copies it to both.
+		// The original location is the HTTPS link: docs/data-model.md copies it to both.
 		d := parse(t, readFixture(t, "beam.recording.success.json")).Data.(*BeamRecording)
 		eq(t, "Path", d.Path(), "https://<file access URL>")
 		eq(t, "DownloadURL", d.DownloadURL(), "https://<file access URL>")

@@ -132,7 +132,7 @@ func shellScripts(t *testing.T) []string {
 	return list
 }
 
-// TestEnvExample checks that .env_example names every SPEC §1 variable with
+// TestEnvExample checks that .env_example names every README, Configuration variable with
 // a comment, and that the scripts read it without complaint.
 func TestEnvExample(t *testing.T) {
 	b, err := os.ReadFile("../.env_example")

@@ -9,7 +9,7 @@ import (
 	"cloud.google.com/go/firestore"
 )
 
-// The audit trail (colAudit, audit.go, SPEC §14), read back: written once
+// The audit trail (colAudit, audit.go, docs/security.md), read back: written once
 // per request by the functions, never changed, read by scripts/audit.
 
 // auditPageSize is how many entries AuditTrail reads per query: memory

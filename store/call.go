@@ -10,7 +10,7 @@ import (
 )
 
 // RecordEndedBy records on calls/{appointmentID} who ended the call for
-// everyone (SPEC §9): endedBy {uid, role, at, lock}. lock stays true until
+// everyone (docs/callables.md, hmsEndCall): endedBy {uid, role, at, lock}. lock stays true until
 // hmsToken re-enables the room (ClearRoomLock). A repeat replaces the record: the
 // latest end is the one that stands.
 func (s *Store) RecordEndedBy(ctx context.Context, appointmentID, uid, role string, lock bool, at time.Time) error {
@@ -43,7 +43,7 @@ type FileRef struct {
 	layer                            int    // HLS layer index, -1 otherwise
 }
 
-// Transcript files a caller may ask for (SPEC §10).
+// Transcript files a caller may ask for (docs/callables.md, hmsRecordingUrl).
 var transcriptFiles = map[string]bool{"transcriptTxt": true, "transcriptSrt": true, "transcriptJson": true, "summaryJson": true}
 
 // RecordingFile reads calls/{a}/recordings/{recordingID}; ErrNotFound when

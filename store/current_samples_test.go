@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// 100ms's current documentation's samples (hms/testdata/current, SPEC §7):
+// 100ms's current documentation's samples (hms/testdata/current, docs/webhook.md, Test fixtures):
 // one call, in room …0002, session …5e02.
 const (
 	curAppt    = "appt-0002"
@@ -38,10 +38,10 @@ func loadCurrentSamples(t *testing.T) [][]byte {
 }
 
 // TestApplyCurrentSamples applies every sample of the current document, in
-// file order, reversed, and each twice, and checks the SPEC §2 documents
+// file order, reversed, and each twice, and checks the docs/data-model.md documents
 // field by field: the current keys are read (recording_path,
 // recording_presigned_url, size, session_stopped_at, session_duration,
-// role_changed_at, asset ids), and every new kind lands where SPEC §2 says.
+// role_changed_at, asset ids), and every new kind lands where docs/data-model.md says.
 func TestApplyCurrentSamples(t *testing.T) {
 	samples := loadCurrentSamples(t)
 	reversed := slices.Clone(samples)
@@ -193,7 +193,7 @@ func checkCurrentRecordings(t *testing.T, recs map[string]any) {
 			"stoppedAt": ts(t, "2021-11-30T12:59:57.797972469Z"),
 			"createdAt": ts(t, "2021-11-30T12:59:57.672493658Z"), // recording_created_at
 		},
-		// The start names the track only (SPEC §2: track-<track_id>).
+		// The start names the track only (docs/data-model.md: track-<track_id>).
 		"track-3c1e5e95-fdd1-49ba-bb08-000000000002": map[string]any{
 			"kind": "track", "status": "started", "sessionId": curSession,
 			"peerId": "4f0c0c9e-1a4b-4b2c-9d1e-0000000002a1", "trackId": "3c1e5e95-fdd1-49ba-bb08-000000000002",

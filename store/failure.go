@@ -8,7 +8,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// Failures, calls/{a}/failures/{eventId} (SPEC §2): peer.join.failure,
+// Failures, calls/{a}/failures/{eventId} (docs/data-model.md): peer.join.failure,
 // peer.leave.failure, room.end.failure and role.change.failure, one
 // document per event. They used to be a map on the call document, which
 // grew with every failure until the call document passed 1 MiB and every

@@ -9,7 +9,7 @@ import (
 	"cloud.google.com/go/firestore"
 )
 
-// maxEventIDBytes bounds every id taken from an event (SPEC §4): well
+// maxEventIDBytes bounds every id taken from an event (docs/webhook.md): well
 // inside Firestore's 1,500-byte limits once prefixed ("browser-<beamId>")
 // or nested in a field path ("peers.<peerId>.joinedAt").
 const maxEventIDBytes = 256

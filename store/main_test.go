@@ -88,7 +88,7 @@ func apply(tb testing.TB, s *Store, raw []byte) ApplyResult {
 	return res
 }
 
-// volatile are the fields allowed to differ between two orders (SPEC §4).
+// volatile are the fields allowed to differ between two orders (docs/webhook.md).
 var volatile = []string{"updatedAt", "createdAt", "receivedAt"}
 
 // dump reads calls/{appt} and its subcollections into one comparable map,

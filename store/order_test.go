@@ -157,7 +157,7 @@ func checkHistoryShape(t *testing.T, d map[string]any) {
 		t.Errorf("doctor's role = %v, want host (the latest role_changed_at, stamped earlier)", doc["role"])
 	}
 	recs := d[colRecordings].(map[string]any)
-	// A track's start names no recording_id, its success does: SPEC §2
+	// A track's start names no recording_id, its success does: docs/data-model.md
 	// keys them track-<track_id> and track-<recording_id>.
 	if len(recs) != 20 {
 		t.Errorf("%d recordings, want 20 (sfu, browser ok and failed, hls ok and failed, track started, track success, track started-then-failed, two streams, per session): %v", len(recs), recs)

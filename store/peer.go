@@ -6,7 +6,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// Per-peer attendance, calls/{a}/sessions/{s}.peers.{peerId} (SPEC §2).
+// Per-peer attendance, calls/{a}/sessions/{s}.peers.{peerId} (docs/data-model.md).
 //
 // Merge rule of each field:
 //   - userId, userName: every event of the peer carries the same values;

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestPeerMergeRules pins the peer rules of SPEC §2 that a mutation run
+// TestPeerMergeRules pins the peer rules of docs/data-model.md that a mutation run
 // (issue 15) showed no other test would catch, each in both orders of its
 // events: the earliest joinedAt wins, whichever event carries it (flip
 // earlier() in peerRead to later() and this fails); role_changed_at orders

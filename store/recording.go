@@ -7,7 +7,7 @@ import (
 )
 
 // Recordings, calls/{a}/recordings/{recordingId}, and transcripts,
-// calls/{a}/transcripts/{transcriptionId} (SPEC §2). A recording's id joins
+// calls/{a}/transcripts/{transcriptionId} (docs/data-model.md). A recording's id joins
 // its kind and 100ms's id for it (sfu-<sessionId>, browser-<beamId>,
 // hls-<beamId>, track-<recording_id or track_id>, stream-<recording_id>), so
 // that the start, success and failure of one recording meet in one

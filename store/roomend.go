@@ -3,7 +3,7 @@ package store
 import "github.com/telemed/videocalls/hms"
 
 // roomEndPlan is the blind merge of room.end.success into its session's
-// roomEnd (SPEC §2): reason, source, userId, lockRoom, and at (the event
+// roomEnd (docs/data-model.md): reason, source, userId, lockRoom, and at (the event
 // time). 100ms ends a session's room once, so that event is its only writer.
 func (s *Store) roomEndPlan(ev *hms.Event, appt string, d *hms.RoomEnd) plan {
 	if ev.SessionID == "" {

@@ -11,7 +11,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// The reference samples (SPEC §7: hms/testdata/events/distinct, one per
+// The reference samples (docs/webhook.md, Test fixtures: hms/testdata/events/distinct, one per
 // event type of reference/100ms-webhook-events.txt, with distinct ids) all
 // belong to one room and one session.
 const (
@@ -29,7 +29,7 @@ func loadSamples(t *testing.T) [][]byte {
 	t.Helper()
 	files, err := filepath.Glob("../hms/testdata/events/distinct/*.json")
 	if err != nil || len(files) != 18 {
-		t.Fatalf("%d samples (%v), want one per event type of SPEC §4", len(files), err)
+		t.Fatalf("%d samples (%v), want one per event type of docs/webhook.md", len(files), err)
 	}
 	out := make([][]byte, len(files))
 	for i, f := range files {
@@ -53,7 +53,7 @@ func ts(t *testing.T, s string) time.Time {
 
 // TestApplyReferenceSamples applies every reference sample to a seeded
 // appointment, in file-name order and in the reverse order, and checks
-// every SPEC §2 document field by field.
+// every docs/data-model.md document field by field.
 func TestApplyReferenceSamples(t *testing.T) {
 	samples := loadSamples(t)
 	reversed := slices.Clone(samples)
@@ -146,7 +146,7 @@ func checkSampleCall(t *testing.T, s *Store) {
 }
 
 // checkSampleFailures checks calls/{a}/failures: one document per failure
-// event, none on the call document (SPEC §2, revision 3).
+// event, none on the call document (docs/data-model.md, revision 3).
 func checkSampleFailures(t *testing.T, s *Store) {
 	t.Helper()
 	docs, err := s.callRef(sampleAppt).Collection(colFailures).Documents(ctxT(t)).GetAll()
@@ -256,7 +256,7 @@ func checkSampleRecordings(t *testing.T, s *Store) {
 			"stoppedAt":   ts(t, "2021-11-30T12:59:56.778Z"),
 			"createdAt":   ts(t, "2021-11-30T12:59:57.672493658Z"),
 			// The sample beam.failure does not say recording_enabled:
-			// no failed recording (SPEC §2), so no error here.
+			// no failed recording (docs/data-model.md), so no error here.
 		},
 		"hls-" + sampleHLS: map[string]any{
 			"kind":        "hls",

@@ -4,7 +4,7 @@ import "sync"
 
 // seenEventsBytesPerGeneration bounds the memory of seenEvents by the bytes
 // of what it keeps, not the number of ids: an event id may be 256 bytes
-// (SPEC §4) and its appointment id up to 1,500. Two generations of this
+// (docs/webhook.md) and its appointment id up to 1,500. Two generations of this
 // many bytes of keys and values, plus Go's map overhead (under 100 bytes an
 // entry), stay near 4 MiB of a 128 MiB instance: about 16,000 typical
 // events (a 36-byte id and a 20-byte appointment), which outlives every

@@ -9,7 +9,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// Call and session status values (SPEC §2).
+// Call and session status values (docs/data-model.md).
 const (
 	statusIdle   = "idle"
 	statusLive   = "live"

@@ -1,6 +1,6 @@
 // Package store keeps the video calls' state in Firestore: appointments
 // (read only), the 100ms room of each appointment, and the call, session
-// and recording documents that 100ms webhook events build up (SPEC §2).
+// and recording documents that 100ms webhook events build up (docs/data-model.md).
 // It knows nothing of HTTP.
 package store
 
@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Collection names, as the mobile app reads them (SPEC §2).
+// Collection names, as the mobile app reads them (docs/data-model.md).
 const (
 	colAppointments = "appointments"
 	colCalls        = "calls"

@@ -8,7 +8,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// Streams, calls/{a}.streams.{beamId} (SPEC §2), from beam.* (kind "beam":
+// Streams, calls/{a}.streams.{beamId} (docs/data-model.md), from beam.* (kind "beam":
 // RTMP and browser recording) and hls.* (kind "hls") events. All are blind
 // writes. Merge rule of each field:
 //   - kind, sessionId: the same in every event of the stream.
@@ -84,7 +84,7 @@ func (s *Store) streamPlan(ev *hms.Event, appt string) plan {
 	if recKind != "" {
 		// beam.failure and hls.failure cannot say whether the failed job
 		// was recording or streaming: a failed recording too, when the
-		// job was recording at all (SPEC §2). The stream's failure is of
+		// job was recording at all (docs/data-model.md). The stream's failure is of
 		// the top rank, so p is blind merges only.
 		rec := map[string]any{"kind": recKind}
 		setStr(rec, "sessionId", f.sid)

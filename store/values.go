@@ -10,7 +10,7 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// setStr sets a string field only when known: SPEC §2 wants unknown fields
+// setStr sets a string field only when known: docs/data-model.md wants unknown fields
 // absent, not empty.
 func setStr(m map[string]any, k, v string) {
 	if v != "" {
@@ -18,7 +18,7 @@ func setStr(m map[string]any, k, v string) {
 	}
 }
 
-// Free text and links copied from events are bounded (SPEC §2), so that no
+// Free text and links copied from events are bounded (docs/data-model.md), so that no
 // event can grow a document towards Firestore's 1 MiB limit; the raw event
 // keeps them whole.
 const (

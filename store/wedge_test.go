@@ -216,7 +216,7 @@ func TestRefusedWriteStoredRawOnly(t *testing.T) {
 	}
 }
 
-// TestCallTakesEventsAfterManyJoinsAndFailures is SPEC §4's bound: one call
+// TestCallTakesEventsAfterManyJoinsAndFailures is docs/webhook.md's bound: one call
 // whose sessions saw 5,000 peer joins and 5,000 failures still goes live
 // and ended on the next events, and its document stays small (failures have
 // documents of their own; issue 11 filled the call document with 21 large

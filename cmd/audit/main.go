@@ -1,4 +1,4 @@
-// Command audit prints the audit trail (SPEC §14: auditLog, one entry per
+// Command audit prints the audit trail (docs/security.md: auditLog, one entry per
 // callable request that names an appointment, and per system action) in
 // time order, as aligned text or as CSV. scripts/audit runs it after
 // loading .env.
@@ -37,7 +37,7 @@ import (
 
 const usage = `usage: scripts/audit [--appointment ID] [--uid UID] [--since T] [--until T] [--csv] [--project ID]
 
-Prints the audit trail (auditLog, SPEC §14) in time order: one aligned line
+Prints the audit trail (auditLog, docs/security.md) in time order: one aligned line
 per entry, or CSV (RFC 4180, with a header row) with --csv. Filters combine:
 --appointment and --uid keep that appointment's or that user's entries
 ("system" is the functions' own actions); --since T keeps entries at or

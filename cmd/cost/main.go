@@ -301,7 +301,7 @@ func (c *consultation) fakeWebhooks(ctx context.Context) error {
 	})
 }
 
-// play is one consultation, as SPEC §16 lists it.
+// play is one consultation, as docs/performance.md lists it.
 func (c *consultation) play(ctx context.Context, appt string) error {
 	now := time.Now().UTC()
 	if _, err := c.fs.Collection("appointments").Doc(appt).Set(ctx, map[string]any{

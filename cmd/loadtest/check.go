@@ -184,7 +184,7 @@ func countOf(v any) int {
 }
 
 // volatile are the fields two orders of the same events may leave
-// different (SPEC §4): server times. A recording's createdAt is the
+// different (docs/webhook.md): server times. A recording's createdAt is the
 // event's, so it is compared; the call's is the room's creation time.
 var volatile = []string{"updatedAt", "receivedAt"}
 

@@ -122,7 +122,7 @@ var errStop = errors.New("stop")
 // session.close fails fast and changes nothing. With rooms, GET
 // .../sessions/{id} answers each generated session as 100ms knows it (every
 // peer, with its join and leave times), so that the reconciliation of
-// SPEC §4 can repair attendance whose events were lost, and hmsSweep can
+// docs/webhook.md can repair attendance whose events were lost, and hmsSweep can
 // ask which sessions are over (GET /sessions?room_id=&active=). The server's
 // HMS_SECRET is not shared with this tool, so the fake checks the
 // management tokens' claims but not their signature.

@@ -328,7 +328,7 @@ func appView(ctx context.Context, db *firestore.Client, appt, doctorUID string) 
 }
 
 // post sends one webhook body with the header secret, and the signature
-// when a signing secret is configured (SPEC §4).
+// when a signing secret is configured (docs/webhook.md).
 func post(client *http.Client, url, header, secret, signing string, body []byte) (int, string, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package fake100ms is a fake of 100ms's REST API for tests and the load
-// tools, following 100ms's current documentation (SPEC §6,
+// tools, following 100ms's current documentation (docs/100ms.md,
 // reference/100ms-current): rooms, end-room, sessions, the peers of an
 // active room and their roles, room recordings (composite, with transcript
 // and summary), recording assets and presigned URLs, the webhooks 100ms
