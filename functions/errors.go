@@ -34,15 +34,33 @@ func callErrorOf(err error) *callError {
 	}
 }
 
-// webhookErrorOf maps an error of storing a webhook event to the answer
-// 100ms acts on: 400 for an event no delivery could ever store (a retry
-// would be in vain), 503 for everything else, so that 100ms delivers it
-// again (the write is idempotent). An event whose changes alone cannot be
-// written is not an error: the store keeps it raw and the answer is 200.
+// webhookErrorOf maps every refusal of hmssWebhook to the answer 100ms
+// acts on, the one table of docs/webhook.md: the checks before parsing
+// (405, 500 for settings, 401, 413, 400), a malformed event and one no
+// delivery could ever store (400: a retry would be in vain), and everything
+// else 503, so that 100ms delivers it again (the write is idempotent). An
+// event whose changes alone cannot be written is not an error: the store
+// keeps it raw and the answer is 200.
 func webhookErrorOf(err error, eventID string) (int, webhookAnswer) {
+	refused := func(code int, msg string) (int, webhookAnswer) {
+		return code, webhookAnswer{Status: "refused", EventID: capLog(eventID, maxLoggedID), Error: msg}
+	}
+	var settings *settingsError
 	switch {
-	case errors.Is(err, store.ErrUnstorableEvent):
-		return http.StatusBadRequest, webhookAnswer{Status: "refused", EventID: capLog(eventID, maxLoggedID), Error: err.Error()}
+	case errors.Is(err, errWebhookMethod):
+		return refused(http.StatusMethodNotAllowed, errWebhookMethod.Error())
+	case errors.As(err, &settings):
+		return http.StatusInternalServerError, webhookAnswer{Status: "misconfigured", Error: settings.Error()}
+	case errors.Is(err, errWebhookSecret):
+		return refused(http.StatusUnauthorized, errWebhookSecret.Error())
+	case errors.Is(err, errWebhookSignature):
+		return refused(http.StatusUnauthorized, errWebhookSignature.Error())
+	case errors.Is(err, errWebhookTooLarge):
+		return refused(http.StatusRequestEntityTooLarge, errWebhookTooLarge.Error())
+	case errors.Is(err, errWebhookUnreadable):
+		return refused(http.StatusBadRequest, errWebhookUnreadable.Error())
+	case errors.Is(err, hms.ErrMalformedEvent), errors.Is(err, store.ErrUnstorableEvent):
+		return refused(http.StatusBadRequest, err.Error())
 	default:
 		return http.StatusServiceUnavailable, webhookAnswer{Status: "retry", EventID: capLog(eventID, maxLoggedID), Error: "storage unavailable"}
 	}

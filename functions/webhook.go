@@ -39,45 +39,34 @@ func (a *app) webhookHandler() http.HandlerFunc {
 	})
 }
 
+// The webhook's refusals before anything is stored, which webhookErrorOf
+// turns into answers; the checks below return them and nothing else.
+var (
+	errWebhookMethod     = errors.New("method must be POST")
+	errWebhookSecret     = errors.New("missing or wrong webhook secret")
+	errWebhookTooLarge   = fmt.Errorf("body is larger than %d bytes", maxWebhookBody)
+	errWebhookUnreadable = errors.New("body could not be read")
+	errWebhookSignature  = errors.New("missing or wrong webhook signature")
+)
+
 // receiveEvent checks, in this order and before anything is parsed or
 // stored: method, secret header (when configured), size, signature (when
 // configured); then it parses and stores the event in one atomic write,
-// and only then answers 200 (docs/webhook.md).
+// and only then answers 200 (docs/webhook.md). Every refusal is answered
+// by webhookErrorOf.
 func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, webhookAnswer) {
-	if r.Method != http.MethodPost {
+	raw, err := a.verifiedBody(w, r)
+	if errors.Is(err, errWebhookMethod) {
 		w.Header().Set("Allow", http.MethodPost)
-		return http.StatusMethodNotAllowed, webhookAnswer{Status: "refused", Error: "method must be POST"}
 	}
-	if err := a.webhookSettingsErr; err != nil {
-		noteError(ctx, err)
-		return http.StatusInternalServerError, webhookAnswer{Status: "misconfigured", Error: err.Error()}
-	}
-	// The answer never names the header: a prober learns nothing of the
-	// configuration from it.
-	if a.cfg.webhookSecrets.Len() > 0 && !a.cfg.webhookSecrets.Match(r.Header.Get(a.cfg.webhookHeader)) {
-		return http.StatusUnauthorized, webhookAnswer{Status: "refused", Error: "missing or wrong webhook secret"}
-	}
-	if r.ContentLength > maxWebhookBody {
-		return http.StatusRequestEntityTooLarge, webhookAnswer{Status: "refused", Error: fmt.Sprintf("body is larger than %d bytes", maxWebhookBody)}
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, webhookAnswer{Status: "refused", Error: fmt.Sprintf("body is larger than %d bytes", maxWebhookBody)}
-		}
 		noteError(ctx, err)
-		return http.StatusBadRequest, webhookAnswer{Status: "refused", Error: "body could not be read"}
+		return webhookErrorOf(err, "")
 	}
-
-	if len(a.cfg.signingSecrets) > 0 && !hms.ValidSignature(raw, r.Header.Get(hms.SignatureHeader), a.cfg.signingSecrets) {
-		return http.StatusUnauthorized, webhookAnswer{Status: "refused", Error: "missing or wrong webhook signature"}
-	}
-
 	ev, err := hms.ParseEvent(raw)
 	if err != nil {
 		noteError(ctx, err)
-		return http.StatusBadRequest, webhookAnswer{Status: "refused", Error: err.Error()}
+		return webhookErrorOf(err, "")
 	}
 	annotate(ctx, slog.String("eventId", capLog(ev.ID, maxLoggedID)), slog.String("eventType", capLog(string(ev.Type), maxLoggedID)),
 		slog.String("roomId", capLog(ev.RoomID, maxLoggedID)), slog.String("sessionId", capLog(ev.SessionID, maxLoggedID)))
@@ -120,6 +109,39 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}
 	}
 	return http.StatusOK, webhookAnswer{Status: "stored", EventID: ev.ID}
+}
+
+// verifiedBody is the raw body of a delivery that passed the checks that
+// come before parsing, in their order, or the first check's sentinel (or
+// the settings' error): the only place that decides whether a delivery is
+// authentic, as livekit's webhook.Receive does.
+func (a *app) verifiedBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Method != http.MethodPost {
+		return nil, errWebhookMethod
+	}
+	if err := a.webhookSettingsErr; err != nil {
+		return nil, err
+	}
+	// The answer never names the header: a prober learns nothing of the
+	// configuration from it.
+	if a.cfg.webhookSecrets.Len() > 0 && !a.cfg.webhookSecrets.Match(r.Header.Get(a.cfg.webhookHeader)) {
+		return nil, errWebhookSecret
+	}
+	if r.ContentLength > maxWebhookBody {
+		return nil, errWebhookTooLarge
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errWebhookTooLarge
+		}
+		return nil, fmt.Errorf("%w: %v", errWebhookUnreadable, err)
+	}
+	if len(a.cfg.signingSecrets) > 0 && !hms.ValidSignature(raw, r.Header.Get(hms.SignatureHeader), a.cfg.signingSecrets) {
+		return nil, errWebhookSignature
+	}
+	return raw, nil
 }
 
 // reconcile fills in attendance that lost peer events left out, from 100ms's
