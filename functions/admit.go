@@ -17,12 +17,6 @@ type admitRequest struct {
 	UID           string `json:"uid"`
 }
 
-// Reasons of hmsAdmit's own refusals.
-const (
-	reasonNoWaitingRoom = "NO_WAITING_ROOM"
-	reasonNotAdmittable = "NOT_ADMITTABLE"
-)
-
 func (a *app) admitHandler() http.HandlerFunc {
 	return a.callable("hmsAdmit", "admit", a.cfg.check("hmsAdmit"), a.admit)
 }

@@ -78,6 +78,15 @@ const (
 	reasonRoomTaken           = "ROOM_TAKEN"
 	reasonInternal            = "INTERNAL"
 	reasonAuditUnavailable    = "AUDIT_UNAVAILABLE"
+	// Each callable's own refusals of its input or state.
+	reasonNoRecordingID   = "MISSING_RECORDING_ID" // hmsRecordingUrl
+	reasonBadFile         = "BAD_FILE"             // hmsRecordingUrl
+	reasonNoWaitingRoom   = "NO_WAITING_ROOM"      // hmsAdmit
+	reasonNotAdmittable   = "NOT_ADMITTABLE"       // hmsAdmit
+	reasonNoConsentValue  = "MISSING_RECORDING"    // hmsConsent
+	reasonBadAction       = "BAD_ACTION"           // hmsRecording
+	reasonConsentMissing  = "CONSENT_MISSING"      // hmsRecording
+	reasonConsentRequired = "CONSENT_REQUIRED"     // hmsToken, while a recording runs
 )
 
 // callError is an error with the callable status, the reason and message

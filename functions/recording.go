@@ -27,14 +27,6 @@ type recordingRequest struct {
 	Action        string `json:"action"`
 }
 
-// Reasons of the consent and recording callables.
-const (
-	reasonNoConsentValue  = "MISSING_RECORDING"
-	reasonBadAction       = "BAD_ACTION"
-	reasonConsentMissing  = "CONSENT_MISSING"
-	reasonConsentRequired = "CONSENT_REQUIRED"
-)
-
 // stoppedByConsent is recordingControl.stoppedBy when a withdrawal stopped it.
 const stoppedByConsent = "consent"
 

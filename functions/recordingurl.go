@@ -21,12 +21,6 @@ type recordingURLRequest struct {
 	File          string `json:"file"`
 }
 
-// Reasons of hmsRecordingUrl's own refusals of its input.
-const (
-	reasonNoRecordingID = "MISSING_RECORDING_ID"
-	reasonBadFile       = "BAD_FILE"
-)
-
 // recordingURLValidity is how long a link handed out stays usable: long
 // enough to watch a consultation to its end (a presigned URL is checked on
 // each range request of a player), short enough that a link that leaks
