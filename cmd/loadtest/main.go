@@ -68,6 +68,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/telemed/videocalls/internal/delayproxy"
 	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/procstat"
 	"github.com/telemed/videocalls/internal/sessiongen"
@@ -249,13 +250,13 @@ func run(ctx context.Context, o *options, out io.Writer) (bool, error) {
 		header = "X-Webhook-Secret"
 	}
 	rep := &report{opts: o, load0: procstat.LoadAvg()}
-	var prox *proxy
+	var prox *delayproxy.Proxy
 	if o.proxyAddr != "" {
 		var err error
-		if prox, err = startProxy(o.proxyAddr, emu); err != nil {
+		if prox, err = delayproxy.Listen(o.proxyAddr, emu, 0); err != nil {
 			return false, err
 		}
-		defer prox.down()
+		defer prox.Close()
 	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/telemed/videocalls/internal/delayproxy"
 	"github.com/telemed/videocalls/internal/sessiongen"
 )
 
@@ -218,7 +219,7 @@ func (s *sender) post(ctx context.Context, body []byte) (int, string) {
 type outage struct {
 	kind          string
 	pid           int
-	proxy         *proxy
+	proxy         *delayproxy.Proxy
 	after, length time.Duration
 	start, end    time.Duration // since the load began; 0 when it did not happen
 }
@@ -246,7 +247,7 @@ func (p *outage) run(ctx context.Context) {
 	case <-time.After(p.after):
 	}
 	if p.kind == outageRefuse {
-		p.proxy.down()
+		p.proxy.Down()
 	} else if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
 		fmt.Printf("outage: cannot pause pid %d: %v\n", p.pid, err)
 		return
@@ -257,7 +258,7 @@ func (p *outage) run(ctx context.Context) {
 	case <-time.After(p.length):
 	}
 	if p.kind == outageRefuse {
-		if err := p.proxy.up(); err != nil {
+		if err := p.proxy.Up(); err != nil {
 			fmt.Printf("outage: %v\n", err)
 		}
 	} else if err := syscall.Kill(p.pid, syscall.SIGCONT); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/sessiongen"
+	"github.com/telemed/videocalls/internal/sweepanswer"
 )
 
 // hmsHistory keeps the fake 100ms's view of the load as 100ms's would be:
@@ -146,21 +147,8 @@ func replayBody(body []byte) []byte {
 	return append([]byte(`{"is_replay":true,`), body[i+1:]...)
 }
 
-// sweepSummary is hmsSweep's answer (functions/sweep.go).
-type sweepSummary struct {
-	Checked          int    `json:"checked"`
-	Closed           int    `json:"closed"`
-	StillLive        int    `json:"stillLive"`
-	Unknown          int    `json:"unknown"`
-	Errors           int    `json:"errors"`
-	Truncated        bool   `json:"truncated"`
-	ReplayFrom       string `json:"replayFrom"`
-	ReplayTo         string `json:"replayTo"`
-	FailedDeliveries int    `json:"failedDeliveries"`
-	ReplaysRequested int    `json:"replaysRequested"`
-	ReplayError      string `json:"replayError"`
-	TimedOut         bool   `json:"timedOut"`
-}
+// sweepSummary is hmsSweep's answer, the function's own type.
+type sweepSummary = sweepanswer.Summary
 
 // sweepRun is one hmsSweep run as seen from here.
 type sweepRun struct {

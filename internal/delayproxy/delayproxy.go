@@ -61,6 +61,7 @@ func (c Call) Done() bool { return !c.End.IsZero() }
 // the delay of its RTT, and records their calls. Its methods are safe for
 // concurrent use.
 type Proxy struct {
+	addr     string // where it listens, kept for Up after Down
 	ln       net.Listener
 	upstream string
 	oneWay   time.Duration
@@ -85,9 +86,9 @@ func Listen(addr, upstream string, rtt time.Duration) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delayproxy: listen on %s: %w", addr, err)
 	}
-	p := &Proxy{ln: ln, upstream: upstream, oneWay: rtt / 2, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{addr: ln.Addr().String(), ln: ln, upstream: upstream, oneWay: rtt / 2, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(ln)
 	return p, nil
 }
 
@@ -115,7 +116,41 @@ func (p *Proxy) addData(c *Call, b []byte, answer bool) {
 }
 
 // Addr is the host:port clients connect to.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.addr }
+
+// Down makes the server unreachable, as a killed server is for its
+// clients: every open connection is cut and new ones are refused, until
+// Up. (Killing an emulator would lose every document it holds in memory,
+// which real Firestore never does when it cannot be reached.)
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Up listens again on the same address (just released by Down, so free
+// unless another program took it meanwhile).
+func (p *Proxy) Up() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil || p.closed {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("delayproxy: listen again on %s: %w", p.addr, err)
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.accept(ln)
+	return nil
+}
 
 // RTT is the round-trip time the proxy adds.
 func (p *Proxy) RTT() time.Duration { return 2 * p.oneWay }
@@ -128,8 +163,12 @@ func (p *Proxy) Close() error {
 	for c := range p.conns {
 		c.Close()
 	}
+	var err error
+	if p.ln != nil {
+		err = p.ln.Close()
+		p.ln = nil
+	}
 	p.mu.Unlock()
-	err := p.ln.Close()
 	p.wg.Wait()
 	return err
 }
@@ -185,15 +224,15 @@ func Levels(calls []Call) []int {
 	return level
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		p.mu.Lock()
-		if p.closed {
+		if p.closed || p.ln != ln {
 			p.mu.Unlock()
 			c.Close()
 			return
@@ -221,7 +260,7 @@ func (p *Proxy) serve(client net.Conn, id int, opened time.Time) {
 		return // the client sees its connection closed, as with a refused one
 	}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.ln == nil {
 		p.mu.Unlock()
 		server.Close()
 		return

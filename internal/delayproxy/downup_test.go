@@ -1,4 +1,4 @@
-package main
+package delayproxy
 
 import (
 	"bufio"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// TestProxyDownAndUp: the proxy forwards both ways; down cuts an open
-// connection and refuses new ones, as a killed server would; up serves
-// again on the same address.
+// TestProxyDownAndUp: the proxy forwards both ways; Down cuts an open
+// connection and refuses new ones, as a killed server would; Up serves
+// again on the same address (the load test's Firestore outage).
 func TestProxyDownAndUp(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,17 +26,12 @@ func TestProxyDownAndUp(t *testing.T) {
 			go func() { _, _ = io.Copy(c, c); c.Close() }()
 		}
 	}()
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := Listen("127.0.0.1:0", echo.Addr().String(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := free.Addr().String()
-	free.Close()
-	p, err := startProxy(addr, echo.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.down()
+	defer p.Close()
+	addr := p.Addr()
 
 	roundTrip := func(c net.Conn, msg string) error {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -58,7 +53,7 @@ func TestProxyDownAndUp(t *testing.T) {
 		t.Fatalf("before the outage: %v", err)
 	}
 
-	p.down()
+	p.Down()
 	if err := roundTrip(open, "during"); err == nil {
 		t.Error("a connection opened before the outage still works during it")
 	}
@@ -67,7 +62,7 @@ func TestProxyDownAndUp(t *testing.T) {
 		t.Error("a new connection was accepted during the outage")
 	}
 
-	if err := p.up(); err != nil {
+	if err := p.Up(); err != nil {
 		t.Fatal(err)
 	}
 	again, err := net.Dial("tcp", addr)
