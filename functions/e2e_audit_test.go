@@ -141,6 +141,30 @@ func TestE2EAuditTrail(t *testing.T) {
 	_, _, e = h.auditStep(t, "no recording id", "hmsRecordingUrl", doctor, tok(appt), 1)
 	wantEntry(t, "no recording id", e, map[string]any{"outcome": "refused", "reason": reasonNoRecordingID})
 
+	// The visit's callables: admit (no waiting room here), consent,
+	// recording, each granted or refused once.
+	_, _, e = h.auditStep(t, "admit, no waiting room", "hmsAdmit", doctor, tok(appt), 1)
+	wantEntry(t, "admit, no waiting room", e, map[string]any{"action": "admit", "outcome": "refused", "reason": reasonNoWaitingRoom})
+	_, _, e = h.auditStep(t, "client admits", "hmsAdmit", client, tok(appt), 1)
+	wantEntry(t, "client admits", e, map[string]any{"action": "admit", "outcome": "refused", "reason": reasonHostOnly, "role": "client"})
+	_, _, e = h.auditStep(t, "consent", "hmsConsent", client, map[string]any{"appointmentId": appt, "recording": true}, 1)
+	wantEntry(t, "consent", e, map[string]any{"action": "consent", "outcome": "granted", "role": "client"})
+	if d, _ := e["details"].(map[string]any); d["recording"] != true {
+		t.Errorf("consent details %v", e["details"])
+	}
+	_, _, e = h.auditStep(t, "consent without a value", "hmsConsent", stranger, tok(appt), 1)
+	wantEntry(t, "consent without a value", e, map[string]any{"outcome": "refused", "reason": reasonNoConsentValue})
+	_, _, e = h.auditStep(t, "stranger consents", "hmsConsent", stranger, map[string]any{"appointmentId": appt, "recording": true}, 1)
+	wantEntry(t, "stranger consents", e, map[string]any{"outcome": "refused", "reason": reasonNotParticipant, "role": "none"})
+	_, _, e = h.auditStep(t, "recording, not live", "hmsRecording", doctor, map[string]any{"appointmentId": appt, "action": "start"}, 1)
+	wantEntry(t, "recording, not live", e, map[string]any{"action": "recording.start", "outcome": "refused", "reason": reasonNotLive})
+	_, _, e = h.auditStep(t, "client records", "hmsRecording", client, map[string]any{"appointmentId": appt, "action": "start"}, 1)
+	wantEntry(t, "client records", e, map[string]any{"action": "recording.start", "outcome": "refused", "reason": reasonHostOnly})
+	_, _, e = h.auditStep(t, "stop", "hmsRecording", doctor, map[string]any{"appointmentId": appt, "action": "stop"}, 1)
+	wantEntry(t, "stop", e, map[string]any{"action": "recording.stop", "outcome": "granted", "role": "doctor"})
+	_, _, e = h.auditStep(t, "bad action", "hmsRecording", doctor, map[string]any{"appointmentId": appt, "action": "pause"}, 1)
+	wantEntry(t, "bad action", e, map[string]any{"outcome": "refused", "reason": reasonBadAction})
+
 	// A revoked sign-in is not anyone: no entry (the request log has it).
 	revoked := h.e.signUp(t, "revoked")
 	emulatortest.RevokeTokens(t, h.e.auth, h.e.project, revoked.uid)
