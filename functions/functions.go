@@ -70,15 +70,8 @@ type app struct {
 // defaultAuthTimeout is the ID-token check's own deadline (docs/callables.md).
 const defaultAuthTimeout = 8 * time.Second
 
-// newApp reads settings through getenv, where an empty value counts as
-// absent; newAppLookup is the form that tells blank from absent.
-func newApp(getenv func(string) string, logger *slog.Logger) *app {
-	return newAppLookup(func(k string) (string, bool) {
-		v := getenv(k)
-		return v, v != ""
-	}, logger)
-}
-
+// newAppLookup reads settings through lookup, which tells a variable
+// present but blank from one absent (os.LookupEnv).
 func newAppLookup(lookup func(string) (string, bool), logger *slog.Logger) *app {
 	cfg := loadConfig(lookup)
 	return &app{
