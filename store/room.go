@@ -56,100 +56,129 @@ func (s *Store) RecordRoom(ctx context.Context, appt Appointment, created Room, 
 	if !validID(created.ID) {
 		return Room{}, wrapf(fmt.Errorf("unusable room id %q", created.ID), "record room for appointment %s", appt.ID)
 	}
-	callRef, roomRef := s.callRef(appt.ID), s.roomRef(created.ID)
-	callDoc := func(withStatus bool) map[string]any {
-		call := map[string]any{
-			"appointmentId": appt.ID,
-			"doctorId":      appt.DoctorID,
-			"clientId":      appt.ClientID,
-			"roomId":        created.ID,
-			"roomName":      created.Name,
-			"templateId":    created.TemplateID,
-			"createdAt":     firestore.ServerTimestamp,
-			"updatedAt":     firestore.ServerTimestamp,
-		}
-		if withStatus {
-			call["status"] = statusIdle
-			call["sessionCount"] = 0
-		}
-		dropEmpty(call, "roomName", "templateId")
-		return call
+	rec := roomRecord{appt: appt, room: created, audit: audit}
+	switch done, err := s.recordFirst(ctx, rec); {
+	case err != nil:
+		return Room{}, err
+	case done:
+		s.rooms.Store(created.ID, appt.ID)
+		return created, nil
 	}
-	roomDoc := map[string]any{
-		"appointmentId": appt.ID,
-		"roomName":      created.Name,
-		"createdAt":     firestore.ServerTimestamp,
+	got, err := s.recordAfterRace(ctx, rec)
+	if err != nil {
+		return Room{}, err
 	}
-	dropEmpty(roomDoc, "roomName")
+	if got == created {
+		s.rooms.Store(created.ID, appt.ID)
+	}
+	return got, nil
+}
 
-	// The usual case, no room recorded yet: one commit that creates both
-	// documents, and fails if either exists (a racing caller recorded
-	// first). A transaction would cost two more round trips and locks.
+// roomRecord is what RecordRoom writes: the call document, the room's
+// hmsRooms document, the call's bookkeeping participants, and the audit
+// entry when there is one.
+type roomRecord struct {
+	appt  Appointment
+	room  Room
+	audit *Audit
+}
+
+func (r roomRecord) callDoc(withStatus bool) map[string]any {
+	call := map[string]any{
+		"appointmentId": r.appt.ID,
+		"doctorId":      r.appt.DoctorID,
+		"clientId":      r.appt.ClientID,
+		"roomId":        r.room.ID,
+		"roomName":      r.room.Name,
+		"templateId":    r.room.TemplateID,
+		"createdAt":     firestore.ServerTimestamp,
+		"updatedAt":     firestore.ServerTimestamp,
+	}
+	if withStatus {
+		call["status"] = statusIdle
+		call["sessionCount"] = 0
+	}
+	dropEmpty(call, "roomName", "templateId")
+	return call
+}
+
+func (r roomRecord) roomDoc() map[string]any {
+	doc := map[string]any{"appointmentId": r.appt.ID, "roomName": r.room.Name, "createdAt": firestore.ServerTimestamp}
+	dropEmpty(doc, "roomName")
+	return doc
+}
+
+// recordFirst is the usual case, no room recorded yet: one commit that
+// creates the documents and fails if the call's or the room's exists (a
+// racing caller recorded first): done is false then. A transaction would
+// cost two more round trips and locks.
+func (s *Store) recordFirst(ctx context.Context, r roomRecord) (done bool, err error) {
 	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
-	b.Create(callRef, callDoc(true))
-	b.Create(roomRef, roomDoc)
-	b.Set(s.callBookRef(appt.ID), participantsBook(appt), firestore.MergeAll)
-	if audit != nil {
-		audit.RoomID = created.ID
-		w := s.auditWrite(audit)
+	b.Create(s.callRef(r.appt.ID), r.callDoc(true))
+	b.Create(s.roomRef(r.room.ID), r.roomDoc())
+	b.Set(s.callBookRef(r.appt.ID), participantsBook(r.appt), firestore.MergeAll)
+	if r.audit != nil {
+		r.audit.RoomID = r.room.ID
+		w := s.auditWrite(r.audit)
 		b.Create(w.ref, w.data)
 	}
 	switch _, err := b.Commit(ctx); status.Code(err) {
 	case codes.OK:
-		s.rooms.Store(created.ID, appt.ID)
-		return created, nil
+		return true, nil
 	case codes.AlreadyExists, codes.Aborted:
 		// Aborted: the commit waited too long on a racing caller's
-		// transaction lock; the transaction below settles it either way.
+		// transaction lock; recordAfterRace settles it either way.
+		return false, nil
 	default:
-		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
+		return false, wrapf(err, "record room %s for appointment %s", r.room.ID, r.appt.ID)
 	}
+}
 
-	// Someone was first: a transaction reads what is recorded and records
-	// this room only if there is still none. Racing callers in this
-	// instance take turns: on the same document, concurrent transactions
-	// wait on each other's locks until the server aborts one, which costs
-	// seconds on the emulator.
-	unlock, err := s.lock(ctx, colCalls+"/"+appt.ID)
+// recordAfterRace is the case where someone was first: a transaction
+// reads what is recorded and records this room only if there is still
+// none; else it returns the one recorded. Racing callers in this instance
+// take turns: on the same document, concurrent transactions wait on each
+// other's locks until the server aborts one, which costs seconds on the
+// emulator.
+func (s *Store) recordAfterRace(ctx context.Context, r roomRecord) (Room, error) {
+	unlock, err := s.lock(ctx, colCalls+"/"+r.appt.ID)
 	if err != nil {
-		return Room{}, wrapf(err, "record room for appointment %s", appt.ID)
+		return Room{}, wrapf(err, "record room for appointment %s", r.appt.ID)
 	}
 	defer unlock()
+	callRef, roomRef := s.callRef(r.appt.ID), s.roomRef(r.room.ID)
 	var got Room
 	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snaps, err := tx.GetAll([]*firestore.DocumentRef{callRef, roomRef})
 		if err != nil {
 			return err
 		}
-		if r, ok := roomOf(snaps[0]); ok {
-			got = r // another caller recorded first; never overwrite it
-			return s.createAuditIn(tx, audit, r)
+		if recorded, ok := roomOf(snaps[0]); ok {
+			got = recorded // another caller recorded first; never overwrite it
+			return s.createAuditIn(tx, r.audit, recorded)
 		}
 		if snaps[1].Exists() {
-			if owner, _ := snaps[1].Data()["appointmentId"].(string); owner != appt.ID {
-				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", ErrConflict, created.ID, owner)
+			if owner, _ := snaps[1].Data()["appointmentId"].(string); owner != r.appt.ID {
+				return fmt.Errorf("%w: 100ms room %s is recorded for appointment %q", ErrConflict, r.room.ID, owner)
 			}
 		}
-		got = created
-		// The call document may hold event state without a room (it never
-		// does, but merging costs nothing), so merge.
+		got = r.room
+		// The call document may hold state without a room (an admission
+		// or a consent given before anyone joined), so merge.
 		withStatus := !snaps[0].Exists() || snaps[0].Data()["status"] == nil
-		if err := tx.Set(callRef, callDoc(withStatus), firestore.MergeAll); err != nil {
+		if err := tx.Set(callRef, r.callDoc(withStatus), firestore.MergeAll); err != nil {
 			return err
 		}
-		if err := tx.Set(roomRef, roomDoc); err != nil {
+		if err := tx.Set(roomRef, r.roomDoc()); err != nil {
 			return err
 		}
-		if err := tx.Set(s.callBookRef(appt.ID), participantsBook(appt), firestore.MergeAll); err != nil {
+		if err := tx.Set(s.callBookRef(r.appt.ID), participantsBook(r.appt), firestore.MergeAll); err != nil {
 			return err
 		}
-		return s.createAuditIn(tx, audit, created)
+		return s.createAuditIn(tx, r.audit, r.room)
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
-		return Room{}, wrapf(err, "record room %s for appointment %s", created.ID, appt.ID)
-	}
-	if got == created {
-		s.rooms.Store(created.ID, appt.ID)
+		return Room{}, wrapf(err, "record room %s for appointment %s", r.room.ID, r.appt.ID)
 	}
 	return got, nil
 }
