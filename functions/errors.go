@@ -10,7 +10,8 @@ import (
 )
 
 // The one place where errors become answers: callErrorOf for the
-// callables (docs/callables.md), webhookErrorOf for hmssWebhook (docs/webhook.md). Below
+// callables (docs/callables.md), webhookErrorOf for hmssWebhook and
+// sweepErrorOf for hmsSweep (docs/webhook.md). Below
 // these, packages speak their own errors (hms's, store's); nothing above
 // the store knows Firestore's gRPC codes.
 
@@ -63,5 +64,24 @@ func webhookErrorOf(err error, eventID string) (int, webhookAnswer) {
 		return refused(http.StatusBadRequest, err.Error())
 	default:
 		return http.StatusServiceUnavailable, webhookAnswer{Status: "retry", EventID: capLog(eventID, maxLoggedID), Error: "storage unavailable"}
+	}
+}
+
+// errSweepMethod refuses anything but Cloud Scheduler's POST.
+var errSweepMethod = errors.New("hmsSweep takes POST")
+
+// sweepErrorOf maps what stops an hmsSweep run to its answer: 405 for
+// another method, 500 for settings, and 503 with what the run did see
+// (sum) when it could look at nothing, so that the scheduler's log shows
+// the failed run; the next run starts over.
+func sweepErrorOf(err error, sum sweepSummary) (int, map[string]any) {
+	var settings *settingsError
+	switch {
+	case errors.Is(err, errSweepMethod):
+		return http.StatusMethodNotAllowed, map[string]any{"error": errSweepMethod.Error()}
+	case errors.As(err, &settings):
+		return http.StatusInternalServerError, map[string]any{"error": "misconfigured: " + settings.Error()}
+	default:
+		return http.StatusServiceUnavailable, map[string]any{"error": "sweep failed; see the log", "summary": sum}
 	}
 }

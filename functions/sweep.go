@@ -66,12 +66,14 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 	return withRequestLog(a.logger, "hmsSweep", a.projectID, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "hmsSweep takes POST"})
+			code, body := sweepErrorOf(errSweepMethod, sweepSummary{})
+			writeJSON(w, code, body)
 			return
 		}
 		if settingsErr != nil {
 			noteError(r.Context(), settingsErr)
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "misconfigured: " + settingsErr.Error()})
+			code, body := sweepErrorOf(settingsErr, sweepSummary{})
+			writeJSON(w, code, body)
 			return
 		}
 		sum, err := a.sweep(r.Context(), lim)
@@ -84,7 +86,8 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 			// Nothing could be looked at: 503, so that the scheduler's log
 			// shows the failed run; the next run starts over.
 			noteError(r.Context(), err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "sweep failed; see the log", "summary": sum})
+			code, body := sweepErrorOf(err, sum)
+			writeJSON(w, code, body)
 			return
 		}
 		if sum.Errors > 0 || sum.ReplayError != "" || sum.TimedOut {
