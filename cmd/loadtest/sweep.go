@@ -17,7 +17,6 @@ import (
 
 	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/sessiongen"
-	"github.com/telemed/videocalls/internal/sweepanswer"
 )
 
 // hmsHistory keeps the fake 100ms's view of the load as 100ms's would be:
@@ -147,8 +146,23 @@ func replayBody(body []byte) []byte {
 	return append([]byte(`{"is_replay":true,`), body[i+1:]...)
 }
 
-// sweepSummary is hmsSweep's answer, the function's own type.
-type sweepSummary = sweepanswer.Summary
+// sweepSummary is the part of hmsSweep's answer (functions/sweep.go) this
+// tool reads, by the answer's JSON names; the rest is ignored, so the
+// function may add fields without this tool's knowledge.
+type sweepSummary struct {
+	Checked          int    `json:"checked"`
+	Closed           int    `json:"closed"`
+	StillLive        int    `json:"stillLive"`
+	Unknown          int    `json:"unknown"`
+	Errors           int    `json:"errors"`
+	Truncated        bool   `json:"truncated"`
+	ReplayFrom       string `json:"replayFrom"`
+	ReplayTo         string `json:"replayTo"`
+	FailedDeliveries int    `json:"failedDeliveries"`
+	ReplaysRequested int    `json:"replaysRequested"`
+	ReplayError      string `json:"replayError"`
+	TimedOut         bool   `json:"timedOut"`
+}
 
 // sweepRun is one hmsSweep run as seen from here.
 type sweepRun struct {
