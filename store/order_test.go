@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/telemed/videocalls/internal/sessiongen"
 )
 
 // TestApplyOrderIndependent applies generated histories in-order, then in
@@ -195,70 +196,24 @@ func checkHistoryShape(t *testing.T, d map[string]any) {
 	checkVisit(t, call, sessions)
 }
 
-// checkVisit recomputes calls.visit from the session documents' peers, by
-// another method than presence.go's: every instant at which anyone joined,
-// left or was admitted cuts time into segments, and each segment counts
-// for whoever was in (out of the waiting role) during it.
+// checkVisit recomputes calls.visit from the session documents' peers,
+// by another method than presence.go's (sessiongen.VisitFigures).
 func checkVisit(t *testing.T, call, sessions map[string]any) {
 	t.Helper()
-	type span struct {
-		user        string
-		from, admit time.Time // admit: end of the waiting, or zero
-		to          time.Time
-		waited      bool
-	}
-	var spans []span
-	var cuts []time.Time
+	var spans []sessiongen.Span
 	for _, sv := range sessions {
 		for _, pv := range sv.(map[string]any)["peers"].(map[string]any) {
 			p := pv.(map[string]any)
-			sp := span{user: p["userId"].(string), from: p["joinedAt"].(time.Time), to: p["leftAt"].(time.Time)}
-			sp.waited = p["joinedRole"] == testWaitingRole
+			sp := sessiongen.Span{User: p["userId"].(string), From: p["joinedAt"].(time.Time), To: p["leftAt"].(time.Time)}
+			sp.Waited = p["joinedRole"] == testWaitingRole
 			if a, ok := p["admittedAt"].(time.Time); ok {
-				sp.admit, sp.waited = a, true
+				sp.Admit, sp.Waited = a, true
 			}
 			spans = append(spans, sp)
-			cuts = append(cuts, sp.from, sp.to)
-			if !sp.admit.IsZero() {
-				cuts = append(cuts, sp.admit)
-			}
 		}
 	}
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i].Before(cuts[j]) })
-	var doctor, client, together, wait time.Duration
-	for i := 1; i < len(cuts); i++ {
-		a, b := cuts[i-1], cuts[i]
-		if !b.After(a) {
-			continue
-		}
-		var dIn, cIn, cWait bool
-		for _, sp := range spans {
-			if sp.from.After(a) || sp.to.Before(b) {
-				continue // not in for the whole segment
-			}
-			switch {
-			case sp.user == "doc-uid":
-				dIn = true
-			case sp.user == "client-uid" && sp.waited && (sp.admit.IsZero() || sp.admit.After(a)):
-				cWait = true
-			case sp.user == "client-uid":
-				cIn = true
-			}
-		}
-		seg := b.Sub(a)
-		if dIn {
-			doctor += seg
-		}
-		if cIn {
-			client += seg
-		}
-		if dIn && cIn {
-			together += seg
-		}
-		if cWait && !cIn {
-			wait += seg
-		}
-	}
+	f := sessiongen.VisitFigures(spans, "doc-uid", "client-uid")
+	doctor, client, together, wait := f.Doctor, f.Client, f.Together, f.Wait
 	sec := func(d time.Duration) int64 { return int64(d.Round(time.Second) / time.Second) }
 	v, _ := call["visit"].(map[string]any)
 	want := map[string]any{"doctorSec": sec(doctor), "clientSec": sec(client), "togetherSec": sec(together), "waitSec": sec(wait)}

@@ -141,30 +141,12 @@ func (p presence) derived(waitingRole string) map[string]any {
 	}
 }
 
-// activeSession is the open session as deriveCall chooses it.
-func (p presence) activeSession() string {
-	ids := make([]string, 0, len(p.sessions))
-	for id := range p.sessions {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	var active string
-	var activeStart time.Time
-	for _, id := range ids {
-		st := p.sessions[id]
-		if st.status == sessionOpen && (active == "" || !st.startedAt.Before(activeStart)) {
-			active, activeStart = id, st.startedAt
-		}
-	}
-	return active
-}
-
 // inCall: every user with a peer joined and not left in the open session,
 // with that peer's current role; of several peers (two devices), the one
 // that joined last. Users with none are deleted, and so is the whole field
 // when nobody is in, so that it reads the same however it got there.
 func (p presence) inCall() any {
-	active := p.activeSession()
+	active := activeSession(p.sessions)
 	type pick struct {
 		pid string
 		f   peerFact

@@ -136,24 +136,35 @@ func sessionStateOf(d map[string]any) sessionState {
 	return st
 }
 
-// deriveCall computes the call's session-derived fields; absent values are
-// deleted so that a field never outlives its meaning.
-func deriveCall(seen map[string]sessionState) map[string]any {
+// activeSession is the open session: the latest started of those open,
+// should there be several (then the greatest id, so any order agrees).
+// The call's activeSessionId and its inCall both follow it.
+func activeSession(seen map[string]sessionState) string {
 	ids := make([]string, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	var active string
-	var activeStart, first, last time.Time
+	var activeStart time.Time
 	for _, id := range ids {
 		st := seen[id]
-		first = earlier(first, st.startedAt)
-		last = later(last, st.endedAt)
 		if st.status == sessionOpen && (active == "" || !st.startedAt.Before(activeStart)) {
 			active, activeStart = id, st.startedAt
 		}
 	}
+	return active
+}
+
+// deriveCall computes the call's session-derived fields; absent values are
+// deleted so that a field never outlives its meaning.
+func deriveCall(seen map[string]sessionState) map[string]any {
+	var first, last time.Time
+	for _, st := range seen {
+		first = earlier(first, st.startedAt)
+		last = later(last, st.endedAt)
+	}
+	active := activeSession(seen)
 	call := map[string]any{
 		"sessionCount":    int64(len(seen)),
 		"updatedAt":       firestore.ServerTimestamp,

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,48 +219,12 @@ func expected(t *testing.T, raws [][]byte) map[string]figures {
 				appt = strings.TrimPrefix(p.user, "uid-doctor-")
 			}
 		}
-		var cuts []time.Time
+		spans := make([]sessiongen.Span, 0, len(ps))
 		for _, p := range ps {
-			cuts = append(cuts, p.join, p.leave)
-			if !p.admit.IsZero() {
-				cuts = append(cuts, p.admit)
-			}
+			spans = append(spans, sessiongen.Span{User: p.user, From: p.join, Admit: p.admit, To: p.leave, Waited: p.waited})
 		}
-		sort.Slice(cuts, func(i, j int) bool { return cuts[i].Before(cuts[j]) })
-		f := figures{sessions: len(sessions[room])}
-		for i := 1; i < len(cuts); i++ {
-			a, b := cuts[i-1], cuts[i]
-			if !b.After(a) {
-				continue
-			}
-			var dIn, cIn, cWait bool
-			for _, p := range ps {
-				if p.join.After(a) || p.leave.Before(b) {
-					continue
-				}
-				switch {
-				case p.user == "uid-doctor-"+appt:
-					dIn = true
-				case p.user == "uid-client-"+appt && p.waited && (p.admit.IsZero() || p.admit.After(a)):
-					cWait = true
-				case p.user == "uid-client-"+appt:
-					cIn = true
-				}
-			}
-			seg := b.Sub(a)
-			if dIn {
-				f.doctor += seg
-			}
-			if cIn {
-				f.client += seg
-			}
-			if dIn && cIn {
-				f.together += seg
-			}
-			if cWait && !cIn {
-				f.wait += seg
-			}
-		}
+		vf := sessiongen.VisitFigures(spans, "uid-doctor-"+appt, "uid-client-"+appt)
+		f := figures{sessions: len(sessions[room]), doctor: vf.Doctor, client: vf.Client, together: vf.Together, wait: vf.Wait}
 		out[appt] = f
 	}
 	return out
