@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // PeerRecord is a peer as 100ms's session API reports it (GET /sessions/{id}).
@@ -20,80 +16,70 @@ type PeerRecord struct {
 // joinedAt, leftAt or durationSec. It never overwrites a field that is
 // already stored, so what events wrote stands; an event arriving later
 // overwrites what this filled in.
+//
+// It is a plan that reads (commitRead) rather than a transaction: the
+// Firestore client opens a transaction with a round trip of its own, and
+// this runs before the webhook answers a close. An event that writes the
+// session between the read and the commit makes the commit fail its
+// precondition, and the missing fields are worked out again.
 func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID string, peers []PeerRecord) error {
 	if !validID(appointmentID) || !validID(sessionID) {
 		return wrapf(ErrNotFound, "reconcile session %q of %q", sessionID, appointmentID)
 	}
-	ref := s.sessionRef(appointmentID, sessionID)
-	// A read and a commit conditional on the session document not having
-	// changed since (read again when it did), instead of a transaction:
-	// the Firestore client opens a transaction with a round trip of its
-	// own, and this runs before the webhook answers a close.
-	unlock, err := s.lock(ctx, ref.Path)
-	if err != nil {
-		return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+	fill := s.reconcilePlan(appointmentID, sessionID, peers)
+	return wrapf(s.commitRead(ctx, nil, fill, nil), "reconcile session %s of %s", sessionID, appointmentID)
+}
+
+// reconcilePlan reads the session and writes what peers adds to it.
+func (s *Store) reconcilePlan(appointmentID, sessionID string, peers []PeerRecord) plan {
+	return plan{
+		read: s.sessionRef(appointmentID, sessionID),
+		step: func(stored map[string]any) (map[string]any, []write) {
+			add := missingPeers(mapAt(stored, "peers"), peers)
+			if len(add) == 0 {
+				return nil, nil
+			}
+			return map[string]any{"peers": add}, nil
+		},
 	}
-	defer unlock()
-	for attempt := 0; ; attempt++ {
-		snap, err := ref.Get(ctx)
-		if err != nil && !isNotFound(err) {
-			return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+}
+
+// missingPeers is, per peer id, the fields of peers that stored (the
+// session's peers map) lacks; peers with nothing missing are left out.
+func missingPeers(stored map[string]any, peers []PeerRecord) map[string]any {
+	add := map[string]any{}
+	for _, p := range peers {
+		if !safeID(p.PeerID) {
+			continue // no key for it (the raw session is 100ms's to keep)
 		}
-		stored := mapAt(dataOf(snap), "peers")
-		add := map[string]any{}
-		for _, p := range peers {
-			if !safeID(p.PeerID) {
-				continue // no key for it (the raw session is 100ms's to keep)
-			}
-			cur := mapAt(stored, p.PeerID)
-			m := map[string]any{}
-			fill := func(k string, v any) {
-				if _, ok := cur[k]; !ok {
-					m[k] = v
-				}
-			}
-			if p.UserID != "" {
-				fill("userId", p.UserID)
-			}
-			if p.UserName != "" {
-				fill("userName", p.UserName)
-			}
-			if p.Role != "" {
-				fill("role", p.Role)
-			}
-			joined, left := timeAt(cur, "joinedAt"), timeAt(cur, "leftAt")
-			if j := norm(p.JoinedAt); !j.IsZero() && joined.IsZero() {
-				joined = j
-				fill("joinedAt", j)
-			}
-			if l := norm(p.LeftAt); !l.IsZero() && left.IsZero() {
-				left = l
-				fill("leftAt", l)
-			}
-			if !joined.IsZero() && !left.IsZero() {
-				fill("durationSec", durationSec(joined, left))
-			}
-			if len(m) > 0 {
-				add[p.PeerID] = m
-			}
-		}
-		if len(add) == 0 {
-			return nil
-		}
-		b := s.fs.Batch() //nolint:staticcheck // SA1019: one conditional commit (see commitBlind).
-		if snap != nil && snap.Exists() {
-			b.Update(ref, leafUpdates(firestore.FieldPath{"peers"}, add), firestore.LastUpdateTime(snap.UpdateTime))
-		} else {
-			b.Create(ref, map[string]any{"peers": add})
-		}
-		_, err = b.Commit(ctx)
-		switch {
-		case err == nil:
-			return nil
-		case attempt+1 < txAttempts && (status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.AlreadyExists || status.Code(err) == codes.Aborted):
-			continue // an event wrote the session meanwhile: read again
-		default:
-			return wrapf(err, "reconcile session %s of %s", sessionID, appointmentID)
+		if m := missingFields(mapAt(stored, p.PeerID), p); len(m) > 0 {
+			add[p.PeerID] = m
 		}
 	}
+	return add
+}
+
+// missingFields is what p knows that cur (one stored peer) does not,
+// durationSec included once both ends are known, from either source.
+func missingFields(cur map[string]any, p PeerRecord) map[string]any {
+	m := map[string]any{}
+	fill := func(k string, v any, known bool) {
+		if _, ok := cur[k]; !ok && known {
+			m[k] = v
+		}
+	}
+	fill("userId", p.UserID, p.UserID != "")
+	fill("userName", p.UserName, p.UserName != "")
+	fill("role", p.Role, p.Role != "")
+	joined, left := timeAt(cur, "joinedAt"), timeAt(cur, "leftAt")
+	if j := norm(p.JoinedAt); joined.IsZero() && !j.IsZero() {
+		joined = j
+		fill("joinedAt", j, true)
+	}
+	if l := norm(p.LeftAt); left.IsZero() && !l.IsZero() {
+		left = l
+		fill("leftAt", l, true)
+	}
+	fill("durationSec", durationSec(joined, left), !joined.IsZero() && !left.IsZero())
+	return m
 }
