@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/internal/emulatortest"
+	"github.com/telemed/videocalls/internal/fake100ms"
 )
 
 type e2eUser struct{ uid, idToken string }
@@ -49,7 +49,7 @@ func TestE2ETokenRolesAndClaims(t *testing.T) {
 		if res["role"] != tc.role || res["userId"] != tc.user.uid {
 			t.Errorf("result = %v, want role %s for %s", res, tc.role, tc.user.uid)
 		}
-		claims, err := hms.ParseJoinToken(e2eSecret, res["token"].(string))
+		claims, err := fake100ms.VerifyJoinToken(e2eSecret, res["token"].(string))
 		if err != nil {
 			t.Fatalf("join token does not verify: %v", err)
 		}

@@ -21,8 +21,6 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrMissingCredentials means the access key or the secret is empty.
 	ErrMissingCredentials = errors.New("100ms access key or secret missing")
-	// ErrInvalidToken is wrapped by every ParseJoinToken failure.
-	ErrInvalidToken = errors.New("invalid 100ms join token")
 	// ErrNotFound refines ErrRefused: 100ms answered 404 (no such room,
 	// session or asset).
 	ErrNotFound = errors.New("100ms: not found")

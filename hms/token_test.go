@@ -72,19 +72,19 @@ func TestJoinTokenClaimsRoundTrip(t *testing.T) {
 				t.Errorf("jti %v is not a UUID", raw["jti"])
 			}
 
-			c, err := ParseJoinToken(testCreds.Secret, tok)
-			if err != nil {
-				t.Fatalf("ParseJoinToken: %v", err)
+			// What 100ms checks first: the signature, HS256 with the secret.
+			if _, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(testCreds.Secret), nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt()); err != nil {
+				t.Fatalf("not an HS256 token of the secret: %v", err)
 			}
-			eq(t, "access_key", c.AccessKey, "ak-123")
-			eq(t, "room_id", c.RoomID, "room-1")
-			eq(t, "user_id", c.UserID, "uid-1")
-			eq(t, "role", c.Role, role.String())
-			eq(t, "iat backdated 10s", c.IssuedAt.Unix(), now.Add(-10*time.Second).Unix())
-			eq(t, "nbf = iat", c.NotBefore.Unix(), c.IssuedAt.Unix())
-			eq(t, "exp = now + default TTL", c.ExpiresAt.Unix(), now.Add(DefaultJoinTTL).Unix())
-			eq(t, "returned exp", exp.Unix(), c.ExpiresAt.Unix())
-			eq(t, "jti", c.ID, raw["jti"].(string))
+			unix := func(k string) int64 { return int64(raw[k].(float64)) }
+			eq(t, "access_key", raw["access_key"], any("ak-123"))
+			eq(t, "room_id", raw["room_id"], any("room-1"))
+			eq(t, "user_id", raw["user_id"], any("uid-1"))
+			eq(t, "iat backdated 10s", unix("iat"), now.Add(-10*time.Second).Unix())
+			eq(t, "nbf = iat", unix("nbf"), unix("iat"))
+			eq(t, "exp = now + default TTL", unix("exp"), now.Add(DefaultJoinTTL).Unix())
+			eq(t, "returned exp", exp.Unix(), unix("exp"))
 		})
 	}
 }
@@ -93,10 +93,10 @@ func TestJoinTokenFreshJTI(t *testing.T) {
 	p := JoinParams{RoomID: "r", UserID: "u", Role: RoleGuest}
 	a, _ := mustJoin(t, p)
 	b, _ := mustJoin(t, p)
-	ca, _ := ParseJoinToken(testCreds.Secret, a)
-	cb, _ := ParseJoinToken(testCreds.Secret, b)
-	if ca.ID == cb.ID {
-		t.Errorf("two tokens share jti %s", ca.ID)
+	ja := decodeSegment(t, strings.Split(a, ".")[1])["jti"]
+	jb := decodeSegment(t, strings.Split(b, ".")[1])["jti"]
+	if ja == jb {
+		t.Errorf("two tokens share jti %s", ja)
 	}
 }
 
@@ -166,83 +166,6 @@ func TestRole(t *testing.T) {
 	eq(t, "zero valid", Role{}.Valid(), false)
 	eq(t, "host valid", RoleHost.Valid(), true)
 	eq(t, "distinct", RoleHost == RoleGuest, false)
-}
-
-// signWith mints a token with arbitrary claims and method, to feed
-// ParseJoinToken what a forger or a misconfigured minter would.
-func signWith(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func TestParseJoinTokenRefusals(t *testing.T) {
-	now := time.Now()
-	good := func() jwt.MapClaims {
-		return jwt.MapClaims{
-			"access_key": "ak-123", "room_id": "r", "user_id": "u", "role": "host",
-			"type": "app", "version": 2, "jti": "id-1",
-			"iat": now.Add(-10 * time.Second).Unix(), "nbf": now.Add(-10 * time.Second).Unix(), "exp": now.Add(time.Hour).Unix(),
-		}
-	}
-	with := func(k string, v any) jwt.MapClaims {
-		c := good()
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-		return c
-	}
-	key := []byte(testCreds.Secret)
-	valid, _ := mustJoin(t, JoinParams{RoomID: "r", UserID: "u", Role: RoleHost})
-	parts := strings.Split(valid, ".")
-	sig := []byte(parts[2])
-	sig[3] ^= 1
-	unsigned := signWith(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good())
-
-	tests := []struct {
-		name, token string
-	}{
-		{"tampered signature", parts[0] + "." + parts[1] + "." + string(sig)},
-		{"tampered claims", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"room_id":"other"}`)) + "." + parts[2]},
-		{"wrong key", signWith(t, jwt.SigningMethodHS256, []byte("another-secret"), good())},
-		{"alg none", unsigned},
-		{"alg none, signature stripped", strings.TrimSuffix(unsigned, ".") + "."},
-		{"HS512", signWith(t, jwt.SigningMethodHS512, key, good())},
-		{"HS384", signWith(t, jwt.SigningMethodHS384, key, good())},
-		{"expired", signWith(t, jwt.SigningMethodHS256, key, with("exp", now.Add(-time.Minute).Unix()))},
-		{"no exp", signWith(t, jwt.SigningMethodHS256, key, with("exp", nil))},
-		{"not yet valid", signWith(t, jwt.SigningMethodHS256, key, with("nbf", now.Add(time.Hour).Unix()))},
-		{"management type", signWith(t, jwt.SigningMethodHS256, key, with("type", "management"))},
-		{"no type", signWith(t, jwt.SigningMethodHS256, key, with("type", nil))},
-		{"version 1", signWith(t, jwt.SigningMethodHS256, key, with("version", 1))},
-		{"version as string", signWith(t, jwt.SigningMethodHS256, key, with("version", "2"))},
-		{"no room", signWith(t, jwt.SigningMethodHS256, key, with("room_id", nil))},
-		{"no jti", signWith(t, jwt.SigningMethodHS256, key, with("jti", nil))},
-		{"garbage", "not.a.token"},
-		{"empty", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseJoinToken(testCreds.Secret, tt.token)
-			if !errors.Is(err, ErrInvalidToken) {
-				t.Fatalf("ParseJoinToken = %+v, %v; want ErrInvalidToken", c, err)
-			}
-			if tt.token != "" && strings.Contains(err.Error(), tt.token) {
-				t.Errorf("error %q echoes the token", err)
-			}
-		})
-	}
-	if _, err := ParseJoinToken(testCreds.Secret, signWith(t, jwt.SigningMethodHS256, key, good())); err != nil {
-		t.Errorf("control token refused: %v", err)
-	}
-	if _, err := ParseJoinToken("", valid); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("empty secret: %v", err)
-	}
 }
 
 func TestCredentialsNeverPrintSecret(t *testing.T) {

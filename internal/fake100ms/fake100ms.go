@@ -1,8 +1,8 @@
 // Package fake100ms is a fake of 100ms's REST API for tests and the load
 // tools, following 100ms's current documentation (docs/100ms.md,
 // reference/100ms-current): rooms, end-room, sessions, the peers of an
-// active room and their roles, room recordings (composite, with transcript
-// and summary), recording assets and presigned URLs, the webhooks 100ms
+// active room and their roles, the check of a join token (VerifyJoinToken),
+// room recordings (composite, with transcript and summary), recording assets and presigned URLs, the webhooks 100ms
 // sends for role changes and recordings, and the webhook delivery history
 // with its replay. It is test support only: nothing outside tests and cmd/
 // imports it.
