@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/telemed/videocalls/hms"
-	"github.com/telemed/videocalls/internal/fake100ms"
 	"github.com/telemed/videocalls/internal/sessiongen"
 	"github.com/telemed/videocalls/store"
 )
@@ -115,32 +114,3 @@ func measureFloor(ctx context.Context, fs *firestore.Client, prefix string, writ
 
 // errStop ends a parallel worker without an error.
 var errStop = errors.New("stop")
-
-// serveFakeHMS serves the fake 100ms REST API (internal/fake100ms) on
-// addr. Without rooms it knows no session and answers 404 to a session
-// GET, as 100ms does for an unknown session: the reconciliation after
-// session.close fails fast and changes nothing. With rooms, GET
-// .../sessions/{id} answers each generated session as 100ms knows it (every
-// peer, with its join and leave times), so that the reconciliation of
-// docs/webhook.md can repair attendance whose events were lost, and hmsSweep can
-// ask which sessions are over (GET /sessions?room_id=&active=). The server's
-// HMS_SECRET is not shared with this tool, so the fake checks the
-// management tokens' claims but not their signature.
-func serveFakeHMS(addr string, rooms []sessiongen.Room) (*fake100ms.Server, error) {
-	f, err := fake100ms.Listen(addr, "")
-	if err != nil {
-		return nil, fmt.Errorf("fake 100ms API: %w", err)
-	}
-	for _, r := range rooms {
-		for _, s := range r.Sessions {
-			peers := make([]fake100ms.Peer, 0, len(s.Peers))
-			for _, p := range s.Peers {
-				peers = append(peers, fake100ms.Peer{ID: p.ID, Name: p.Name, Role: p.Role, UserID: p.UserID,
-					JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
-			}
-			// Active until its close is first sent (hmsHistory.firstSend).
-			f.AddSession(fake100ms.Session{ID: s.ID, RoomID: r.ID, Active: true, CreatedAt: s.StartedAt, UpdatedAt: s.EndedAt, Peers: peers})
-		}
-	}
-	return f, nil
-}

@@ -139,7 +139,7 @@ func TestParseFlagsSweep(t *testing.T) {
 func TestHMSHistory(t *testing.T) {
 	rooms := sessiongen.New(sessiongen.Config{Seed: 7, Prefix: "t"}).Rooms(1)
 	r := rooms[0]
-	fake, err := serveFakeHMS("127.0.0.1:0", rooms)
+	fake, err := fake100ms.Listen("127.0.0.1:0", "")
 	if err != nil {
 		t.Fatal(err)
 	}

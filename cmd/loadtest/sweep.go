@@ -35,11 +35,24 @@ type hmsHistory struct {
 	recorded error // the first failure to record a delivery
 }
 
+// newHMSHistory gives the fake the generated rooms' sessions as 100ms knows
+// them (every peer, with its join and leave times), each active until its
+// close is first sent, so that the reconciliation of docs/webhook.md can
+// repair attendance whose events were lost and hmsSweep can ask which
+// sessions are over. Without rooms the fake knows no session and answers
+// 404 to a session GET, as 100ms does for an unknown one: the
+// reconciliation after session.close fails fast and changes nothing.
 func newHMSHistory(fake *fake100ms.Server, rooms []sessiongen.Room) *hmsHistory {
 	h := &hmsHistory{fake: fake, known: map[string]bool{}, ended: map[string]bool{}}
 	for _, r := range rooms {
 		for _, s := range r.Sessions {
 			h.known[s.ID] = true
+			peers := make([]fake100ms.Peer, 0, len(s.Peers))
+			for _, p := range s.Peers {
+				peers = append(peers, fake100ms.Peer{ID: p.ID, Name: p.Name, Role: p.Role, UserID: p.UserID,
+					JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
+			}
+			fake.AddSession(fake100ms.Session{ID: s.ID, RoomID: r.ID, Active: true, CreatedAt: s.StartedAt, UpdatedAt: s.EndedAt, Peers: peers})
 		}
 	}
 	return h

@@ -69,11 +69,14 @@ func run(ctx context.Context, cfg config) error {
 		return errors.New("need -users >= 2, -c >= 1, -d > 0")
 	}
 	if cfg.fake100ms != "" {
-		stop, err := serveFake100ms(cfg.fake100ms)
+		// So that first calls can create rooms offline. The server's
+		// HMS_SECRET is not shared with this tool, so the fake checks the
+		// management tokens' claims but not their signature.
+		fake, err := fake100ms.Listen(cfg.fake100ms, "")
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer fake.Close()
 	}
 	client := &http.Client{
 		Timeout:   30 * time.Second,
@@ -259,18 +262,6 @@ func (s *stats) summary(elapsed time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
-
-// serveFake100ms serves the fake 100ms REST API (internal/fake100ms), so
-// that first calls can create rooms offline. The server's HMS_SECRET is not
-// shared with this tool, so the fake checks the management tokens' claims
-// but not their signature.
-func serveFake100ms(addr string) (stop func(), err error) {
-	f, err := fake100ms.Listen(addr, "")
-	if err != nil {
-		return nil, err
-	}
-	return f.Close, nil
-}
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
