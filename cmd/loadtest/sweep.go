@@ -160,8 +160,10 @@ func replayBody(body []byte) []byte {
 }
 
 // sweepSummary is the part of hmsSweep's answer (functions/sweep.go) this
-// tool reads, by the answer's JSON names; the rest is ignored, so the
-// function may add fields without this tool's knowledge.
+// tool reads, by the answer's JSON names, as any client of the function
+// would; the rest is ignored, so the function may add fields without this
+// tool's knowledge. TestSweepSummaryReadsTheAnswer holds each field to the
+// function's name and type.
 type sweepSummary struct {
 	Checked          int    `json:"checked"`
 	Closed           int    `json:"closed"`
