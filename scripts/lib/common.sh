@@ -1,6 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/dev, scripts/replay and scripts/deploy. Source it;
-# it defines functions only.
+# Helpers shared by the scripts. Source it; it defines functions only.
 
 # die prints an error and exits 1.
 die() {
@@ -105,4 +104,22 @@ pick_port() {
     fi
     port=$((port + 1))
   done
+}
+
+# run_tool NAME ARG... is a script that is one of cmd/'s tools: it loads the
+# settings (the environment, then .env: the environment wins), builds
+# ./cmd/NAME into a temporary folder (never the checkout, which git would
+# then see), runs it with ARG... from where the script was run (so relative
+# paths stay the caller's), and exits with the tool's status.
+run_tool() {
+  local name=$1 root status=0
+  shift
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  load_dotenv "$root/.env"
+  command -v go >/dev/null 2>&1 || die "go is not installed (https://go.dev/dl/)"
+  _run_tool_bin=$(mktemp -d "${TMPDIR:-/tmp}/videocalls-$name.XXXXXX")
+  trap 'rm -rf "$_run_tool_bin"' EXIT
+  (cd "$root" && go build -o "$_run_tool_bin/$name" "./cmd/$name")
+  "$_run_tool_bin/$name" "$@" || status=$?
+  exit "$status"
 }
