@@ -93,10 +93,11 @@ func (a *app) consent(ctx context.Context, uid string, data json.RawMessage) (an
 	return out, nil
 }
 
-// recording: decode → the doctor → start (a live call and, unless
-// RECORDING_CONSENT=off, everyone's consent; one recording at a time) or
-// stop. The audit entry is written with the claim or the stop, before
-// 100ms is asked.
+// recording: decode → the doctor → stop, or start: a live call and, unless
+// RECORDING_CONSENT=off, everyone's consent → a claim of the recording
+// (with the audit entry), which one caller wins → the winner asks 100ms.
+// The audit entry is written with the claim or the stop, before 100ms is
+// asked.
 func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (any, error) {
 	var req recordingRequest
 	if err := decodeData(data, &req); err != nil {
@@ -127,27 +128,10 @@ func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (
 		return nil, err
 	}
 	if req.Action == "stop" {
-		if err := confirmSignIn(ctx); err != nil {
-			return nil, err
-		}
-		if recorded {
-			ra.room(room.ID)
-			if _, err := a.stopRecording(ctx, st, appointmentID, room.ID, uid, ra.granted()); err != nil {
-				return nil, err
-			}
-			ra.wrote()
-		}
-		return map[string]any{"recording": store.RecordingStopped}, nil
+		return a.recordingStop(ctx, st, appointmentID, room.ID, recorded, uid)
 	}
-
-	if !recorded || !appt.Call.Live {
-		return nil, notLive(nil)
-	}
-	if a.cfg.consentRequired {
-		if missing := missingConsent(appt); len(missing) > 0 {
-			return nil, fail(statusFailedPrecondition, reasonConsentMissing, "Everyone in the call must agree to recording first.", nil).
-				with("missing", missing)
-		}
+	if cerr := a.startable(appt, recorded); cerr != nil {
+		return nil, cerr
 	}
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
@@ -164,22 +148,60 @@ func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (
 	if !claim.Claimed {
 		return recordingAnswer(claim.State, claim.ID), nil // the one under way
 	}
+	return a.recordingStart(ctx, client, st, appointmentID, room.ID, uid, claim.Gen)
+}
+
+// startable refuses a start while nobody is in the call, or, unless
+// RECORDING_CONSENT=off, while someone who must agree has not.
+func (a *app) startable(appt store.Appointment, recorded bool) *callError {
+	if !recorded || !appt.Call.Live {
+		return notLive(nil)
+	}
+	if !a.cfg.consentRequired {
+		return nil
+	}
+	if missing := missingConsent(appt); len(missing) > 0 {
+		return fail(statusFailedPrecondition, reasonConsentMissing, "Everyone in the call must agree to recording first.", nil).
+			with("missing", missing)
+	}
+	return nil
+}
+
+// recordingStop stops the room's recording, if the call has a room; a
+// stop is harmless to repeat.
+func (a *app) recordingStop(ctx context.Context, st *store.Store, appointmentID, roomID string, recorded bool, uid string) (any, error) {
+	if err := confirmSignIn(ctx); err != nil {
+		return nil, err
+	}
+	if recorded {
+		ra := auditOf(ctx)
+		ra.room(roomID)
+		if _, err := a.stopRecording(ctx, st, appointmentID, roomID, uid, ra.granted()); err != nil {
+			return nil, err
+		}
+		ra.wrote()
+	}
+	return recordingAnswer(store.RecordingStopped, ""), nil
+}
+
+// recordingStart asks 100ms to record the room for the claim of
+// generation gen and records what it answered; a recording 100ms already
+// runs is that one. When nothing started, the claim is given up, so that
+// a retry can start.
+func (a *app) recordingStart(ctx context.Context, client *hms.Client, st *store.Store, appointmentID, roomID, uid string, gen int64) (any, error) {
 	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
 	defer cancelHMS()
-	started, err := client.StartRoomRecording(hmsCtx, room.ID, hms.RoomRecordingParams{Transcription: a.cfg.transcribe, Summary: a.cfg.summarise})
+	started, err := client.StartRoomRecording(hmsCtx, roomID, hms.RoomRecordingParams{Transcription: a.cfg.transcribe, Summary: a.cfg.summarise})
 	running := errors.Is(err, hms.ErrAlreadyRecording)
-	if err != nil && !running {
-		// Nothing started: the claim is given up, so that a retry can start.
-		wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
-		defer cancelWrite()
-		if _, serr := st.StopRecording(wctx, appointmentID, uid, a.now(), nil); serr != nil {
-			return nil, fmt.Errorf("start recording in room %s: %w (and giving up the claim: %v)", room.ID, err, serr)
-		}
-		return nil, fmt.Errorf("start recording in room %s: %w", room.ID, err)
-	}
 	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
 	defer cancelWrite()
-	if err := st.RecordingStarted(wctx, appointmentID, claim.Gen, started.ID, running); err != nil {
+	if err != nil && !running {
+		if _, serr := st.StopRecording(wctx, appointmentID, uid, a.now(), nil); serr != nil {
+			return nil, fmt.Errorf("start recording in room %s: %w (and giving up the claim: %v)", roomID, err, serr)
+		}
+		return nil, fmt.Errorf("start recording in room %s: %w", roomID, err)
+	}
+	if err := st.RecordingStarted(wctx, appointmentID, gen, started.ID, running); err != nil {
 		return nil, err
 	}
 	state := store.RecordingStarting
