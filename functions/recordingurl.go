@@ -45,27 +45,11 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	if cerr != nil {
 		return nil, cerr
 	}
-	recordingID, transcriptID := strings.TrimSpace(req.RecordingID), strings.TrimSpace(req.TranscriptID)
-	if (recordingID == "") == (transcriptID == "") {
-		return nil, fail(statusInvalidArgument, reasonNoRecordingID, `Exactly one of "recordingId" and "transcriptId" is required.`, nil)
+	q, cerr := askedFile(req)
+	if cerr != nil {
+		return nil, cerr
 	}
-	file := req.File
-	switch {
-	case transcriptID == "":
-	case file == "":
-		file = "transcriptTxt"
-	case file != "transcriptTxt" && file != "transcriptSrt" && file != "transcriptJson" && file != "summaryJson":
-		return nil, fail(statusInvalidArgument, reasonBadFile, `"file" must be transcriptTxt, transcriptSrt, transcriptJson or summaryJson.`, nil)
-	}
-	ra := auditOf(ctx)
-	if recordingID != "" {
-		ra.detail("recordingId", recordingID)
-	} else {
-		ra.detail("transcriptId", transcriptID)
-		ra.detail("file", file)
-	}
-	annotate(ctx, slog.String("recordingId", capLog(recordingID, maxLoggedID)),
-		slog.String("transcriptId", capLog(transcriptID, maxLoggedID)), slog.String("file", file))
+	q.note(ctx)
 
 	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
 	defer cancel()
@@ -76,12 +60,7 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
 	}
-	var f store.File
-	if recordingID != "" {
-		f, err = st.RecordingFile(fsCtx, appointmentID, recordingID)
-	} else {
-		f, err = st.TranscriptFile(fsCtx, appointmentID, transcriptID, file)
-	}
+	f, err := q.lookup(fsCtx, st, appointmentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchRecording(err)
 	} else if err != nil {
@@ -109,6 +88,48 @@ func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage
 		out["expiresAt"] = link.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return out, nil
+}
+
+// fileAsked is the file a request names: a recording, or one file of a
+// transcript (its text unless another is named).
+type fileAsked struct{ recordingID, transcriptID, file string }
+
+// askedFile refuses a request that names both or neither, or a file a
+// transcript does not have.
+func askedFile(req recordingURLRequest) (fileAsked, *callError) {
+	q := fileAsked{strings.TrimSpace(req.RecordingID), strings.TrimSpace(req.TranscriptID), req.File}
+	if (q.recordingID == "") == (q.transcriptID == "") {
+		return fileAsked{}, fail(statusInvalidArgument, reasonNoRecordingID, `Exactly one of "recordingId" and "transcriptId" is required.`, nil)
+	}
+	switch {
+	case q.transcriptID == "":
+	case q.file == "":
+		q.file = "transcriptTxt"
+	case q.file != "transcriptTxt" && q.file != "transcriptSrt" && q.file != "transcriptJson" && q.file != "summaryJson":
+		return fileAsked{}, fail(statusInvalidArgument, reasonBadFile, `"file" must be transcriptTxt, transcriptSrt, transcriptJson or summaryJson.`, nil)
+	}
+	return q, nil
+}
+
+// note names the file in the audit entry and on the request's log line.
+func (q fileAsked) note(ctx context.Context) {
+	ra := auditOf(ctx)
+	if q.recordingID != "" {
+		ra.detail("recordingId", q.recordingID)
+	} else {
+		ra.detail("transcriptId", q.transcriptID)
+		ra.detail("file", q.file)
+	}
+	annotate(ctx, slog.String("recordingId", capLog(q.recordingID, maxLoggedID)),
+		slog.String("transcriptId", capLog(q.transcriptID, maxLoggedID)), slog.String("file", q.file))
+}
+
+// lookup reads the file's document: ErrNotFound when the call has none.
+func (q fileAsked) lookup(ctx context.Context, st *store.Store, appointmentID string) (store.File, error) {
+	if q.recordingID != "" {
+		return st.RecordingFile(ctx, appointmentID, q.recordingID)
+	}
+	return st.TranscriptFile(ctx, appointmentID, q.transcriptID, q.file)
 }
 
 func noSuchRecording(cause error) *callError {
