@@ -75,62 +75,12 @@ func (s *Store) AppointmentAndCall(ctx context.Context, id string) (Appointment,
 	if !snap.Exists() {
 		return Appointment{}, wrapf(ErrNotFound, "read appointment %s", id)
 	}
-	data := snap.Data()
-	a := Appointment{ID: id}
+	a, problems := appointmentOf(id, snap.Data())
 	a.Room, _ = roomOf(snaps[1])
 	if snaps[1].Exists() {
 		call := snaps[1].Data()
 		a.RoomLocked, _ = mapAt(call, "endedBy")["lock"].(bool)
 		a.Call = callStateOf(call)
-	}
-	var problems []string
-	str := func(field string, required bool) string {
-		v, ok := data[field]
-		if !ok || v == nil {
-			if required {
-				problems = append(problems, field+" is missing")
-			}
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s is a %T, not a string", field, v))
-			return ""
-		}
-		if required && s == "" {
-			problems = append(problems, field+" is empty")
-		}
-		return s
-	}
-	tm := func(field string) time.Time {
-		v, ok := data[field]
-		if !ok || v == nil {
-			return time.Time{}
-		}
-		t, ok := v.(time.Time)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s is a %T, not a timestamp", field, v))
-		}
-		return t
-	}
-	a.DoctorID = str("doctorId", true)
-	a.ClientID = str("clientId", true)
-	a.Status = str("status", false)
-	a.StartAt = tm("startAt")
-	a.EndAt = tm("endAt")
-	if v, ok := data["guestIds"]; ok && v != nil {
-		list, ok := v.([]any)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("guestIds is a %T, not an array", v))
-		}
-		for _, g := range list {
-			uid, ok := g.(string)
-			if !ok || uid == "" {
-				problems = append(problems, "guestIds holds something other than a uid")
-				break
-			}
-			a.GuestIDs = append(a.GuestIDs, uid)
-		}
 	}
 	if len(problems) > 0 {
 		// The fields that could be read come back too, so that a caller can
@@ -138,6 +88,83 @@ func (s *Store) AppointmentAndCall(ctx context.Context, id string) (Appointment,
 		return a, wrapf(fmt.Errorf("%w: %v", ErrMalformedAppointment, problems), "read appointment %s", id)
 	}
 	return a, nil
+}
+
+// appointmentOf reads an appointment document's fields, and says what is
+// wrong with any of them.
+func appointmentOf(id string, data map[string]any) (Appointment, []string) {
+	f := fieldReader{data: data}
+	a := Appointment{
+		ID:       id,
+		DoctorID: f.str("doctorId", true),
+		ClientID: f.str("clientId", true),
+		Status:   f.str("status", false),
+		StartAt:  f.time("startAt"),
+		EndAt:    f.time("endAt"),
+		GuestIDs: f.uids("guestIds"),
+	}
+	return a, f.problems
+}
+
+// fieldReader reads fields of a document written by the app, noting each
+// that is missing where required, or of the wrong type.
+type fieldReader struct {
+	data     map[string]any
+	problems []string
+}
+
+func (f *fieldReader) str(field string, required bool) string {
+	v, ok := f.data[field]
+	if !ok || v == nil {
+		if required {
+			f.problems = append(f.problems, field+" is missing")
+		}
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		f.problems = append(f.problems, fmt.Sprintf("%s is a %T, not a string", field, v))
+		return ""
+	}
+	if required && s == "" {
+		f.problems = append(f.problems, field+" is empty")
+	}
+	return s
+}
+
+func (f *fieldReader) time(field string) time.Time {
+	v, ok := f.data[field]
+	if !ok || v == nil {
+		return time.Time{}
+	}
+	t, ok := v.(time.Time)
+	if !ok {
+		f.problems = append(f.problems, fmt.Sprintf("%s is a %T, not a timestamp", field, v))
+	}
+	return t
+}
+
+// uids reads an optional array of uids.
+func (f *fieldReader) uids(field string) []string {
+	v, ok := f.data[field]
+	if !ok || v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		f.problems = append(f.problems, fmt.Sprintf("%s is a %T, not an array", field, v))
+		return nil
+	}
+	var out []string
+	for _, g := range list {
+		uid, ok := g.(string)
+		if !ok || uid == "" {
+			f.problems = append(f.problems, field+" holds something other than a uid")
+			break
+		}
+		out = append(out, uid)
+	}
+	return out
 }
 
 func callStateOf(call map[string]any) CallState {
