@@ -77,24 +77,15 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	}
 
-	p := hms.JoinParams{UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now, ID: uuid.NewString()}
-	if !appt.EndAt.IsZero() {
-		p.NotAfter = appt.EndAt.Add(a.cfg.joinLate)
-	}
-	expiresAt, err := hms.JoinExpiry(p)
+	p, expiresAt, err := a.joinParams(ctx, appt, uid, role, now)
 	if err != nil {
-		return nil, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+		return nil, err
 	}
-	ra := auditOf(ctx)
-	ra.detail("role", role.String())
-	ra.detail("jti", p.ID)
-	ra.detail("expiresAt", expiresAt)
-
 	room, err := a.roomOf(ctx, fsCtx, st, client, appt)
 	if err != nil {
 		return nil, err
 	}
-	ra.room(room.ID)
+	auditOf(ctx).room(room.ID)
 	if appt.RoomLocked {
 		if err := a.unlockRoom(ctx, st, client, appt.ID, room.ID); err != nil {
 			return nil, err
@@ -114,6 +105,25 @@ func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) 
 		UserID:    uid,
 		ExpiresAt: expiresAt.UTC().Format(time.RFC3339),
 	}, nil
+}
+
+// joinParams are the token's claims but its room, and its expiry: the
+// token's TTL, cut at the appointment's end plus JOIN_LATE. The audit
+// entry names the role, the jti and the expiry, never the token.
+func (a *app) joinParams(ctx context.Context, appt store.Appointment, uid string, role hms.Role, now time.Time) (hms.JoinParams, time.Time, error) {
+	p := hms.JoinParams{UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now, ID: uuid.NewString()}
+	if !appt.EndAt.IsZero() {
+		p.NotAfter = appt.EndAt.Add(a.cfg.joinLate)
+	}
+	expiresAt, err := hms.JoinExpiry(p)
+	if err != nil {
+		return p, time.Time{}, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+	}
+	ra := auditOf(ctx)
+	ra.detail("role", role.String())
+	ra.detail("jti", p.ID)
+	ra.detail("expiresAt", expiresAt)
+	return p, expiresAt, nil
 }
 
 // checkRecordingConsent refuses a token, while a recording hmsRecording
