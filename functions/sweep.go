@@ -225,42 +225,16 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		if c.RoomID == "" || sid == "" {
 			return outcome, nil
 		}
-		hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
-		active, err := client.ActiveSessions(hctx, c.RoomID)
-		cancel()
-		if err != nil {
-			return outcome, err
-		}
-		for _, s := range active {
-			if s.ID == sid {
-				return outcomeLive, nil
-			}
-		}
-		hctx, cancel = context.WithTimeout(ctx, lim.hmsTimeout)
-		sess, err := client.GetSession(hctx, sid)
-		cancel()
+		sess, found, err := endedSession(ctx, client, lim, c.RoomID, sid)
 		switch {
-		case errors.Is(err, hms.ErrNotFound):
-			return outcome, nil
 		case err != nil:
 			return outcome, err
-		case sess.RoomID != c.RoomID:
-			return outcome, nil // never close a call from another room's session
-		case sess.Active:
-			return outcomeLive, nil // it became active between the two requests
+		case found == outcomeLive:
+			return outcomeLive, nil
+		case found != outcomeClosed:
+			return outcome, nil
 		}
-		var endedAt time.Time
-		peers := make([]store.PeerRecord, 0, len(sess.Peers))
-		for _, p := range sess.Peers {
-			if p.LeftAt.After(endedAt) {
-				endedAt = p.LeftAt
-			}
-			peers = append(peers, store.PeerRecord{PeerID: p.ID, UserID: p.UserID, UserName: p.Name, Role: p.Role,
-				JoinedAt: p.JoinedAt, LeftAt: p.LeftAt})
-		}
-		if endedAt.IsZero() {
-			endedAt = sess.UpdatedAt
-		}
+		endedAt := sessionEnd(sess)
 		if endedAt.IsZero() {
 			return outcome, nil
 		}
@@ -277,7 +251,7 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		} else if outcome == outcomeUnknown {
 			outcome = outcomeAlreadyClosed
 		}
-		if err := st.ReconcileSession(ctx, c.AppointmentID, sid, peers); err != nil {
+		if err := st.ReconcileSession(ctx, c.AppointmentID, sid, peerRecords(sess)); err != nil {
 			return outcome, err
 		}
 		if res.Status != "live" || res.ActiveSessionID == "" || res.ActiveSessionID == sid {
@@ -286,6 +260,53 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		sid = res.ActiveSessionID
 	}
 	return outcome, nil
+}
+
+// endedSession asks 100ms about session sid of a room: outcomeClosed with
+// the session when it is over, outcomeLive while it goes on, and
+// outcomeUnknown when 100ms does not know it or it is another room's
+// (never close a call from another room's session).
+func endedSession(ctx context.Context, client *hms.Client, lim sweepLimits, roomID, sid string) (hms.Session, sweepOutcome, error) {
+	hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
+	active, err := client.ActiveSessions(hctx, roomID)
+	cancel()
+	if err != nil {
+		return hms.Session{}, outcomeUnknown, err
+	}
+	for _, s := range active {
+		if s.ID == sid {
+			return hms.Session{}, outcomeLive, nil
+		}
+	}
+	hctx, cancel = context.WithTimeout(ctx, lim.hmsTimeout)
+	sess, err := client.GetSession(hctx, sid)
+	cancel()
+	switch {
+	case errors.Is(err, hms.ErrNotFound):
+		return hms.Session{}, outcomeUnknown, nil
+	case err != nil:
+		return hms.Session{}, outcomeUnknown, err
+	case sess.RoomID != roomID:
+		return hms.Session{}, outcomeUnknown, nil
+	case sess.Active:
+		return hms.Session{}, outcomeLive, nil // it became active between the two requests
+	}
+	return sess, outcomeClosed, nil
+}
+
+// sessionEnd is when an ended session ended: its last peer's leave, else
+// its last update (zero when 100ms gave neither).
+func sessionEnd(sess hms.Session) time.Time {
+	var end time.Time
+	for _, p := range sess.Peers {
+		if p.LeftAt.After(end) {
+			end = p.LeftAt
+		}
+	}
+	if end.IsZero() {
+		end = sess.UpdatedAt
+	}
+	return end
 }
 
 // sweepReplay claims the webhook window since the last run (hmsSweep/state,

@@ -164,20 +164,26 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, roo
 		if sess.RoomID != roomID {
 			return fmt.Errorf("session %s belongs to another room than the event's", sessionID)
 		}
-		peers := make([]store.PeerRecord, 0, len(sess.Peers))
-		for _, p := range sess.Peers {
-			peers = append(peers, store.PeerRecord{
-				PeerID: p.ID, UserID: p.UserID, UserName: p.Name, Role: p.Role,
-				JoinedAt: p.JoinedAt, LeftAt: p.LeftAt,
-			})
-		}
-		return st.ReconcileSession(ctx, appointmentID, sessionID, peers)
+		return st.ReconcileSession(ctx, appointmentID, sessionID, peerRecords(sess))
 	}()
 	if err != nil {
 		annotate(ctx, slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
 		return
 	}
 	annotate(ctx, slog.String("reconcile", "done"))
+}
+
+// peerRecords are a session's peers as 100ms recorded them, for the store's
+// reconciliation.
+func peerRecords(sess hms.Session) []store.PeerRecord {
+	peers := make([]store.PeerRecord, 0, len(sess.Peers))
+	for _, p := range sess.Peers {
+		peers = append(peers, store.PeerRecord{
+			PeerID: p.ID, UserID: p.UserID, UserName: p.Name, Role: p.Role,
+			JoinedAt: p.JoinedAt, LeftAt: p.LeftAt,
+		})
+	}
+	return peers
 }
 
 // onceSet remembers (appointment, session) pairs, to do something at most
