@@ -53,6 +53,16 @@ type roleKey struct {
 	id   string
 }
 
+// joinRoleKey is the role key of a join: its event time. roleChangeKey is
+// a role change's: when 100ms says the role changed, else its event time;
+// at one instant, a role change wins over a join. The session's peer and
+// the call's presence facts order roles by these same keys.
+func joinRoleKey(ev *hms.Event) roleKey { return roleKey{norm(ev.Timestamp), rankJoin, ev.ID} }
+
+func roleChangeKey(ev *hms.Event, d *hms.RoleChange) roleKey {
+	return roleKey{firstTime(tm(d.RoleChangedAt), norm(ev.Timestamp)), rankRoleChange, ev.ID}
+}
+
 func (k roleKey) after(o roleKey) bool {
 	if !k.at.Equal(o.at) {
 		return k.at.After(o.at)
@@ -78,7 +88,7 @@ type peerFacts struct {
 func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
 		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
-		role:     clip(d.Role, maxTextBytes), roleKey: roleKey{norm(ev.Timestamp), rankJoin, ev.ID}}
+		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev)}
 	if p, ok := f.unusable(); ok {
 		return p
 	}
@@ -115,7 +125,7 @@ func (s *Store) peerLeavePlan(ev *hms.Event, appt string, d *hms.PeerLeave) plan
 func (s *Store) roleChangePlan(ev *hms.Event, appt string, d *hms.RoleChange) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
 		joinedAt: tm(d.JoinedAt), role: clip(d.Role, maxTextBytes),
-		roleKey: roleKey{firstTime(tm(d.RoleChangedAt), norm(ev.Timestamp)), rankRoleChange, ev.ID}}
+		roleKey: roleChangeKey(ev, d)}
 	if p, ok := f.unusable(); ok {
 		return p
 	}

@@ -331,7 +331,7 @@ func joinPresence(ev *hms.Event, d *hms.PeerJoin) presenceEvent {
 	return presenceEvent{pid: d.PeerID, isJoin: true, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
 		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
-		role:     clip(d.Role, maxTextBytes), roleKey: roleKey{norm(ev.Timestamp), rankJoin, ev.ID}, hasRole: d.Role != "",
+		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
 	}}
 }
 
@@ -346,7 +346,7 @@ func rolePresence(ev *hms.Event, d *hms.RoleChange) presenceEvent {
 	return presenceEvent{pid: d.PeerID, prevRole: d.PreviousRole, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID, joinedAt: tm(d.JoinedAt),
 		role:    clip(d.Role, maxTextBytes),
-		roleKey: roleKey{firstTime(tm(d.RoleChangedAt), norm(ev.Timestamp)), rankRoleChange, ev.ID}, hasRole: d.Role != "",
+		roleKey: roleChangeKey(ev, d), hasRole: d.Role != "",
 	}}
 }
 
