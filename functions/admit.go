@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,32 +16,22 @@ type admitRequest struct {
 	UID           string `json:"uid"`
 }
 
+func (r *admitRequest) appointment() string              { return r.AppointmentID }
+func (r *admitRequest) check(context.Context) *callError { return nil }
+
 func (a *app) admitHandler() http.HandlerFunc {
-	return a.callable("hmsAdmit", "admit", a.cfg.check("hmsAdmit"), a.admit)
+	return a.callable("hmsAdmit", "admit", a.cfg.check("hmsAdmit"), onAppointment(a, a.admit))
 }
 
-// admit: decode → the caller must be the doctor → a waiting room must be
-// set up → the admitted user must be the client or a guest → the admission
-// recorded (with the audit entry) → 100ms asked which of the user's peers
-// wait, and each moved to guest. The admission is recorded first, so that
-// a user who joins after it gets guest, and a retry after 100ms failed
-// finishes the move.
-func (a *app) admit(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req admitRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
-	if who != partDoctor {
+// admit, after onAppointment's opening: the caller must be the doctor → a
+// waiting room must be set up → the admitted user must be the client or a
+// guest → the admission recorded (with the audit entry) → 100ms asked which
+// of the user's peers wait, and each moved to guest. The admission is
+// recorded first, so that a user who joins after it gets guest, and a retry
+// after 100ms failed finishes the move.
+func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (any, error) {
+	st, appt, uid := o.st, o.appt, o.uid
+	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can admit someone from the waiting room.", nil)
 	}
 	if !a.cfg.waitingRole.Valid() {
@@ -67,7 +56,7 @@ func (a *app) admit(ctx context.Context, uid string, data json.RawMessage) (any,
 	if !appt.Call.Admitted[target] {
 		ra := auditOf(ctx)
 		entry := ra.granted()
-		if err := st.RecordAdmission(fsCtx, appointmentID, target, uid, a.now(), entry); err != nil {
+		if err := st.RecordAdmission(fsCtx, appt.ID, target, uid, a.now(), entry); err != nil {
 			return nil, auditUnavailable(err)
 		}
 		ra.wrote()

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,9 @@ type endCallRequest struct {
 	Lock          bool   `json:"lock"`
 }
 
+func (r *endCallRequest) appointment() string              { return r.AppointmentID }
+func (r *endCallRequest) check(context.Context) *callError { return nil }
+
 // hmsTimeout bounds each 100ms call of a callable, so that a slow 100ms is
 // a retryable UNAVAILABLE well inside the request's own deadline.
 const hmsTimeout = 10 * time.Second
@@ -25,27 +27,15 @@ const hmsTimeout = 10 * time.Second
 const endCallReason = "The doctor ended the consultation."
 
 func (a *app) endCallHandler() http.HandlerFunc {
-	return a.callable("hmsEndCall", "endCall", a.cfg.check("hmsEndCall"), a.endCall)
+	return a.callable("hmsEndCall", "endCall", a.cfg.check("hmsEndCall"), onAppointment(a, a.endCall))
 }
 
-// endCall: decode → the caller must be the doctor → the call must have a
-// room → 100ms ends its session (and locks the room if asked) → endedBy.
-func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req endCallRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
-	if who != partDoctor {
+// endCall, after onAppointment's opening: the caller must be the doctor →
+// the call must have a room → 100ms ends its session (and locks the room if
+// asked) → endedBy.
+func (a *app) endCall(ctx, fsCtx context.Context, o opened, req *endCallRequest) (any, error) {
+	st, appt, uid := o.st, o.appt, o.uid
+	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call for everyone.", nil)
 	}
 	room, recorded, err := st.RecordedRoom(fsCtx, appt)
@@ -83,7 +73,7 @@ func (a *app) endCall(ctx context.Context, uid string, data json.RawMessage) (an
 	// ended now, and a lock not recorded would never be lifted by hmsToken.
 	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
 	defer cancelWrite()
-	if err := st.RecordEndedBy(wctx, appointmentID, uid, hms.RoleHost.String(), req.Lock, a.now()); err != nil {
+	if err := st.RecordEndedBy(wctx, appt.ID, uid, hms.RoleHost.String(), req.Lock, a.now()); err != nil {
 		return nil, err
 	}
 	return map[string]any{"ended": true}, nil

@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -22,6 +23,59 @@ const (
 	partClient part = "client"
 	partGuest  part = "guest" // one of guestIds: an interpreter, a caregiver
 )
+
+// appointmentRequest is the data of a callable that acts on one
+// appointment: the id it names, and the checks of its own fields, made
+// before anything is read (they may normalise the fields, and name them in
+// the audit entry).
+type appointmentRequest interface {
+	appointment() string
+	check(ctx context.Context) *callError
+}
+
+// opened is what an appointment callable acts on once it has opened: the
+// caller, the instance's store, and the appointment with the caller's part.
+type opened struct {
+	uid  string
+	st   *store.Store
+	appt store.Appointment
+	who  part
+}
+
+// appointmentHandler is an appointment callable after its opening. fsCtx
+// bounds the opening's read and the handler's own Firestore reads
+// together; ctx is the request's.
+type appointmentHandler[R any] func(ctx, fsCtx context.Context, o opened, req *R) (any, error)
+
+// onAppointment opens every appointment callable the same way: decode →
+// the appointment id (from here on the request is in the audit trail) →
+// the request's own checks → the appointment and the caller's part in it,
+// read while the revocation check runs. Then h.
+func onAppointment[R any, P interface {
+	*R
+	appointmentRequest
+}](a *app, h appointmentHandler[R]) callableHandler {
+	return func(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+		var req R
+		if err := decodeData(data, &req); err != nil {
+			return nil, err
+		}
+		id, cerr := requiredAppointmentID(ctx, P(&req).appointment())
+		if cerr != nil {
+			return nil, cerr
+		}
+		if cerr := P(&req).check(ctx); cerr != nil {
+			return nil, cerr
+		}
+		fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+		defer cancel()
+		st, appt, who, err := a.participantOf(fsCtx, id, uid)
+		if err != nil {
+			return nil, err
+		}
+		return h(ctx, fsCtx, opened{uid: uid, st: st, appt: appt, who: who}, &req)
+	}
+}
 
 // requiredAppointmentID trims the request's appointmentId, refuses a
 // missing or blank one, and adds it, capped, to the request's log line.

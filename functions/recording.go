@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,43 +21,48 @@ type consentRequest struct {
 	Recording     *bool  `json:"recording"`
 }
 
+func (r *consentRequest) appointment() string { return r.AppointmentID }
+
+func (r *consentRequest) check(context.Context) *callError {
+	if r.Recording == nil {
+		return fail(statusInvalidArgument, reasonNoConsentValue, `"recording" (true or false) is required.`, nil)
+	}
+	return nil
+}
+
 type recordingRequest struct {
 	AppointmentID string `json:"appointmentId"`
 	Action        string `json:"action"`
+}
+
+func (r *recordingRequest) appointment() string { return r.AppointmentID }
+
+// check names the action in the audit entry: recording.start or .stop.
+func (r *recordingRequest) check(ctx context.Context) *callError {
+	switch r.Action {
+	case "start", "stop":
+		auditOf(ctx).action("recording." + r.Action)
+		return nil
+	}
+	return fail(statusInvalidArgument, reasonBadAction, `"action" must be "start" or "stop".`, nil)
 }
 
 // stoppedByConsent is recordingControl.stoppedBy when a withdrawal stopped it.
 const stoppedByConsent = "consent"
 
 func (a *app) consentHandler() http.HandlerFunc {
-	return a.callable("hmsConsent", "consent", a.cfg.check("hmsConsent"), a.consent)
+	return a.callable("hmsConsent", "consent", a.cfg.check("hmsConsent"), onAppointment(a, a.consent))
 }
 
 func (a *app) recordingHandler() http.HandlerFunc {
-	return a.callable("hmsRecording", "recording", a.cfg.check("hmsRecording"), a.recording)
+	return a.callable("hmsRecording", "recording", a.cfg.check("hmsRecording"), onAppointment(a, a.recording))
 }
 
-// consent: decode → any participant → consent.{uid} recorded with the
-// audit entry → a withdrawal while a recording runs stops it (100ms, then
-// recordingControl, with a system entry in the trail).
-func (a *app) consent(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req consentRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	if req.Recording == nil {
-		return nil, fail(statusInvalidArgument, reasonNoConsentValue, `"recording" (true or false) is required.`, nil)
-	}
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, _, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
+// consent, after onAppointment's opening (any participant): consent.{uid}
+// recorded with the audit entry → a withdrawal while a recording runs stops
+// it (100ms, then recordingControl, with a system entry in the trail).
+func (a *app) consent(ctx, fsCtx context.Context, o opened, req *consentRequest) (any, error) {
+	st, appt, uid, appointmentID := o.st, o.appt, o.uid, o.appt.ID
 	ra := auditOf(ctx)
 	ra.detail("recording", *req.Recording)
 	if err := confirmSignIn(ctx); err != nil {
@@ -93,34 +97,14 @@ func (a *app) consent(ctx context.Context, uid string, data json.RawMessage) (an
 	return out, nil
 }
 
-// recording: decode → the doctor → stop, or start: a live call and, unless
-// RECORDING_CONSENT=off, everyone's consent → a claim of the recording
-// (with the audit entry), which one caller wins → the winner asks 100ms.
-// The audit entry is written with the claim or the stop, before 100ms is
-// asked.
-func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req recordingRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	ra := auditOf(ctx)
-	switch req.Action {
-	case "start", "stop":
-		ra.action("recording." + req.Action)
-	default:
-		return nil, fail(statusInvalidArgument, reasonBadAction, `"action" must be "start" or "stop".`, nil)
-	}
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
-	if who != partDoctor {
+// recording, after onAppointment's opening: the doctor → stop, or start: a
+// live call and, unless RECORDING_CONSENT=off, everyone's consent → a claim
+// of the recording (with the audit entry), which one caller wins → the
+// winner asks 100ms. The audit entry is written with the claim or the stop,
+// before 100ms is asked.
+func (a *app) recording(ctx, fsCtx context.Context, o opened, req *recordingRequest) (any, error) {
+	st, appt, uid, appointmentID := o.st, o.appt, o.uid, o.appt.ID
+	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can start or stop the recording.", nil)
 	}
 	room, recorded, err := st.RecordedRoom(fsCtx, appt)
@@ -140,6 +124,7 @@ func (a *app) recording(ctx context.Context, uid string, data json.RawMessage) (
 	if err != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	}
+	ra := auditOf(ctx)
 	claim, err := st.ClaimRecording(fsCtx, appointmentID, uid, a.now(), ra.granted())
 	if err != nil {
 		return nil, auditUnavailable(err)

@@ -2,7 +2,6 @@ package functions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,22 @@ type recordingURLRequest struct {
 	RecordingID   string `json:"recordingId"`
 	TranscriptID  string `json:"transcriptId"`
 	File          string `json:"file"`
+
+	asked fileAsked // the file it names, once checked
+}
+
+func (r *recordingURLRequest) appointment() string { return r.AppointmentID }
+
+// check reads which file the request names, and names it in the audit
+// entry and on the request's log line.
+func (r *recordingURLRequest) check(ctx context.Context) *callError {
+	q, cerr := askedFile(*r)
+	if cerr != nil {
+		return cerr
+	}
+	q.note(ctx)
+	r.asked = q
+	return nil
 }
 
 // recordingURLValidity is how long a link handed out stays usable: long
@@ -28,39 +43,20 @@ type recordingURLRequest struct {
 const recordingURLValidity = 6 * time.Hour
 
 func (a *app) recordingURLHandler() http.HandlerFunc {
-	return a.callable("hmsRecordingUrl", "recordingUrl", a.cfg.check("hmsRecordingUrl"), a.recordingURL)
+	return a.callable("hmsRecordingUrl", "recordingUrl", a.cfg.check("hmsRecordingUrl"), onAppointment(a, a.recordingURL))
 }
 
-// recordingURL: decode → the caller must be a participant → the document
-// must exist → its asset id (looked up and remembered when no event named
-// one) → a fresh presigned link. The link is a bearer credential for a
-// patient's consultation: it goes to the caller and nowhere else, never to
-// a log.
-func (a *app) recordingURL(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req recordingURLRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	q, cerr := askedFile(req)
-	if cerr != nil {
-		return nil, cerr
-	}
-	q.note(ctx)
-
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, _, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
+// recordingURL, after onAppointment's opening (any participant): the
+// document must exist → its asset id (looked up and remembered when no event
+// named one) → a fresh presigned link. The link is a bearer credential for a
+// patient's consultation: it goes to the caller and nowhere else, never to a
+// log.
+func (a *app) recordingURL(ctx, fsCtx context.Context, o opened, req *recordingURLRequest) (any, error) {
+	st, appt := o.st, o.appt
 	if err := confirmSignIn(ctx); err != nil {
 		return nil, err
 	}
-	f, err := q.lookup(fsCtx, st, appointmentID)
+	f, err := req.asked.lookup(fsCtx, st, appt.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchRecording(err)
 	} else if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,9 @@ type tokenRequest struct {
 	AppointmentID string `json:"appointmentId"`
 }
 
+func (r *tokenRequest) appointment() string              { return r.AppointmentID }
+func (r *tokenRequest) check(context.Context) *callError { return nil }
+
 // tokenResult is the callable's "result".
 type tokenResult struct {
 	Token     string `json:"token"`
@@ -37,31 +39,19 @@ type tokenResult struct {
 const firestoreTimeout = 8 * time.Second
 
 func (a *app) tokenHandler() http.HandlerFunc {
-	return a.callable("hmsToken", "token", a.tokenSettingsErr, a.issueToken)
+	return a.callable("hmsToken", "token", a.tokenSettingsErr, onAppointment(a, a.issueToken))
 }
 
 // issueToken reads as the handler's steps, after callable has checked the
-// protocol and the caller's ID token: decode → authorise (the appointment,
-// read while the revocation check runs) → the room (recorded, or made by
+// protocol and the caller's ID token and onAppointment has read the
+// appointment (while the revocation check runs): the role and the join
+// window → the room (recorded, or made by
 // 100ms and recorded with the audit entry; re-enabled if hmsEndCall locked
 // it) → the token. The entry names the token's jti and expiry, chosen
 // before the token is minted, never the token.
-func (a *app) issueToken(ctx context.Context, uid string, data json.RawMessage) (any, error) {
-	var req tokenRequest
-	if err := decodeData(data, &req); err != nil {
-		return nil, err
-	}
-	appointmentID, cerr := requiredAppointmentID(ctx, req.AppointmentID)
-	if cerr != nil {
-		return nil, cerr
-	}
-	fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancel()
-	st, appt, who, err := a.participantOf(fsCtx, appointmentID, uid)
-	if err != nil {
-		return nil, err
-	}
-	role := a.joinRole(appt, uid, who)
+func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) (any, error) {
+	st, appt, uid := o.st, o.appt, o.uid
+	role := a.joinRole(appt, uid, o.who)
 	now := a.now()
 	if cerr := a.checkJoinable(appt, now); cerr != nil {
 		return nil, cerr
