@@ -50,7 +50,7 @@ func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (an
 	}
 	client, err := a.hmsClient()
 	if err != nil {
-		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return nil, err
 	}
 
 	if !appt.Call.Admitted[target] {

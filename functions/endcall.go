@@ -53,7 +53,7 @@ func (a *app) endCall(ctx, fsCtx context.Context, o opened, req *endCallRequest)
 	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.Bool("lock", req.Lock))
 	client, err := a.hmsClient()
 	if err != nil {
-		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return nil, err
 	}
 	// Recorded before 100ms is asked: an end nobody could audit is not made.
 	if err := writeGrant(ctx, st); err != nil {

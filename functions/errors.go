@@ -22,6 +22,8 @@ func callErrorOf(err error) *callError {
 	switch {
 	case errors.As(err, &ce):
 		return ce
+	case errors.Is(err, errVideoMisconfigured):
+		return fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
 	case errors.Is(err, hms.ErrUnavailable):
 		return fail(statusUnavailable, reasonVideoUnavailable, "The video service is unavailable; try again in a moment.", err)
 	case errors.Is(err, hms.ErrRefused):

@@ -5,6 +5,7 @@ package functions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -175,13 +176,17 @@ func (a *app) appCheckClient(ctx context.Context) (appCheckVerifier, error) {
 	})
 }
 
+// errVideoMisconfigured is wrapped by hmsClient's failure: the 100ms
+// settings cannot make a client (callErrorOf answers it INTERNAL).
+var errVideoMisconfigured = errors.New("100ms client")
+
 func (a *app) hmsClient() (*hms.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.hms == nil {
 		c, err := hms.NewClient(a.cfg.apiBase, a.cfg.credentials)
 		if err != nil {
-			return nil, fmt.Errorf("100ms client: %w", err)
+			return nil, fmt.Errorf("%w: %w", errVideoMisconfigured, err)
 		}
 		a.hms = c
 	}

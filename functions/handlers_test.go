@@ -184,6 +184,13 @@ func TestCallErrorTable(t *testing.T) {
 		{fmt.Errorf("read: %w", store.ErrUnavailable), statusUnavailable, reasonStoreUnavailable},
 		{errors.New("boom"), statusInternal, reasonInternal},
 	}
+	// 100ms settings that make no client (here: no keys at all).
+	_, noClient := (&app{cfg: &config{apiBase: "https://api.100ms.live/v2"}}).hmsClient()
+	cases = append(cases, struct {
+		err    error
+		status status
+		reason string
+	}{fmt.Errorf("admit: %w", noClient), statusInternal, reasonMisconfigured})
 	for _, tc := range cases {
 		got := callErrorOf(tc.err)
 		if got.status != tc.status || got.reason != tc.reason || got.message == "" {

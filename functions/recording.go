@@ -122,7 +122,7 @@ func (a *app) recording(ctx, fsCtx context.Context, o opened, req *recordingRequ
 	}
 	client, err := a.hmsClient()
 	if err != nil {
-		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return nil, err
 	}
 	ra := auditOf(ctx)
 	claim, err := st.ClaimRecording(fsCtx, appointmentID, uid, a.now(), ra.granted())
@@ -210,7 +210,7 @@ func recordingAnswer(state, id string) map[string]any {
 func (a *app) stopRecording(ctx context.Context, st *store.Store, appointmentID, roomID, by string, audit *store.Audit) (bool, error) {
 	client, err := a.hmsClient()
 	if err != nil {
-		return false, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return false, err
 	}
 	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
 	defer cancelWrite()

@@ -64,7 +64,7 @@ func (a *app) recordingURL(ctx, fsCtx context.Context, o opened, req *recordingU
 	}
 	client, err := a.hmsClient()
 	if err != nil {
-		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return nil, err
 	}
 	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
 	defer cancelHMS()

@@ -64,7 +64,7 @@ func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) 
 	}
 	client, err := a.hmsClient()
 	if err != nil {
-		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+		return nil, err
 	}
 
 	p, expiresAt, err := a.joinParams(ctx, appt, uid, role, now)
