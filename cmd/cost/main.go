@@ -17,7 +17,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,11 +27,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -79,16 +76,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		log.Print(err)
-		var se rig.SetupError
-		if errors.As(err, &se) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	rig.Main(func(ctx context.Context) error { return run(ctx, o, os.Stdout) })
 }
 
 // frontDoor counts the invocations of each function on their way to the

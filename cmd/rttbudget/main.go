@@ -24,12 +24,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/telemed/videocalls/internal/rig"
@@ -57,16 +54,7 @@ func main() {
 		log.Print("need -server, -rtt > 0, -hms-rtt >= 0, -n >= 1, -warmup >= 0")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		log.Print(err)
-		var se rig.SetupError
-		if errors.As(err, &se) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	rig.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // setupErr is a failure to start what the measurement needs (exit 2).

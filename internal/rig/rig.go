@@ -9,10 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -77,6 +80,24 @@ func setupErr(format string, args ...any) error { return SetupErrorf(format, arg
 
 // SetupErrorf is a SetupError of its own.
 func SetupErrorf(format string, args ...any) error { return SetupError{fmt.Errorf(format, args...)} }
+
+// Main runs a measuring tool until it ends or is interrupted (Ctrl-C,
+// SIGTERM), and exits 1 when the measurement failed and 2 when the rig
+// could not be built (a SetupError), so that a script tells the two apart.
+func Main(run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err == nil {
+		return
+	}
+	log.Print(err)
+	var se SetupError
+	if errors.As(err, &se) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
 
 // Setup builds the rig; Close it when done.
 func Setup(ctx context.Context, o Options) (*World, error) {
