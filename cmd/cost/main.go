@@ -320,6 +320,12 @@ func (c *consultation) play(ctx context.Context, appt string) error {
 			Data map[string]any `json:"data"`
 		}
 		_ = json.Unmarshal(ev.Body, &m)
+		if ev.Type == "session.open.success" {
+			// 100ms knows the session by the id its events carry, for the
+			// reconciliation after the close to read.
+			sid, _ := m.Data["session_id"].(string)
+			c.w.Fake.AddSession(fake100ms.Session{ID: sid, RoomID: roomID, Active: true, CreatedAt: ev.At})
+		}
 		if ev.Type == "peer.join.success" && len(events) < 4 {
 			// 100ms knows the first peers as they join, for hmsAdmit to ask.
 			uid, _ := m.Data["user_id"].(string)
