@@ -154,7 +154,7 @@ func writeGrant(ctx context.Context, st *store.Store) error {
 	if e == nil {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	wctx, cancel := detachedWrite(ctx)
 	defer cancel()
 	if err := st.WriteAudit(wctx, e); err != nil {
 		return auditUnavailable(err)
@@ -193,7 +193,7 @@ func (a *app) finishAudit(ctx context.Context, ra *requestAudit, cerr *callError
 	if cerr != nil {
 		e.Outcome, e.Reason, e.Details = store.AuditRefused, cerr.reason, nil
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	wctx, cancel := detachedWrite(ctx)
 	defer cancel()
 	st, err := a.firestore(wctx)
 	if err == nil {

@@ -71,7 +71,7 @@ func (a *app) endCall(ctx, fsCtx context.Context, o opened, req *endCallRequest)
 	// retry (UNAVAILABLE), whose end-room then answers NOT_LIVE.
 	// A deadline of its own, and past a client that went away: the room is
 	// ended now, and a lock not recorded would never be lifted by hmsToken.
-	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	wctx, cancelWrite := detachedWrite(ctx)
 	defer cancelWrite()
 	if err := st.RecordEndedBy(wctx, appt.ID, uid, hms.RoleHost.String(), req.Lock, a.now()); err != nil {
 		return nil, err

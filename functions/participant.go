@@ -12,8 +12,8 @@ import (
 	"github.com/telemed/videocalls/store"
 )
 
-// The opening every appointment callable shares: the appointment it names,
-// and the caller's part in it, decided from the appointment alone.
+// The caller's part in an appointment, decided from the appointment alone,
+// and onAppointment, the opening every appointment callable shares.
 
 // part is the caller's part in an appointment.
 type part string
@@ -95,7 +95,7 @@ func notParticipant(cause error) *callError {
 	return fail(statusPermissionDenied, reasonNotParticipant, "You are not a participant of this appointment, or it does not exist.", cause)
 }
 
-// participantOf is the opening every appointment callable shares: the
+// participantOf is the read of onAppointment's opening: the
 // instance's store, and the appointment with the caller's part in it
 // (participant), read within ctx's deadline while the revocation check
 // runs. The part and the room go to the audit entry.

@@ -178,7 +178,7 @@ func (a *app) recordingStart(ctx context.Context, client *hms.Client, st *store.
 	defer cancelHMS()
 	started, err := client.StartRoomRecording(hmsCtx, roomID, hms.RoomRecordingParams{Transcription: a.cfg.transcribe, Summary: a.cfg.summarise})
 	running := errors.Is(err, hms.ErrAlreadyRecording)
-	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	wctx, cancelWrite := detachedWrite(ctx)
 	defer cancelWrite()
 	if err != nil && !running {
 		if _, serr := st.StopRecording(wctx, appointmentID, uid, a.now(), nil); serr != nil {
@@ -212,7 +212,7 @@ func (a *app) stopRecording(ctx context.Context, st *store.Store, appointmentID,
 	if err != nil {
 		return false, err
 	}
-	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+	wctx, cancelWrite := detachedWrite(ctx)
 	defer cancelWrite()
 	was, err := st.StopRecording(wctx, appointmentID, by, a.now(), audit)
 	if err != nil {

@@ -225,14 +225,14 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		if c.RoomID == "" || sid == "" {
 			return outcome, nil
 		}
-		sess, found, err := endedSession(ctx, client, lim, c.RoomID, sid)
+		sess, ended, live, err := endedSession(ctx, client, lim, c.RoomID, sid)
 		switch {
 		case err != nil:
 			return outcome, err
-		case found == outcomeLive:
+		case live:
 			return outcomeLive, nil
-		case found != outcomeClosed:
-			return outcome, nil
+		case !ended:
+			return outcome, nil // 100ms does not know it, or it is another room's
 		}
 		endedAt := sessionEnd(sess)
 		if endedAt.IsZero() {
@@ -251,7 +251,10 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		} else if outcome == outcomeUnknown {
 			outcome = outcomeAlreadyClosed
 		}
-		if err := st.ReconcileSession(ctx, c.AppointmentID, sid, peerRecords(sess)); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+		err = st.ReconcileSession(rctx, c.AppointmentID, sid, peerRecords(sess))
+		cancel()
+		if err != nil {
 			return outcome, err
 		}
 		if res.Status != "live" || res.ActiveSessionID == "" || res.ActiveSessionID == sid {
@@ -262,36 +265,36 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 	return outcome, nil
 }
 
-// endedSession asks 100ms about session sid of a room: outcomeClosed with
-// the session when it is over, outcomeLive while it goes on, and
-// outcomeUnknown when 100ms does not know it or it is another room's
-// (never close a call from another room's session).
-func endedSession(ctx context.Context, client *hms.Client, lim sweepLimits, roomID, sid string) (hms.Session, sweepOutcome, error) {
+// endedSession asks 100ms about session sid of a room: ended, with the
+// session, when it is over; live while it goes on; neither when 100ms does
+// not know it or it is another room's (never close a call from another
+// room's session).
+func endedSession(ctx context.Context, client *hms.Client, lim sweepLimits, roomID, sid string) (sess hms.Session, ended, live bool, err error) {
 	hctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout)
 	active, err := client.ActiveSessions(hctx, roomID)
 	cancel()
 	if err != nil {
-		return hms.Session{}, outcomeUnknown, err
+		return hms.Session{}, false, false, err
 	}
 	for _, s := range active {
 		if s.ID == sid {
-			return hms.Session{}, outcomeLive, nil
+			return hms.Session{}, false, true, nil
 		}
 	}
 	hctx, cancel = context.WithTimeout(ctx, lim.hmsTimeout)
-	sess, err := client.GetSession(hctx, sid)
+	sess, err = client.GetSession(hctx, sid)
 	cancel()
 	switch {
 	case errors.Is(err, hms.ErrNotFound):
-		return hms.Session{}, outcomeUnknown, nil
+		return hms.Session{}, false, false, nil
 	case err != nil:
-		return hms.Session{}, outcomeUnknown, err
+		return hms.Session{}, false, false, err
 	case sess.RoomID != roomID:
-		return hms.Session{}, outcomeUnknown, nil
+		return hms.Session{}, false, false, nil
 	case sess.Active:
-		return hms.Session{}, outcomeLive, nil // it became active between the two requests
+		return hms.Session{}, false, true, nil // it became active between the two requests
 	}
-	return sess, outcomeClosed, nil
+	return sess, true, false, nil
 }
 
 // sessionEnd is when an ended session ended: its last peer's leave, else

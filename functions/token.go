@@ -38,6 +38,19 @@ type tokenResult struct {
 // Firestore that does not answer becomes a retryable 503, not a hang.
 const firestoreTimeout = 8 * time.Second
 
+// detachedWrite is the context of a write that must outlive the request's
+// cancellation (the caller hung up after 100ms acted, or after the audit
+// entry was decided), bounded by firestoreTimeout alone.
+func detachedWrite(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
+}
+
+// errJoinToken is the answer when the token cannot be minted: the
+// settings passed their check at start, so this is ours to fix.
+func errJoinToken(err error) *callError {
+	return fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+}
+
 func (a *app) tokenHandler() http.HandlerFunc {
 	return a.callable("hmsToken", "token", a.tokenSettingsErr, onAppointment(a, a.issueToken))
 }
@@ -86,7 +99,7 @@ func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) 
 	p.RoomID = room.ID
 	token, _, err := hms.JoinToken(a.cfg.credentials, p)
 	if err != nil {
-		return nil, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+		return nil, errJoinToken(err)
 	}
 	return &tokenResult{
 		Token:     token,
@@ -107,7 +120,7 @@ func (a *app) joinParams(ctx context.Context, appt store.Appointment, uid string
 	}
 	expiresAt, err := hms.JoinExpiry(p)
 	if err != nil {
-		return p, time.Time{}, fail(statusInternal, reasonInternal, "The join token could not be made.", err)
+		return p, time.Time{}, errJoinToken(err)
 	}
 	ra := auditOf(ctx)
 	ra.detail("role", role.String())

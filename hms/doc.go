@@ -6,5 +6,6 @@
 //
 // Errors are sentinels for errors.Is: ErrUnavailable (100ms down or slow:
 // try later), ErrRefused (100ms said no; also an *APIError with the status),
-// ErrInvalidArgument, ErrMissingCredentials and ErrMalformedEvent. No error or printed value carries a token or a secret.
+// ErrInvalidArgument, ErrMissingCredentials and ErrMalformedEvent. No error
+// or printed value carries a token or a secret.
 package hms

@@ -19,7 +19,7 @@ var errDuplicate = errors.New("duplicate event")
 // commitBlind creates the event document and p.creates and makes p.merges
 // in one atomic commit with no reads, so that it takes no locks before the
 // commit. A commit the server aborted (it waited too long for a lock that
-// a transaction, RecordRoom's or ReconcileSession's, held) is retried.
+// a transaction, such as RecordRoom's, held) is retried.
 func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 	return retryAborted(ctx, 20*time.Millisecond, func() error {
 		// WriteBatch is deprecated in favour of transactions and
@@ -49,8 +49,10 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 // precondition). When that fails, another event wrote p.read in between:
 // read again. Two round trips, and no lock held on the server while this
 // instance thinks; plans reading one document take turns here (lock.go).
-// A nil ev applies the plan with no event document (hmsSweep's close);
-// seen, when set, is told what the winning attempt read and wrote.
+// A nil ev applies the plan with no event document (hmsSweep's close,
+// reconciliation, the recording control); seen, when set, is told what the
+// winning attempt read and wrote. It tries again until ctx ends: the
+// caller's deadline bounds it.
 func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(stored map[string]any, merges []write)) error {
 	// Plans with a second document all share it (the call's presence):
 	// taking turns on it is taking turns on both.

@@ -53,6 +53,11 @@ type roleKey struct {
 	id   string
 }
 
+// joinTime is when a peer joined: 100ms's joined_at, else the event time.
+func joinTime(ev *hms.Event, d *hms.PeerJoin) time.Time {
+	return firstTime(tm(d.JoinedAt), norm(ev.Timestamp))
+}
+
 // joinRoleKey is the role key of a join: its event time. roleChangeKey is
 // a role change's: when 100ms says the role changed, else its event time;
 // at one instant, a role change wins over a join. The session's peer and
@@ -87,7 +92,7 @@ type peerFacts struct {
 
 func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
 	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
+		joinedAt: joinTime(ev, d),
 		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev)}
 	if p, ok := f.unusable(); ok {
 		return p

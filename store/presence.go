@@ -330,7 +330,7 @@ func minus(a, b []interval) []interval {
 func joinPresence(ev *hms.Event, d *hms.PeerJoin) presenceEvent {
 	return presenceEvent{pid: d.PeerID, isJoin: true, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
-		joinedAt: firstTime(tm(d.JoinedAt), norm(ev.Timestamp)),
+		joinedAt: joinTime(ev, d),
 		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
 	}}
 }

@@ -21,13 +21,14 @@ type PeerRecord struct {
 // Firestore client opens a transaction with a round trip of its own, and
 // this runs before the webhook answers a close. An event that writes the
 // session between the read and the commit makes the commit fail its
-// precondition, and the missing fields are worked out again.
+// precondition, and the missing fields are worked out again, until ctx
+// ends (the webhook gives it reconcileTimeout, the sweep firestoreTimeout).
 func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID string, peers []PeerRecord) error {
 	if !validID(appointmentID) || !validID(sessionID) {
 		return wrapf(ErrNotFound, "reconcile session %q of %q", sessionID, appointmentID)
 	}
-	fill := s.reconcilePlan(appointmentID, sessionID, peers)
-	return wrapf(s.commitRead(ctx, nil, fill, nil), "reconcile session %s of %s", sessionID, appointmentID)
+	p := s.reconcilePlan(appointmentID, sessionID, peers)
+	return wrapf(s.commitRead(ctx, nil, p, nil), "reconcile session %s of %s", sessionID, appointmentID)
 }
 
 // reconcilePlan reads the session and writes what peers adds to it.

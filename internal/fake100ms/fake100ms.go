@@ -2,10 +2,10 @@
 // tools, following 100ms's current documentation (docs/100ms.md,
 // reference/100ms-current): rooms, end-room, sessions, the peers of an
 // active room and their roles, the check of a join token (VerifyJoinToken),
-// room recordings (composite, with transcript and summary), recording assets and presigned URLs, the webhooks 100ms
-// sends for role changes and recordings, and the webhook delivery history
-// with its replay. It is test support only: nothing outside tests and cmd/
-// imports it.
+// room recordings (composite, with transcript and summary), recording assets
+// and presigned URLs, the webhooks 100ms sends for role changes and
+// recordings, and the webhook delivery history with its replay. It is test
+// support only: nothing outside tests and cmd/ imports it.
 //
 // Every request must carry a management token (HS256 with the app secret,
 // "type": "management", "version": 2, an expiry). The fake serves the API at

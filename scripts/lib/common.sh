@@ -1,5 +1,10 @@
 # shellcheck shell=bash
-# Helpers shared by the scripts. Source it; it defines functions only.
+# Helpers shared by the scripts. Source it; it defines functions (and the
+# checkout's root, for run_tool) only.
+
+# The checkout this file is in, found once, when it is sourced: a script
+# may change directory before it calls run_tool.
+_common_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # die prints an error and exits 1.
 die() {
@@ -111,15 +116,16 @@ pick_port() {
 # ./cmd/NAME into a temporary folder (never the checkout, which git would
 # then see), runs it with ARG... from where the script was run (so relative
 # paths stay the caller's), and exits with the tool's status.
+# It sets the EXIT trap (to remove the binary) and never returns.
 run_tool() {
-  local name=$1 root status=0
+  [ $# -ge 1 ] || die "run_tool: no tool named"
+  local name=$1 status=0
   shift
-  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-  load_dotenv "$root/.env"
+  load_dotenv "$_common_root/.env"
   command -v go >/dev/null 2>&1 || die "go is not installed (https://go.dev/dl/)"
   _run_tool_bin=$(mktemp -d "${TMPDIR:-/tmp}/videocalls-$name.XXXXXX")
   trap 'rm -rf "$_run_tool_bin"' EXIT
-  (cd "$root" && go build -o "$_run_tool_bin/$name" "./cmd/$name")
+  (cd "$_common_root" && go build -o "$_run_tool_bin/$name" "./cmd/$name") || die "could not build cmd/$name"
   "$_run_tool_bin/$name" "$@" || status=$?
   exit "$status"
 }
