@@ -62,10 +62,6 @@ type app struct {
 	auth     idTokenVerifier
 	hms      *hms.Client
 	appCheck lazyAppCheck
-
-	// reconciled holds the sessions this instance has asked 100ms about
-	// (webhook.go), so that redeliveries of a close cost 100ms nothing.
-	reconciled onceSet
 }
 
 // defaultAuthTimeout is the ID-token check's own deadline (docs/callables.md).

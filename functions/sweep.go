@@ -51,12 +51,23 @@ var defaultSweepLimits = sweepLimits{
 type sweepSummary struct {
 	// Checked: idle live calls asked about; Closed: sessions this run
 	// closed (another run closing the same one at once does not count it
-	// again); StillLive: 100ms says their session goes on; Unknown: 100ms
+	// again); AlreadyClosed: 100ms says the session is over and its close
+	// was made meanwhile (by its event, or another run), so this run wrote
+	// nothing; StillLive: 100ms says their session goes on; Unknown: 100ms
 	// does not know the session, or it belongs to another room.
-	Checked   int `json:"checked"`
-	Closed    int `json:"closed"`
-	StillLive int `json:"stillLive"`
-	Unknown   int `json:"unknown"`
+	Checked       int `json:"checked"`
+	Closed        int `json:"closed"`
+	AlreadyClosed int `json:"alreadyClosed"`
+	StillLive     int `json:"stillLive"`
+	Unknown       int `json:"unknown"`
+	// Reconciled: closed sessions whose reconciliation with 100ms's record
+	// was due (it failed at the close) and is now made; ReconcileUnknown:
+	// of those, 100ms does not know the session, which is then marked
+	// done with nothing added; ReconcileTruncated: more were due than one
+	// run takes.
+	Reconciled         int  `json:"reconciled"`
+	ReconcileUnknown   int  `json:"reconcileUnknown"`
+	ReconcileTruncated bool `json:"reconcileTruncated"`
 	// Errors: calls whose check failed (100ms or Firestore), tried again
 	// next run; Truncated: more idle calls than one run checks.
 	Errors    int  `json:"errors"`
@@ -102,6 +113,8 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 		}
 		sum, err := a.sweep(r.Context(), lim)
 		annotate(r.Context(), slog.Int("checked", sum.Checked), slog.Int("closed", sum.Closed),
+			slog.Int("alreadyClosed", sum.AlreadyClosed), slog.Int("reconciled", sum.Reconciled),
+			slog.Int("reconcileUnknown", sum.ReconcileUnknown), slog.Bool("reconcileTruncated", sum.ReconcileTruncated),
 			slog.Int("stillLive", sum.StillLive), slog.Int("unknown", sum.Unknown), slog.Int("errors", sum.Errors),
 			slog.Bool("truncated", sum.Truncated), slog.Int("failedDeliveries", sum.FailedDeliveries),
 			slog.Int("replaysRequested", sum.ReplaysRequested), slog.String("replayFrom", sum.ReplayFrom),
@@ -124,9 +137,10 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 	})
 }
 
-// sweep runs the two jobs of docs/webhook.md, hmsSweep side by side within lim.budget:
-// idle live calls are checked with 100ms and closed when their session is
-// over; failed webhook deliveries since the last run are replayed.
+// sweep runs the jobs of docs/webhook.md, hmsSweep, within lim.budget: idle
+// live calls are checked with 100ms and closed when their session is over,
+// then closed sessions whose reconciliation is still due are reconciled;
+// beside both, failed webhook deliveries since the last run are replayed.
 func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) {
 	var sum sweepSummary
 	st, err := a.firestore(ctx)
@@ -149,6 +163,9 @@ func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) 
 		replay = a.sweepReplay(ctx, st, client, lim, now)
 	}()
 	err = a.sweepCalls(ctx, st, client, lim, now, &sum)
+	if err == nil {
+		err = a.sweepReconciliations(ctx, st, client, lim, &sum)
+	}
 	wg.Wait()
 	sum.ReplayFrom, sum.ReplayTo, sum.FailedDeliveries = replay.ReplayFrom, replay.ReplayTo, replay.FailedDeliveries
 	sum.ReplaysRequested, sum.ReplayError = replay.ReplaysRequested, replay.ReplayError
@@ -165,44 +182,89 @@ func (a *app) sweepCalls(ctx context.Context, st *store.Store, client *hms.Clien
 		calls, sum.Truncated = calls[:lim.maxCalls], true
 	}
 	var mu sync.Mutex
-	work := make(chan store.IdleCall)
+	eachAtOnce(ctx, lim.workers, calls, func(c store.IdleCall) {
+		outcome, err := a.sweepCall(ctx, st, client, lim, c)
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Checked++
+		switch {
+		case err != nil:
+			sum.callError(c.AppointmentID, err)
+		case outcome == outcomeClosed:
+			sum.Closed++
+		case outcome == outcomeAlreadyClosed:
+			sum.AlreadyClosed++
+		case outcome == outcomeLive:
+			sum.StillLive++
+		default:
+			sum.Unknown++
+		}
+	})
+	return nil
+}
+
+// sweepReconciliations reconciles the closed sessions whose reconciliation
+// failed at their close (100ms down, a timeout), ended calls included,
+// until it succeeds or 100ms says it does not know the session (then it is
+// marked done, and never asked about again).
+func (a *app) sweepReconciliations(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, sum *sweepSummary) error {
+	due, err := st.DueReconciliations(ctx, lim.maxCalls+1)
+	if err != nil {
+		return fmt.Errorf("find sessions to reconcile: %w", err)
+	}
+	if len(due) > lim.maxCalls {
+		due, sum.ReconcileTruncated = due[:lim.maxCalls], true
+	}
+	var mu sync.Mutex
+	eachAtOnce(ctx, lim.workers, due, func(d store.DueSession) {
+		rctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout+firestoreTimeout)
+		outcome, err := reconcileSession(rctx, st, client, d)
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			sum.callError(d.AppointmentID, err)
+		case outcome == reconcileMerged:
+			sum.Reconciled++
+		case outcome == reconcileUnknown:
+			sum.Reconciled++
+			sum.ReconcileUnknown++
+		}
+	})
+	return nil
+}
+
+// callError counts a call whose check failed and names it, within bounds.
+func (sum *sweepSummary) callError(appointmentID string, err error) {
+	sum.Errors++
+	if len(sum.CallErrors) < maxCallErrors {
+		sum.CallErrors = append(sum.CallErrors, capLog(appointmentID, maxLoggedID)+": "+capLog(err.Error(), maxLoggedText))
+	}
+}
+
+// eachAtOnce calls fn for each item, workers at a time, and stops handing
+// out items when ctx ends (the rest waits for the next run).
+func eachAtOnce[T any](ctx context.Context, workers int, items []T, fn func(T)) {
+	work := make(chan T)
 	var wg sync.WaitGroup
-	for range max(lim.workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				outcome, err := a.sweepCall(ctx, st, client, lim, c)
-				mu.Lock()
-				sum.Checked++
-				switch {
-				case err != nil:
-					sum.Errors++
-					if len(sum.CallErrors) < maxCallErrors {
-						sum.CallErrors = append(sum.CallErrors, capLog(c.AppointmentID, maxLoggedID)+": "+capLog(err.Error(), maxLoggedText))
-					}
-				case outcome == outcomeClosed:
-					sum.Closed++
-				case outcome == outcomeLive:
-					sum.StillLive++
-				default:
-					sum.Unknown++
-				}
-				mu.Unlock()
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for it := range work {
+				fn(it)
 			}
-		}()
+		})
 	}
 feed:
-	for _, c := range calls {
+	for _, it := range items {
 		select {
-		case work <- c:
+		case work <- it:
 		case <-ctx.Done():
-			break feed // the rest waits for the next run
+			break feed
 		}
 	}
 	close(work)
 	wg.Wait()
-	return nil
 }
 
 type sweepOutcome int

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/telemed/videocalls/hms"
@@ -96,13 +95,11 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		annotate(ctx, slog.Bool("applied", false), slog.String("notApplied", res.NotApplied))
 		noteSevere(ctx)
 	}
-	// Reconcile a close once per session and instance: also on a
-	// redelivery that Firestore answered (the first delivery may have been
-	// committed, then timed out before its answer, and never reconciled),
-	// never on one this instance answered from memory (it reconciled then).
-	if ev.Type == hms.SessionCloseSuccess && res.AppointmentID != "" && ev.SessionID != "" &&
-		res.NotApplied == "" && !res.Remembered && a.reconciled.first(res.AppointmentID, ev.SessionID) {
-		a.reconcile(ctx, st, res.AppointmentID, ev.RoomID, ev.SessionID)
+	// Reconcile a close once, after the delivery that applied it, unless
+	// its session was reconciled already. Should this fail (100ms down, a
+	// timeout), the session stays due and hmsSweep asks again.
+	if res.ReconcileDue {
+		a.reconcile(ctx, st, store.DueSession{AppointmentID: res.AppointmentID, SessionID: ev.SessionID, RoomID: ev.RoomID})
 	}
 	if res.Duplicate {
 		annotate(ctx, slog.Bool("duplicate", true))
@@ -146,69 +143,23 @@ func (a *app) verifiedBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // reconcile fills in attendance that lost peer events left out, from 100ms's
 // own record of the session. It runs after the event is durably stored and
-// never fails the webhook: a miss here only leaves what events recorded.
-func (a *app) reconcile(ctx context.Context, st *store.Store, appointmentID, roomID, sessionID string) {
+// never fails the webhook: a miss here is hmsSweep's to retry.
+func (a *app) reconcile(ctx context.Context, st *store.Store, due store.DueSession) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	err := func() error {
-		client, err := a.hmsClient()
-		if err != nil {
-			return err
-		}
-		sess, err := client.GetSession(ctx, sessionID)
-		if err != nil {
-			return fmt.Errorf("get session %s: %w", sessionID, err)
-		}
-		// A close may name another room's session id: that session's
-		// participants must never be written into this call.
-		if sess.RoomID != roomID {
-			return fmt.Errorf("session %s belongs to another room than the event's", sessionID)
-		}
-		return st.ReconcileSession(ctx, appointmentID, sessionID, peerRecords(sess))
-	}()
-	if err != nil {
+	client, err := a.hmsClient()
+	var outcome reconcileOutcome
+	if err == nil {
+		outcome, err = reconcileSession(ctx, st, client, due)
+	}
+	switch {
+	case err != nil:
 		annotate(ctx, slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
-		return
+	case outcome == reconcileMerged:
+		annotate(ctx, slog.String("reconcile", "done"))
+	case outcome == reconcileUnknown:
+		annotate(ctx, slog.String("reconcile", "unknown to 100ms"))
+	default:
+		annotate(ctx, slog.String("reconcile", "session still active"))
 	}
-	annotate(ctx, slog.String("reconcile", "done"))
-}
-
-// peerRecords are a session's peers as 100ms recorded them, for the store's
-// reconciliation.
-func peerRecords(sess hms.Session) []store.PeerRecord {
-	peers := make([]store.PeerRecord, 0, len(sess.Peers))
-	for _, p := range sess.Peers {
-		peers = append(peers, store.PeerRecord{
-			PeerID: p.ID, UserID: p.UserID, UserName: p.Name, Role: p.Role,
-			JoinedAt: p.JoinedAt, LeftAt: p.LeftAt,
-		})
-	}
-	return peers
-}
-
-// onceSet remembers (appointment, session) pairs, to do something at most
-// once per pair and instance. It forgets everything when full: forgetting
-// costs one more call to 100ms for a session closed long ago.
-type onceSet struct {
-	mu   sync.Mutex
-	seen map[[2]string]struct{}
-}
-
-// maxOnceSet bounds onceSet's memory: ids are at most 256 bytes (session)
-// and 1,500 (appointment), so under 20 MiB at worst, about 1 MiB in practice.
-const maxOnceSet = 10000
-
-// first reports whether this is the first time the pair is seen.
-func (o *onceSet) first(appt, session string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	key := [2]string{appt, session}
-	if _, ok := o.seen[key]; ok {
-		return false
-	}
-	if o.seen == nil || len(o.seen) >= maxOnceSet {
-		o.seen = make(map[[2]string]struct{})
-	}
-	o.seen[key] = struct{}{}
-	return true
 }

@@ -25,6 +25,11 @@ type ApplyResult struct {
 	// Remembered is true for a duplicate this instance answered from its
 	// memory of stored ids, without asking Firestore.
 	Remembered bool
+	// ReconcileDue is true when this delivery applied a session's close
+	// and the session awaits its reconciliation with 100ms's record
+	// (ReconcileSession): the webhook asks 100ms once, now; hmsSweep asks
+	// again later should that fail.
+	ReconcileDue bool
 	// NotApplied, when set, says why the event was stored raw only
 	// (applied: false): its changes can never be written, whatever the
 	// number of deliveries (an id that cannot name a document or field, or
@@ -68,17 +73,23 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if err := s.advanceRecording(ctx, appt, ev); err != nil {
 		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
 	}
+	reconcileDue := false
+	if _, closing := ev.Data.(*hms.SessionClose); closing && first.read != nil {
+		first.seen = func(stored map[string]any, _ []write) {
+			reconcileDue = !sessionsOf(stored)[ev.SessionID].reconciled
+		}
+	}
 	for p := first; ; p = *p.orElse {
 		var err error
 		if p.read != nil {
-			err = s.commitRead(ctx, &evWrite, p, nil)
+			err = s.commitRead(ctx, &evWrite, p)
 		} else {
 			err = s.commitBlind(ctx, evWrite, p)
 		}
 		switch {
 		case err == nil:
 			s.remember(ev.ID, appt)
-			return ApplyResult{AppointmentID: appt}, nil
+			return ApplyResult{AppointmentID: appt, ReconcileDue: reconcileDue}, nil
 		case errors.Is(err, errDuplicate),
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)

@@ -16,6 +16,9 @@ import (
 // errDuplicate stops commitRead when the event document already exists.
 var errDuplicate = errors.New("duplicate event")
 
+// errTaken: a document id made for this request exists with other content.
+var errTaken = errors.New("a document id made for this request is taken")
+
 // commitBlind creates the event document and p.creates and makes p.merges
 // in one atomic commit with no reads, so that it takes no locks before the
 // commit. A commit the server aborted (it waited too long for a lock that
@@ -50,28 +53,26 @@ func (s *Store) commitBlind(ctx context.Context, ev write, p plan) error {
 // read again. Two round trips, and no lock held on the server while this
 // instance thinks; plans reading one document take turns here (lock.go).
 // A nil ev applies the plan with no event document (hmsSweep's close,
-// reconciliation, the recording control); seen, when set, is told what the
-// winning attempt read and wrote. It tries again until ctx ends: the
-// caller's deadline bounds it.
-func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(stored map[string]any, merges []write)) error {
-	// Plans with a second document all share it (the call's presence):
-	// taking turns on it is taking turns on both.
-	lockKey := p.read.Path
-	if p.also != nil {
-		lockKey = p.also.ref.Path
-	}
-	unlock, err := s.lock(ctx, lockKey)
+// reconciliation, the recording control). It tries again until ctx ends:
+// the caller's deadline bounds it.
+//
+// ev may be an audit entry, whose id is made for the request (fresh), so
+// that nothing else can have written it and it is not read beforehand.
+// If its create is refused as AlreadyExists all the same, an earlier
+// attempt of this very commit landed (the client retried a commit whose
+// answer was lost): the entry is read, and when it holds what this commit
+// writes, the commit is done; else the id was taken, which no retry
+// mends.
+func (s *Store) commitRead(ctx context.Context, ev *write, p plan) error {
+	unlock, err := s.lock(ctx, p.read.Path)
 	if err != nil {
 		return fmt.Errorf("wait for writes of %s: %w", p.read.ID, err)
 	}
 	defer unlock()
 	refs := []*firestore.DocumentRef{p.read}
-	evAt, alsoAt := -1, -1
+	evAt := -1
 	if ev != nil && !ev.fresh() {
 		evAt, refs = len(refs), append(refs, ev.ref)
-	}
-	if p.also != nil {
-		alsoAt, refs = len(refs), append(refs, p.also.ref)
 	}
 	pause := 10 * time.Millisecond
 	for {
@@ -80,9 +81,21 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 			return err
 		}
 		if evAt >= 0 && snaps[evAt].Exists() {
+			if ev.fresh() {
+				if sameContent(snaps[evAt].Data(), ev.data) {
+					return nil // an earlier attempt of this commit landed
+				}
+				return fmt.Errorf("%s exists with other content: %w", ev.ref.Path, errTaken)
+			}
 			return errDuplicate
 		}
 		book, stored := snaps[0], dataOf(snaps[0])
+		if p.unchanged != nil && p.unchanged(stored) {
+			if p.seen != nil {
+				p.seen(stored, nil)
+			}
+			return nil
+		}
 		fields, merges := p.step(stored)
 		b := s.fs.Batch() //nolint:staticcheck // SA1019: see commitBlind.
 		writes := 0
@@ -91,12 +104,7 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 			writes++
 		}
 		// A step that returns nil fields leaves its document as it is.
-		writes += conditional(b, p.read, book, fields, fields != nil)
-		if alsoAt >= 0 {
-			alsoFields, alsoMerges := p.also.step(dataOf(snaps[alsoAt]))
-			writes += conditional(b, p.also.ref, snaps[alsoAt], alsoFields, false)
-			merges = append(merges, alsoMerges...)
-		}
+		writes += conditional(b, p.read, book, fields)
 		for _, w := range combine(merges) {
 			if len(w.data) > 0 {
 				b.Set(w.ref, w.data, firestore.MergeAll)
@@ -109,11 +117,17 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 		_, err = b.Commit(ctx)
 		switch status.Code(err) {
 		case codes.OK:
-			if seen != nil {
-				seen(stored, merges)
+			if p.seen != nil {
+				p.seen(stored, merges)
 			}
 			return nil
-		case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		case codes.AlreadyExists:
+			if ev != nil && ev.fresh() && evAt < 0 {
+				// Read the entry too from now on: it tells whether this
+				// commit landed before (above).
+				evAt, refs = len(refs), append(refs, ev.ref)
+			}
+		case codes.FailedPrecondition, codes.Aborted:
 		default:
 			return err
 		}
@@ -126,12 +140,54 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan, seen func(sto
 	}
 }
 
+// sameContent reports whether stored (as read back) holds every field data
+// writes, leaving out server timestamps, which only the server knows.
+// Firestore keeps times to the microsecond and integers as int64.
+func sameContent(stored, data map[string]any) bool {
+	for k, v := range data {
+		if v == firestore.ServerTimestamp {
+			continue
+		}
+		if !sameValue(stored[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameValue(got, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		return ok && len(g) == len(w) && sameContent(g, w)
+	case time.Time:
+		g, ok := got.(time.Time)
+		return ok && g.Equal(w.Truncate(time.Microsecond))
+	case int:
+		return got == int64(w)
+	case int32:
+		return got == int64(w)
+	case []string:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return got == want
+}
+
 // conditional writes fields to a document read as snap, on condition that
 // it did not change since: created when it did not exist, else updated
-// with its update time as precondition. No fields, no write, unless always.
-func conditional(b *firestore.WriteBatch, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot, fields map[string]any, always bool) int {
+// with its update time as precondition. No fields, no write.
+func conditional(b *firestore.WriteBatch, ref *firestore.DocumentRef, snap *firestore.DocumentSnapshot, fields map[string]any) int {
 	switch {
-	case len(fields) == 0 && !always:
+	case len(fields) == 0:
 		return 0
 	case snap.Exists():
 		b.Update(ref, leafUpdates(nil, fields), firestore.LastUpdateTime(snap.UpdateTime))

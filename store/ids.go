@@ -92,7 +92,3 @@ func (s *Store) roomRef(roomID string) *firestore.DocumentRef {
 func (s *Store) callBookRef(appt string) *firestore.DocumentRef {
 	return s.fs.Collection(colCallBooks).Doc(appt)
 }
-
-func (s *Store) peerBookRef(appt, sid, pid string) *firestore.DocumentRef {
-	return s.fs.Collection(colPeers).Doc(bookID(appt, sid, pid))
-}

@@ -6,39 +6,44 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// Per-peer attendance, calls/{a}/sessions/{s}.peers.{peerId} (docs/data-model.md).
+// The one model of a peer (docs/data-model.md, "Peer facts"; docs/webhook.md,
+// "Every path an event takes"): every fact about a peer (joined, left,
+// role, admitted) is kept once, in the call's bookkeeping document
+// hmsCalls/{appointmentId}, as peers.{peerId}, and merged there by one
+// set of rules. What the app reads is derived from those facts in the same
+// commit: the session's peers.{peerId} (this file), and calls/{id}.inCall
+// and .visit (presence.go).
 //
-// Merge rule of each field:
-//   - userId, userName: every event of the peer carries the same values;
-//     any of them may write them.
-//   - joinedAt: earliest joined_at seen (peer.join.success, and the
-//     joined_at that peer.leave.success and role.change.success carry).
-//   - role: from the latest (role_changed_at, else the event timestamp;
-//     then role.change over join; then event id) of the join and the role
-//     changes.
-//   - leftAt, leaveReason: from peer.leave.success (left_at, else the event
-//     time). 100ms sends one leave per peer id; a rejoin is a new peer.
-//   - durationSec: the leave's duration when it has one; else
-//     leftAt − joinedAt, written by whichever of the leave and the join (or
-//     a role change moving joinedAt) commits second.
+// Merge rule of each fact (short keys, as stored):
+//   - u userId, s sessionId: every event of the peer carries the same; the
+//     first stored stands.
+//   - j joinedAt: the earliest joined_at seen (the join's, else its event
+//     time; and the joined_at that leaves and role changes carry).
+//   - l leftAt: the latest leave time (left_at, else the event time). 100ms
+//     sends one leave per peer id; a rejoin is a new peer.
+//   - r role, with its key ra, rr, ri: the role of the greatest role key
+//     (roleKey: role_changed_at, else the event time; then a role change
+//     over a join; then the event id).
+//   - jr joinedRole: the join's role (one join per peer id).
+//   - a admittedAt: the earliest role_changed_at of a change from the
+//     waiting role to another.
+//   - d durationSec: the leave's duration (the greatest, should two
+//     deliveries of the leave differ).
+//   - e: an event of the peer was applied (what 100ms's record adds stands
+//     only where no event said).
+//   - x: 100ms's own record of the peer (GET /sessions/{id}), written by
+//     reconciliation after the session closed (reconcile.go): x.j, x.l,
+//     x.r. It fills what no event said and never overrides an event.
 //
-// Joins and leaves are the frequent events, sent together at the start and
-// end of every session; they must not read the session document, which
-// every peer of the session writes. The rules above that need a stored
-// value (role, and a duration-less leave's duration) keep it in a small
-// bookkeeping document per peer, hmsPeers/{sessionId}:{peerId}, that only
-// this peer's events touch:
-//   - roleAt, roleRank, roleEventId: the key of the event whose role is stored;
-//   - joinedAt, leftAt: as stored in the session;
-//   - durationDerived: durationSec is leftAt − joinedAt;
-//   - expireAt: for the TTL policy of hmsEvents.
-// A join creates it in its blind commit, so a join with nothing before it
-// writes blind. If it exists (a role change or a duration-less leave came
-// first), the join is applied by reading it (commitRead), as role changes
-// and leaves that need a stored value (no duration, or a joined_at that
-// may be the earliest) always are. Whoever commits second sees the other.
-// Leaves with a duration and no joined_at are blind: no other event writes
-// their fields.
+// Every peer event reads the facts (one document, with the call's
+// sessions and recording control) and commits on condition that it did not
+// change meanwhile (commitRead), so that the last commit is derived from
+// every fact: whatever the order, the same documents.
+//
+// The facts are bounded (maxPresencePeers, presence.go). An event of a
+// peer past the bound writes what it says to the session's peer as it
+// comes, with no merge rule: a call with more than 500 peer ids is a
+// misbehaving client, and its events must still be taken (docs/webhook.md).
 
 // Ranks of the events that set a role, for equal timestamps.
 const (
@@ -60,8 +65,7 @@ func joinTime(ev *hms.Event, d *hms.PeerJoin) time.Time {
 
 // joinRoleKey is the role key of a join: its event time. roleChangeKey is
 // a role change's: when 100ms says the role changed, else its event time;
-// at one instant, a role change wins over a join. The session's peer and
-// the call's presence facts order roles by these same keys.
+// at one instant, a role change wins over a join.
 func joinRoleKey(ev *hms.Event) roleKey { return roleKey{norm(ev.Timestamp), rankJoin, ev.ID} }
 
 func roleChangeKey(ev *hms.Event, d *hms.RoleChange) roleKey {
@@ -78,136 +82,209 @@ func (k roleKey) after(o roleKey) bool {
 	return k.id > o.id
 }
 
-// peerFacts is what one peer event says about its peer.
-type peerFacts struct {
-	appt, sid, pid, roomID string
-	userID, userName       string
-	joinedAt               time.Time
-	role                   string
-	roleKey                roleKey
-	leftAt                 time.Time
-	leaveReason            string
-	duration               *int64
+// peerFact is what the events, and 100ms's record, said about one peer.
+type peerFact struct {
+	userID, sessionID string
+	joinedAt, leftAt  time.Time
+	role, joinedRole  string
+	roleKey           roleKey
+	hasRole           bool
+	admittedAt        time.Time
+	duration          *int64
+	fromEvent         bool
+	record            recordFact
 }
 
-func (s *Store) peerJoinPlan(ev *hms.Event, appt string, d *hms.PeerJoin) plan {
-	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		joinedAt: joinTime(ev, d),
-		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev)}
-	if p, ok := f.unusable(); ok {
-		return p
-	}
-	book := expiry()
-	book["joinedAt"] = f.joinedAt
-	p := map[string]any{"joinedAt": f.joinedAt}
-	if f.role != "" {
-		p["role"] = f.role
-		f.setRoleKey(book)
-	}
-	return plan{
-		creates: []write{{s.peerBookRef(f.appt, f.sid, f.pid), book}},
-		merges:  []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}},
-		orElse:  s.peerRead(f),
-	}
+// recordFact is 100ms's record of a peer, as reconciliation read it.
+type recordFact struct {
+	joinedAt, leftAt time.Time
+	role             string
 }
 
-func (s *Store) peerLeavePlan(ev *hms.Event, appt string, d *hms.PeerLeave) plan {
-	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		joinedAt: tm(d.JoinedAt), leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)), leaveReason: d.Reason, duration: seconds(d.Duration)}
-	if p, ok := f.unusable(); ok {
-		return p
+func peerFactOf(m map[string]any) peerFact {
+	f := peerFact{userID: strAt(m, "u"), sessionID: strAt(m, "s"), joinedAt: timeAt(m, "j"), leftAt: timeAt(m, "l"),
+		role: strAt(m, "r"), joinedRole: strAt(m, "jr"), admittedAt: timeAt(m, "a")}
+	if id := strAt(m, "ri"); id != "" {
+		rank, _ := m["rr"].(int64)
+		f.roleKey, f.hasRole = roleKey{at: timeAt(m, "ra"), rank: rank, id: id}, true
 	}
-	if f.duration == nil || !f.joinedAt.IsZero() {
-		// leftAt − joinedAt needs the join, and the earliest joinedAt
-		// needs the stored one: read them.
-		return *s.peerRead(f)
+	if d, ok := m["d"].(int64); ok {
+		f.duration = &d
 	}
-	p := map[string]any{"leftAt": f.leftAt, "durationSec": *f.duration}
-	setText(p, "leaveReason", f.leaveReason)
-	return plan{merges: []write{{s.sessionRef(appt, f.sid), f.sessionDoc(p)}}}
+	f.fromEvent, _ = m["e"].(bool)
+	if x := mapAt(m, "x"); x != nil {
+		f.record = recordFact{joinedAt: timeAt(x, "j"), leftAt: timeAt(x, "l"), role: strAt(x, "r")}
+	}
+	return f
 }
 
-func (s *Store) roleChangePlan(ev *hms.Event, appt string, d *hms.RoleChange) plan {
-	f := peerFacts{appt: appt, sid: ev.SessionID, pid: d.PeerID, roomID: d.RoomID, userID: d.UserID, userName: d.UserName,
-		joinedAt: tm(d.JoinedAt), role: clip(d.Role, maxTextBytes),
-		roleKey: roleChangeKey(ev, d)}
-	if p, ok := f.unusable(); ok {
-		return p
+func (f peerFact) fields() map[string]any {
+	m := map[string]any{}
+	setStr(m, "u", f.userID)
+	setStr(m, "s", f.sessionID)
+	setTime(m, "j", f.joinedAt)
+	setTime(m, "l", f.leftAt)
+	setStr(m, "jr", f.joinedRole)
+	setTime(m, "a", f.admittedAt)
+	if f.hasRole {
+		m["r"], m["ra"], m["rr"], m["ri"] = f.role, f.roleKey.at, f.roleKey.rank, f.roleKey.id
 	}
-	return *s.peerRead(f)
+	setInt(m, "d", f.duration)
+	if f.fromEvent {
+		m["e"] = true
+	}
+	x := map[string]any{}
+	setTime(x, "j", f.record.joinedAt)
+	setTime(x, "l", f.record.leftAt)
+	setStr(x, "r", f.record.role)
+	if len(x) > 0 {
+		m["x"] = x
+	}
+	return m
 }
 
-// unusable is the plan of a peer event that names no peer (nothing to
-// apply) or one whose id cannot be a map key (raw only).
-func (f peerFacts) unusable() (plan, bool) {
+// merge adds one event's facts to the stored ones, by each fact's rule.
+func (f peerFact) merge(ev peerEvent, waitingRole string) peerFact {
+	n := ev.fact
+	f.fromEvent = true
+	f.userID = firstOf(f.userID, n.userID)
+	f.sessionID = firstOf(f.sessionID, n.sessionID)
+	f.joinedAt = earlier(f.joinedAt, n.joinedAt)
+	f.leftAt = later(f.leftAt, n.leftAt)
+	if n.hasRole && (!f.hasRole || n.roleKey.after(f.roleKey)) {
+		f.role, f.roleKey, f.hasRole = n.role, n.roleKey, true
+	}
+	if ev.isJoin && n.role != "" {
+		f.joinedRole = n.role // one join per peer id
+	}
+	if waitingRole != "" && ev.prevRole == waitingRole && n.role != "" && n.role != waitingRole {
+		f.admittedAt = earlier(f.admittedAt, n.roleKey.at)
+	}
+	if n.duration != nil && (f.duration == nil || *n.duration > *f.duration) {
+		f.duration = n.duration
+	}
+	return f
+}
+
+// joined, left and currentRole are the peer's as the app reads them: what
+// the events said, else what 100ms's record says.
+func (f peerFact) joined() time.Time { return firstTime(f.joinedAt, f.record.joinedAt) }
+func (f peerFact) left() time.Time   { return firstTime(f.leftAt, f.record.leftAt) }
+
+func (f peerFact) currentRole() string {
+	if f.hasRole {
+		return f.role
+	}
+	return f.record.role
+}
+
+// sessionPeer is the session's peers.{peerId} derived from the facts: the
+// fields that have a merge rule, written whole on every commit that
+// changes the peer. (userId, userName and leaveReason are written by each
+// event as it says them: every event of a peer says the same.)
+func (f peerFact) sessionPeer() map[string]any {
+	m := map[string]any{}
+	joined, left := f.joined(), f.left()
+	setTime(m, "joinedAt", joined)
+	setTime(m, "leftAt", left)
+	setStr(m, "role", f.currentRole())
 	switch {
-	case f.sid == "" || f.pid == "":
-		return plan{}, true
-	case !safeID(f.pid):
-		return refuse("peer id"), true
+	case f.duration != nil:
+		m["durationSec"] = *f.duration
+	case !joined.IsZero() && !left.IsZero():
+		m["durationSec"] = durationSec(joined, left)
 	}
-	return plan{}, false
+	setStr(m, "joinedRole", f.joinedRole)
+	setTime(m, "admittedAt", f.admittedAt)
+	return m
 }
 
-// sessionDoc is the session merge of peer fields p, with the identity
-// every event of the peer may write.
-func (f peerFacts) sessionDoc(p map[string]any) map[string]any {
-	setText(p, "userId", f.userID)
-	setText(p, "userName", f.userName)
-	d := map[string]any{"peers": map[string]any{f.pid: p}}
-	setStr(d, "roomId", f.roomID)
-	return d
+// peerEvent is one peer event: the facts it adds, and the words it says
+// of its peer, written to the session as they come.
+type peerEvent struct {
+	pid  string
+	fact peerFact
+	// prevRole is a role change's previous_role: a change from the
+	// waiting role to another admits the peer at roleKey.at.
+	prevRole string
+	isJoin   bool
+	roomID   string
+	// userName and leaveReason have no merge rule: every event of a peer
+	// carries the same name, and only its one leave a reason.
+	userName, leaveReason string
 }
 
-func (f peerFacts) setRoleKey(book map[string]any) {
-	book["roleAt"], book["roleRank"], book["roleEventId"] = f.roleKey.at, f.roleKey.rank, f.roleKey.id
-}
-
-// peerRead applies a peer event after reading the peer's bookkeeping
-// document (only): the path of role changes, duration-less leaves, and
-// joins whose bookkeeping document already existed. It never reads the
-// session document.
-func (s *Store) peerRead(f peerFacts) *plan {
-	ref := s.peerBookRef(f.appt, f.sid, f.pid)
-	return &plan{read: ref, step: func(stored map[string]any) (map[string]any, []write) {
-		p, book := map[string]any{}, expiry()
-
-		joined := earlier(timeAt(stored, "joinedAt"), f.joinedAt)
-		setTime(p, "joinedAt", joined)
-		setTime(book, "joinedAt", joined)
-
-		if f.role != "" {
-			if cur, ok := storedRoleKey(stored); !ok || f.roleKey.after(cur) {
-				p["role"] = f.role
-				f.setRoleKey(book)
-			}
-		}
-
-		left := timeAt(stored, "leftAt")
-		derived, _ := stored["durationDerived"].(bool)
-		if !f.leftAt.IsZero() { // a leave
-			left = later(left, f.leftAt)
-			p["leftAt"] = left
-			setText(p, "leaveReason", f.leaveReason)
-			book["leftAt"] = left
-			derived = f.duration == nil
-			book["durationDerived"] = derived
-			if f.duration != nil {
-				p["durationSec"] = *f.duration
-			}
-		}
-		if derived && !joined.IsZero() && !left.IsZero() {
-			p["durationSec"] = durationSec(joined, left)
-		}
-		return book, []write{{s.sessionRef(f.appt, f.sid), f.sessionDoc(p)}}
+func joinEvent(ev *hms.Event, d *hms.PeerJoin) peerEvent {
+	return peerEvent{pid: d.PeerID, isJoin: true, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
+		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
+		joinedAt: joinTime(ev, d),
+		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
 	}}
 }
 
-func storedRoleKey(book map[string]any) (roleKey, bool) {
-	id, _ := book["roleEventId"].(string)
-	if id == "" {
-		return roleKey{}, false
+func leaveEvent(ev *hms.Event, d *hms.PeerLeave) peerEvent {
+	return peerEvent{pid: d.PeerID, roomID: d.RoomID, userName: d.UserName, leaveReason: d.Reason, fact: peerFact{
+		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
+		joinedAt: tm(d.JoinedAt), leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)),
+		duration: seconds(d.Duration),
+	}}
+}
+
+func roleChangeEvent(ev *hms.Event, d *hms.RoleChange) peerEvent {
+	return peerEvent{pid: d.PeerID, roomID: d.RoomID, userName: d.UserName, prevRole: d.PreviousRole, fact: peerFact{
+		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID, joinedAt: tm(d.JoinedAt),
+		role:    clip(d.Role, maxTextBytes),
+		roleKey: roleChangeKey(ev, d), hasRole: d.Role != "",
+	}}
+}
+
+// said is the session's peer as this event alone says it: its words, and,
+// for a peer past the facts' bound, its facts as they come.
+func (pe peerEvent) said(withFacts bool) map[string]any {
+	m := map[string]any{}
+	setText(m, "userId", pe.fact.userID)
+	setText(m, "userName", pe.userName)
+	setText(m, "leaveReason", pe.leaveReason)
+	if withFacts {
+		setTime(m, "joinedAt", pe.fact.joinedAt)
+		setTime(m, "leftAt", pe.fact.leftAt)
+		if pe.fact.hasRole {
+			m["role"] = pe.fact.role
+		}
+		setInt(m, "durationSec", pe.fact.duration)
 	}
-	rank, _ := book["roleRank"].(int64)
-	return roleKey{at: timeAt(book, "roleAt"), rank: rank, id: id}, true
+	return m
+}
+
+// peerPlan applies a join, a leave or a role change: it reads the call's
+// facts, merges the event's, and writes the facts, the session's peer
+// derived from them, and the call's inCall and visit, on condition that
+// the facts did not change meanwhile.
+func (s *Store) peerPlan(appt string, pe peerEvent) plan {
+	switch {
+	case pe.fact.sessionID == "" || pe.pid == "":
+		return plan{} // names no peer: nothing to apply
+	case !safeID(pe.pid):
+		return refuse("peer id")
+	}
+	return plan{read: s.callBookRef(appt), step: func(stored map[string]any) (map[string]any, []write) {
+		pr := presenceOf(stored)
+		fields := pr.apply(pe, s.waitingRole)
+		if fields == nil { // past the bound
+			return nil, []write{s.sessionPeerWrite(appt, pe, pe.said(true))}
+		}
+		peer := pe.said(false)
+		deepMerge(peer, pr.peers[pe.pid].sessionPeer())
+		return fields, []write{
+			s.sessionPeerWrite(appt, pe, peer),
+			{s.callRef(appt), pr.derived(s.waitingRole)},
+		}
+	}}
+}
+
+// sessionPeerWrite is the merge of peer fields into the event's session.
+func (s *Store) sessionPeerWrite(appt string, pe peerEvent, peer map[string]any) write {
+	d := map[string]any{"peers": map[string]any{pe.pid: peer}}
+	setStr(d, "roomId", pe.roomID)
+	return write{s.sessionRef(appt, pe.fact.sessionID), d}
 }

@@ -9,9 +9,10 @@ import (
 // TestPeerMergeRules pins the peer rules of docs/data-model.md that a mutation run
 // (issue 15) showed no other test would catch, each in both orders of its
 // events: the earliest joinedAt wins, whichever event carries it (flip
-// earlier() in peerRead to later() and this fails); role_changed_at orders
-// role changes, not the envelope timestamp (use norm(ev.Timestamp) in
-// roleChangePlan and this fails); a leave's duration beats leftAt − joinedAt.
+// earlier() in peerFact.merge to later() and this fails); role_changed_at
+// orders role changes, not the envelope timestamp (use norm(ev.Timestamp)
+// in roleChangeKey and this fails); a leave's duration beats leftAt −
+// joinedAt.
 func TestPeerMergeRules(t *testing.T) {
 	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	rfc := func(d time.Duration) string { return at.Add(d).Format(time.RFC3339Nano) }

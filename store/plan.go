@@ -6,14 +6,17 @@ import (
 	"github.com/telemed/videocalls/hms"
 )
 
-// plan is what one event does to Firestore, in one atomic commit that also
-// creates the event document: either blind writes (creates and merges, no
-// reads), or a read and a conditional commit when a field's rule needs a
-// stored value.
+// plan is what one event (or one repair: hmsSweep's close, a
+// reconciliation, the recording control) does to Firestore, in one atomic
+// commit that also creates the event document: either blind writes
+// (creates and merge-sets, no reads), or a read of one bookkeeping
+// document and a commit on condition that it did not change meanwhile,
+// when a field's rule needs a stored value. docs/webhook.md, "Every path
+// an event takes", lists which events take which.
 type plan struct {
 	// creates are documents that must not exist yet: each stands for a
-	// condition under which merges are right (see peer.go, stream.go,
-	// recording.go). When one exists, orElse is applied instead.
+	// condition under which merges are right (rank.go). When one exists,
+	// orElse is applied instead.
 	creates []write
 	// merges are merge-sets (MergeAll) whose field writes commute with
 	// every other event's writes, given creates.
@@ -26,20 +29,16 @@ type plan struct {
 	// several times, so it keeps no state.
 	read *firestore.DocumentRef
 	step func(stored map[string]any) (book map[string]any, merges []write)
-	// also, when set, is a second document read together with read and
-	// committed on the same condition: the call's presence facts
-	// (presence.go), which peer events change besides their own peer's.
-	also *readStep
+	// unchanged, when set, is asked first what read holds: true means
+	// there is nothing to do, and nothing is written, not even the event
+	// document or audit entry that came with the plan (hmsSweep's close of
+	// a session that is already closed makes no entry).
+	unchanged func(stored map[string]any) bool
+	// seen, when set, is told what the winning attempt read and merged.
+	seen func(stored map[string]any, merges []write)
 	// refused, when set, says why the event cannot be applied at all: it
 	// is stored raw only (see refuse).
 	refused string
-}
-
-// readStep is a document a plan reads and the fields and merge-sets it
-// makes from what it read (nil fields: the document is left as it is).
-type readStep struct {
-	ref  *firestore.DocumentRef
-	step func(stored map[string]any) (fields map[string]any, merges []write)
 }
 
 // write is one merge-set, or for plan.creates one create, of a document.
@@ -53,15 +52,15 @@ type write struct {
 // it: commitRead need not read it to tell a duplicate.
 func (w *write) fresh() bool { return w.ref.Parent.ID == colAudit }
 
-// plan decides, for each event type, which documents it changes and how.
-// Every event is one blind commit (creates and merge-sets, no reads),
-// except these, which read one bookkeeping document that few events share
-// and commit on condition that it did not change (commitRead): session open
-// and close (hmsCalls, session.go), role changes and leaves without a
-// duration (hmsPeers, peer.go), and a join whose hmsPeers document already
-// exists. Nothing reads a document that every event of a call writes
-// (calls/{a} and its sessions). The merge rule of every field is written
-// next to its plan.
+// plan decides, for each event type, which documents it changes and how
+// (docs/webhook.md, "Every path an event takes", is this switch as a
+// table). Events that change the call's state read its bookkeeping
+// document hmsCalls/{appointmentId} and commit on condition (commitRead):
+// session open and close (session.go), joins, leaves and role changes
+// (peer.go). Failures, room ends, recordings, transcripts and streams are
+// one blind commit (creates and merge-sets, no reads). Nothing reads a
+// document that every event of a call writes (calls/{a} and its sessions).
+// The merge rule of every field is written next to its plan.
 func (s *Store) plan(ev *hms.Event, appt string) plan {
 	if appt == "" {
 		return plan{} // a room these functions did not create: raw only
@@ -75,11 +74,11 @@ func (s *Store) plan(ev *hms.Event, appt string) plan {
 	case *hms.SessionClose:
 		return s.sessionPlan(ev, appt, d.SessionRef, d, false)
 	case *hms.PeerJoin:
-		return s.withPresence(s.peerJoinPlan(ev, appt, d), appt, joinPresence(ev, d))
+		return s.peerPlan(appt, joinEvent(ev, d))
 	case *hms.PeerLeave:
-		return s.withPresence(s.peerLeavePlan(ev, appt, d), appt, leavePresence(ev, d))
+		return s.peerPlan(appt, leaveEvent(ev, d))
 	case *hms.RoleChange:
-		return s.withPresence(s.roleChangePlan(ev, appt, d), appt, rolePresence(ev, d))
+		return s.peerPlan(appt, roleChangeEvent(ev, d))
 	case *hms.PeerJoinFailed, *hms.PeerLeaveFailed, *hms.RoomEndFailed, *hms.RoleChangeFailed:
 		return s.failurePlan(ev, appt)
 	case *hms.RoomEnd:

@@ -11,76 +11,97 @@ type PeerRecord struct {
 	JoinedAt, LeftAt               time.Time
 }
 
-// ReconcileSession adds to calls/{appointmentID}/sessions/{sessionID} the
-// peers no event recorded, and fills a missing userId, userName, role,
-// joinedAt, leftAt or durationSec. It never overwrites a field that is
-// already stored, so what events wrote stands; an event arriving later
-// overwrites what this filled in.
+// ReconcileSession merges 100ms's record of a closed session's peers into
+// the call's peer facts (peer.go: fact x), and marks the session
+// reconciled, so that it is never asked about again (docs/webhook.md,
+// "Reconciliation"). What an event said always stands: the record fills
+// only what no event of the peer said, and an event arriving later
+// overrides it. The session's peers, inCall and the visit are derived
+// again from the facts in the same commit, so that a peer whose events
+// were all lost is on the session and in the visit. Nil peers (100ms
+// does not know the session) marks it reconciled alone.
 //
-// It is a plan that reads (commitRead) rather than a transaction: the
-// Firestore client opens a transaction with a round trip of its own, and
-// this runs before the webhook answers a close. An event that writes the
-// session between the read and the commit makes the commit fail its
-// precondition, and the missing fields are worked out again, until ctx
-// ends (the webhook gives it reconcileTimeout, the sweep firestoreTimeout).
+// The webhook runs it once after the commit of a close; hmsSweep runs it
+// for every session whose reconciliation has not yet succeeded
+// (DueReconciliations). A session already reconciled is left as it is.
+// It is a plan that reads (commitRead): an event between its read and
+// commit makes it work the facts out again, until ctx ends.
 func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID string, peers []PeerRecord) error {
-	if !validID(appointmentID) || !validID(sessionID) {
+	if !validID(appointmentID) || !safeID(sessionID) {
 		return wrapf(ErrNotFound, "reconcile session %q of %q", sessionID, appointmentID)
 	}
 	p := s.reconcilePlan(appointmentID, sessionID, peers)
-	return wrapf(s.commitRead(ctx, nil, p, nil), "reconcile session %s of %s", sessionID, appointmentID)
+	return wrapf(s.commitRead(ctx, nil, p), "reconcile session %s of %s", sessionID, appointmentID)
 }
 
-// reconcilePlan reads the session and writes what peers adds to it.
-func (s *Store) reconcilePlan(appointmentID, sessionID string, peers []PeerRecord) plan {
+// reconcilePlan reads the call's facts and writes what peers adds to them.
+func (s *Store) reconcilePlan(appt, sid string, peers []PeerRecord) plan {
 	return plan{
-		read: s.sessionRef(appointmentID, sessionID),
+		read: s.callBookRef(appt),
+		unchanged: func(stored map[string]any) bool {
+			return sessionsOf(stored)[sid].reconciled
+		},
 		step: func(stored map[string]any) (map[string]any, []write) {
-			add := missingPeers(mapAt(stored, "peers"), peers)
-			if len(add) == 0 {
-				return nil, nil
+			pr := presenceOf(stored)
+			facts := map[string]any{}
+			sessionPeers := map[string]any{}
+			for _, rec := range peers {
+				f, known := pr.peers[rec.PeerID]
+				if !safeID(rec.PeerID) || !known && len(pr.peers) >= maxPresencePeers {
+					continue // no key for it, or past the bound: 100ms keeps it
+				}
+				f.userID = firstOf(f.userID, clip(rec.UserID, maxTextBytes))
+				f.sessionID = firstOf(f.sessionID, sid)
+				f.record = recordFact{joinedAt: norm(rec.JoinedAt), leftAt: norm(rec.LeftAt), role: clip(rec.Role, maxTextBytes)}
+				pr.peers[rec.PeerID] = f
+				facts[rec.PeerID] = f.fields()
+				peer := f.sessionPeer()
+				if !f.fromEvent {
+					// No event named the peer: its name is the record's.
+					setText(peer, "userId", rec.UserID)
+					setText(peer, "userName", rec.UserName)
+				}
+				sessionPeers[rec.PeerID] = peer
 			}
-			return map[string]any{"peers": add}, nil
+			book := map[string]any{}
+			if len(facts) > 0 { // an empty map would be written as one
+				book["peers"] = facts
+			}
+			if st, ok := pr.sessions[sid]; ok {
+				st.reconciled = true
+				pr.sessions[sid] = st
+				book["sessions"] = map[string]any{sid: map[string]any{"reconciled": true}}
+				book["reconcileDue"] = reconcileDue(pr.sessions)
+			}
+			merges := []write{{s.callRef(appt), pr.derived(s.waitingRole)}}
+			if len(sessionPeers) > 0 {
+				merges = append(merges, write{s.sessionRef(appt, sid), map[string]any{"peers": sessionPeers}})
+			}
+			return book, merges
 		},
 	}
 }
 
-// missingPeers is, per peer id, the fields of peers that stored (the
-// session's peers map) lacks; peers with nothing missing are left out.
-func missingPeers(stored map[string]any, peers []PeerRecord) map[string]any {
-	add := map[string]any{}
-	for _, p := range peers {
-		if !safeID(p.PeerID) {
-			continue // no key for it (the raw session is 100ms's to keep)
-		}
-		if m := missingFields(mapAt(stored, p.PeerID), p); len(m) > 0 {
-			add[p.PeerID] = m
-		}
-	}
-	return add
+// DueSession is a closed session whose reconciliation has not succeeded.
+type DueSession struct {
+	AppointmentID, SessionID, RoomID string
 }
 
-// missingFields is what p knows that cur (one stored peer) does not,
-// durationSec included once both ends are known, from either source.
-func missingFields(cur map[string]any, p PeerRecord) map[string]any {
-	m := map[string]any{}
-	fill := func(k string, v any, known bool) {
-		if _, ok := cur[k]; !ok && known {
-			m[k] = v
+// DueReconciliations returns the sessions of at most limit calls whose
+// book says a closed session awaits reconciliation (reconcileDue ==
+// true). One read per call returned.
+func (s *Store) DueReconciliations(ctx context.Context, limit int) ([]DueSession, error) {
+	snaps, err := s.fs.Collection(colCallBooks).Where("reconcileDue", "==", true).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, wrapf(err, "query calls awaiting reconciliation")
+	}
+	var out []DueSession
+	for _, snap := range snaps {
+		for sid, st := range sessionsOf(snap.Data()) {
+			if st.status == sessionClose && !st.reconciled {
+				out = append(out, DueSession{AppointmentID: snap.Ref.ID, SessionID: sid, RoomID: st.room})
+			}
 		}
 	}
-	fill("userId", p.UserID, p.UserID != "")
-	fill("userName", p.UserName, p.UserName != "")
-	fill("role", p.Role, p.Role != "")
-	joined, left := timeAt(cur, "joinedAt"), timeAt(cur, "leftAt")
-	if j := norm(p.JoinedAt); joined.IsZero() && !j.IsZero() {
-		joined = j
-		fill("joinedAt", j, true)
-	}
-	if l := norm(p.LeftAt); left.IsZero() && !l.IsZero() {
-		left = l
-		fill("leftAt", l, true)
-	}
-	fill("durationSec", durationSec(joined, left), !joined.IsZero() && !left.IsZero())
-	return m
+	return out, nil
 }

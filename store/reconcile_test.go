@@ -64,7 +64,7 @@ func TestReconcileSessionRace(t *testing.T) {
 		}
 		return step(stored)
 	}
-	if err := s.commitRead(ctxT(t), nil, p, nil); err != nil {
+	if err := s.commitRead(ctxT(t), nil, p); err != nil {
 		t.Fatal(err)
 	}
 	if steps < 2 {

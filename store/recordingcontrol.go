@@ -115,7 +115,7 @@ func (s *Store) runControl(ctx context.Context, appointmentID string, p plan, au
 	if !validID(appointmentID) {
 		return wrapf(ErrNotFound, "%s on call %q", op, appointmentID)
 	}
-	err := s.commitRead(ctx, s.auditWrite(audit), p, nil)
+	err := s.commitRead(ctx, s.auditWrite(audit), p)
 	return wrapf(err, "%s on call %s", op, appointmentID)
 }
 
@@ -208,7 +208,7 @@ func (s *Store) advanceRecording(ctx context.Context, appointmentID string, ev *
 		}
 		return *rc != before
 	})
-	err := s.commitRead(ctx, nil, p, nil)
+	err := s.commitRead(ctx, nil, p)
 	if err != nil {
 		return wrapf(err, "advance recording control of %s", appointmentID)
 	}

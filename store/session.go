@@ -39,6 +39,11 @@ const (
 //     endedAt − startedAt once both are known (never negative).
 //   - roomId: the event's room.
 //
+// Bookkeeping of the session (hmsCalls sessions.{id}): the fields above,
+// sweptEnd, room, and reconciled: 100ms's record of the session's peers
+// was merged into the facts (reconcile.go). A closed session not yet
+// reconciled makes the book's reconcileDue true, which hmsSweep queries.
+//
 // Call fields, recomputed from the stored sessions that had an open or a
 // close (so never blindly incremented):
 //   - status: live if a session is open, else ended if any was seen, else idle.
@@ -60,12 +65,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 	}
 	bookRef := s.callBookRef(appt)
 	step := func(stored map[string]any) (map[string]any, []write) {
-		seen := map[string]sessionState{}
-		for id, v := range mapAt(stored, "sessions") {
-			if m, ok := v.(map[string]any); ok {
-				seen[id] = sessionStateOf(m)
-			}
-		}
+		seen := sessionsOf(stored)
 		cur := seen[sid]
 
 		// Session rules.
@@ -75,6 +75,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 			cur.status = sessionOpen
 		}
 		cur.startedAt = earlier(cur.startedAt, started)
+		cur.room = firstOf(cur.room, roomID)
 		switch {
 		case closing == nil:
 		case bySweep && !cur.endedAt.IsZero() && !cur.sweptEnd:
@@ -105,6 +106,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		setTime(book, "endedAt", cur.endedAt)
 		setInt(book, "durationSec", cur.duration)
 		book["sweptEnd"] = cur.sweptEnd
+		setStr(book, "room", cur.room)
 
 		// Presence and the visit follow the sessions (a close ends its
 		// peers' time; inCall is of the open session only).
@@ -112,7 +114,7 @@ func (s *Store) sessionPlan(ev *hms.Event, appt string, ref hms.SessionRef, clos
 		pr.sessions = seen
 		call := deriveCall(seen)
 		deepMerge(call, pr.derived(s.waitingRole))
-		return map[string]any{"sessions": map[string]any{sid: book}}, []write{
+		return map[string]any{"sessions": map[string]any{sid: book}, "reconcileDue": reconcileDue(seen)}, []write{
 			{s.sessionRef(appt, sid), sess},
 			{s.callRef(appt), call},
 		}
@@ -125,15 +127,42 @@ type sessionState struct {
 	startedAt, endedAt time.Time
 	duration           *int64 // session_duration, when a close carried it
 	sweptEnd           bool   // endedAt is hmsSweep's, no real close yet
+	room               string // the room its events named
+	reconciled         bool   // 100ms's record of its peers is merged
 }
 
 func sessionStateOf(d map[string]any) sessionState {
-	st := sessionState{status: strAt(d, "status"), startedAt: timeAt(d, "startedAt"), endedAt: timeAt(d, "endedAt")}
+	st := sessionState{status: strAt(d, "status"), startedAt: timeAt(d, "startedAt"), endedAt: timeAt(d, "endedAt"),
+		room: strAt(d, "room")}
 	if n, ok := d["durationSec"].(int64); ok {
 		st.duration = &n
 	}
 	st.sweptEnd, _ = d["sweptEnd"].(bool)
+	st.reconciled, _ = d["reconciled"].(bool)
 	return st
+}
+
+// sessionsOf reads the book's sessions.
+func sessionsOf(stored map[string]any) map[string]sessionState {
+	seen := map[string]sessionState{}
+	for id, v := range mapAt(stored, "sessions") {
+		if m, ok := v.(map[string]any); ok {
+			seen[id] = sessionStateOf(m)
+		}
+	}
+	return seen
+}
+
+// reconcileDue is the book's reconcileDue: true while a closed session
+// awaits its reconciliation, else deleted (so that hmsSweep's query,
+// reconcileDue == true, finds exactly the calls with one).
+func reconcileDue(seen map[string]sessionState) any {
+	for _, st := range seen {
+		if st.status == sessionClose && !st.reconciled {
+			return true
+		}
+	}
+	return firestore.Delete
 }
 
 // activeSession is the open session: the latest started of those open,

@@ -27,9 +27,9 @@ const (
 	colEvents       = "hmsEvents"
 	// Bookkeeping documents, outside the app's view, that let the merge
 	// rules read a little without reading the documents every event writes:
-	// one per peer (peer.go), per call (session.go), and per status rank of
-	// a stream, recording or transcript (rank.go).
-	colPeers     = "hmsPeers"
+	// one per call, with its sessions, its peers' facts and its recording
+	// control (session.go, peer.go, recordingcontrol.go), and one per
+	// status rank of a stream, recording or transcript (rank.go).
 	colCallBooks = "hmsCalls"
 	colRanks     = "hmsRanks"
 )

@@ -52,7 +52,8 @@ func (s *Store) IdleLiveCalls(ctx context.Context, before time.Time, limit int) 
 type CloseResult struct {
 	// Closed is true when this call turned the session from open to
 	// closed: of two sweeps closing one session at once, exactly one sees
-	// it.
+	// it. False when it was closed already (by its close event, or another
+	// run): then nothing was written, the audit entry neither.
 	Closed bool
 	// Status and ActiveSessionID are the call's after the close: another
 	// session may still be open.
@@ -62,10 +63,11 @@ type CloseResult struct {
 // CloseSession closes a session whose session.close.success never came,
 // as that event would: it runs the same plan (sessionPlan) with a
 // synthetic close whose session_stopped_at is endedAt, so that the same
-// merge rules apply and a real close arriving later (or earlier) gives the
-// same documents whatever the order. Unlike an event, it creates no
-// hmsEvents document: nothing was delivered. audit, when set, is the
-// system entry of the close, created in the same commit.
+// merge rules apply and a real close arriving later gives the same
+// documents whatever the order. Unlike an event, it creates no hmsEvents
+// document: nothing was delivered. audit is the system entry of the
+// close, created in the same commit, and only when this call closes the
+// session.
 func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, sessionID string, endedAt time.Time, audit *Audit) (CloseResult, error) {
 	if !validID(appointmentID) || !safeID(sessionID) {
 		return CloseResult{}, wrapf(ErrNotFound, "close session %q of %q", sessionID, appointmentID)
@@ -85,21 +87,31 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 	}
 	sc := ev.Data.(*hms.SessionClose)
 	p := s.sessionPlan(ev, appointmentID, sc.SessionRef, sc, true)
-	if p.read == nil || p.step == nil {
-		return CloseResult{}, wrapf(errors.New("the close has no read plan"), "close session %s of %s", sessionID, appointmentID)
-	}
 	var res CloseResult
-	entry := s.auditWrite(audit)
-	err := s.commitRead(ctx, entry, p, func(stored map[string]any, merges []write) {
-		res = CloseResult{Closed: strAt(mapAt(stored, "sessions", sessionID), "status") != sessionClose}
+	p.unchanged = func(stored map[string]any) bool {
+		seen := sessionsOf(stored)
+		if seen[sessionID].status != sessionClose {
+			return false
+		}
+		res = CloseResult{Status: statusEnded, ActiveSessionID: activeSession(seen)}
+		if res.ActiveSessionID != "" {
+			res.Status = statusLive
+		}
+		return true
+	}
+	p.seen = func(stored map[string]any, merges []write) {
+		if merges == nil {
+			return // unchanged: res is set
+		}
+		res = CloseResult{Closed: true}
 		for _, w := range merges {
 			if w.ref.Path == s.callRef(appointmentID).Path {
 				res.Status, _ = w.data["status"].(string)
 				res.ActiveSessionID, _ = w.data["activeSessionId"].(string)
 			}
 		}
-	})
-	if err != nil {
+	}
+	if err := s.commitRead(ctx, s.auditWrite(audit), p); err != nil {
 		return CloseResult{}, wrapf(err, "close session %s of %s", sessionID, appointmentID)
 	}
 	return res, nil

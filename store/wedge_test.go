@@ -93,10 +93,8 @@ func TestUnsafeIDsStoredRawOnly(t *testing.T) {
 	if _, ok := d["call"].(map[string]any)["streams"]; ok {
 		t.Errorf("call has streams: %v", d["call"])
 	}
-	for _, col := range []string{colPeers, colRanks} {
-		if n := countDocs(t, s, col); n != 0 {
-			t.Errorf("%d %s documents, want none", n, col)
-		}
+	if n := countDocs(t, s, colRanks); n != 0 {
+		t.Errorf("%d %s documents, want none", n, colRanks)
 	}
 	// The call's book holds the participants RecordRoom wrote, and nothing
 	// an unsafe event added (no session, no peer).
@@ -143,11 +141,11 @@ func TestEventIDLimits(t *testing.T) {
 	}
 }
 
-// TestBookkeepingIDsNeverMeet: bookkeeping ids joined with a separator let
+// TestBookkeepingIDsNeverMeet: ids joined with a separator would let
 // (session "s", peer "a:b") and (session "s:a", peer "b") share one
-// document, and two appointments share a session's; hashed and scoped by
-// appointment, each peer has its own, and a role stored for one never
-// decides another's.
+// record, and two appointments share a session's; the facts are kept per
+// appointment and keyed by peer id, so each peer has its own, and a role
+// stored for one never decides another's.
 func TestBookkeepingIDsNeverMeet(t *testing.T) {
 	s := newStore(t, "demo-bookids")
 	seed(t, s, "appt-b1", "room-b1")
@@ -162,8 +160,10 @@ func TestBookkeepingIDsNeverMeet(t *testing.T) {
 	joinAs("room-b1", "s", "a:b", "host", at.Add(time.Minute))
 	joinAs("room-b1", "s:a", "b", "guest", at)
 	joinAs("room-b2", "s", "a:b", "guest", at)
-	if got := countDocs(t, s, colPeers); got != 3 {
-		t.Errorf("%d hmsPeers documents, want 3", got)
+	for appt, want := range map[string]int{"appt-b1": 2, "appt-b2": 1} {
+		if got := len(mapAt(dataOf(mustGet(t, s.callBookRef(appt))), "peers")); got != want {
+			t.Errorf("hmsCalls/%s holds %d peers' facts, want %d", appt, got, want)
+		}
 	}
 	for _, c := range []struct{ appt, sid, pid, role string }{
 		{"appt-b1", "s", "a:b", "host"}, {"appt-b1", "s:a", "b", "guest"}, {"appt-b2", "s", "a:b", "guest"},
