@@ -172,3 +172,63 @@ func (e *e2eEnv) countCollection(t *testing.T, col, field string, value any, fie
 	}
 	return len(snaps)
 }
+
+// TestE2ESweepRepairsReconciliationAfterOutage (SPEC §17): with 100ms down
+// when a session closes, the webhook's reconciliation fails and the
+// patient whose events were all lost is missing; once 100ms is back, at
+// most two sweeps put them on the session and in the visit, ended call
+// and all, and later sweeps do not ask 100ms about the session again.
+// Planted bugs caught: a sweep that looks at live calls only (the patient
+// never comes back), and a reconciliation that does not mark its session
+// done (the third sweep asks 100ms again).
+func TestE2ESweepRepairsReconciliationAfterOutage(t *testing.T) {
+	h := newHMSEnv(t, defaultSweepLimits)
+	start := time.Now().Add(-40 * time.Minute).UTC()
+	appt, doctor, client, _ := h.consultation(t)
+	roomID, sid := h.liveCall(t, doctor, appt, start)
+	docLeft, cliJoined, cliLeft := start.Add(20*time.Minute), start.Add(2*time.Minute), start.Add(12*time.Minute)
+	h.fake.AddSession(fake100ms.Session{ID: sid, RoomID: roomID, Active: false, CreatedAt: start, UpdatedAt: docLeft,
+		Peers: []fake100ms.Peer{
+			{ID: "p-doc-" + sid, UserID: doctor.uid, Role: "host", JoinedAt: start.Add(time.Second), LeftAt: docLeft},
+			{ID: "p-cli-" + sid, UserID: client.uid, Role: "guest", JoinedAt: cliJoined, LeftAt: cliLeft},
+		}})
+	h.event(t, "peer.leave.success", roomID, docLeft, map[string]any{"session_id": sid, "peer_id": "p-doc-" + sid,
+		"user_id": doctor.uid, "role": "host", "joined_at": start.Add(time.Second).Format(time.RFC3339Nano),
+		"left_at": docLeft.Format(time.RFC3339Nano)})
+
+	h.fake.SetDown(true)
+	h.event(t, "session.close.success", roomID, docLeft.Add(time.Second), map[string]any{"session_id": sid,
+		"session_started_at": start.Format(time.RFC3339Nano), "session_stopped_at": docLeft.Add(time.Second).Format(time.RFC3339Nano)})
+	h.fake.SetDown(false)
+
+	clientOnSession := func() (map[string]any, int64) {
+		peers := mapOf(h.e.doc(t, "calls/"+appt+"/sessions/"+sid)["peers"])
+		p, _ := peers["p-cli-"+sid].(map[string]any)
+		sec, _ := mapOf(h.e.doc(t, "calls/"+appt)["visit"])["clientSec"].(int64)
+		return p, sec
+	}
+	if p, sec := clientOnSession(); p != nil || sec != 0 {
+		t.Fatalf("after the close with 100ms down: client peer %v, clientSec %d; want neither (the outage lost them)", p, sec)
+	}
+	if call := h.e.doc(t, "calls/"+appt); call["status"] != "ended" {
+		t.Fatalf("call after the close: %v; want ended", call)
+	}
+
+	repaired := false
+	for run := 1; run <= 2 && !repaired; run++ {
+		h.sweep(t)
+		p, sec := clientOnSession()
+		repaired = p != nil && sec == int64(cliLeft.Sub(cliJoined)/time.Second)
+	}
+	if p, sec := clientOnSession(); !repaired {
+		t.Fatalf("after two sweeps: client peer %v, clientSec %d; want the client on the session for 600 s", p, sec)
+	}
+	if p, _ := clientOnSession(); p["userId"] != client.uid || p["role"] != "guest" {
+		t.Errorf("the reconciled client: %v", p)
+	}
+	asked := h.fake.SessionGets(sid)
+	h.sweep(t)
+	if got := h.fake.SessionGets(sid); got != asked {
+		t.Errorf("a later sweep asked 100ms about the reconciled session %d more times; want none", got-asked)
+	}
+}
