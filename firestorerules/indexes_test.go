@@ -76,7 +76,7 @@ func TestIndexEntries(t *testing.T) {
 	for _, key := range []string{
 		"hmsEvents.raw", "hmsEvents.receivedAt", "hmsEvents.expireAt", "hmsEvents.timestamp",
 		"hmsPeers.expireAt", "hmsCalls.expireAt", "hmsStreams.expireAt", "hmsRanks.expireAt",
-		"calls.streams", "sessions.peers",
+		"calls.streams", "sessions.peers", "hmsCalls.peers", "hmsCalls.sessions",
 	} {
 		if !exempt[key] {
 			t.Errorf("%s is not exempted from single-field indexing (want \"indexes\": [])", key)

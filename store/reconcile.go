@@ -12,14 +12,15 @@ type PeerRecord struct {
 }
 
 // ReconcileSession merges 100ms's record of a closed session's peers into
-// the call's peer facts (peer.go: fact x), and marks the session
-// reconciled, so that it is never asked about again (docs/webhook.md,
-// "Reconciliation"). What an event said always stands: the record fills
-// only what no event of the peer said, and an event arriving later
-// overrides it. The session's peers, inCall and the visit are derived
-// again from the facts in the same commit, so that a peer whose events
-// were all lost is on the session and in the visit. Nil peers (100ms
-// does not know the session) marks it reconciled alone.
+// the call's peer facts (peer.go: fact x), where it adds to what the events
+// said, and marks the session reconciled, so that it is never asked about
+// again (docs/webhook.md, "Reconciliation"). What an event said always
+// stands: the record fills only what no event of the peer said, and an
+// event arriving later overrides it. The session's peers, inCall and the
+// visit are derived again from the facts in the same commit, so that a
+// peer whose events were all lost is on the session and in the visit. A
+// session the events recorded whole costs one write (the mark). Nil peers
+// (100ms does not know the session) marks it reconciled alone.
 //
 // The webhook runs it once after the commit of a close; hmsSweep runs it
 // for every session whose reconciliation has not yet succeeded
@@ -50,9 +51,13 @@ func (s *Store) reconcilePlan(appt, sid string, peers []PeerRecord) plan {
 				if !safeID(rec.PeerID) || !known && len(pr.peers) >= maxPresencePeers {
 					continue // no key for it, or past the bound: 100ms keeps it
 				}
+				r := recordFact{joinedAt: norm(rec.JoinedAt), leftAt: norm(rec.LeftAt), role: clip(rec.Role, maxTextBytes)}
+				if known && !f.joinedAt.IsZero() && !f.leftAt.IsZero() && f.hasRole || f.record == r {
+					continue // the events said it all: nothing to write
+				}
 				f.userID = firstOf(f.userID, clip(rec.UserID, maxTextBytes))
 				f.sessionID = firstOf(f.sessionID, sid)
-				f.record = recordFact{joinedAt: norm(rec.JoinedAt), leftAt: norm(rec.LeftAt), role: clip(rec.Role, maxTextBytes)}
+				f.record = r
 				pr.peers[rec.PeerID] = f
 				facts[rec.PeerID] = f.fields()
 				peer := f.sessionPeer()
@@ -73,11 +78,13 @@ func (s *Store) reconcilePlan(appt, sid string, peers []PeerRecord) plan {
 				book["sessions"] = map[string]any{sid: map[string]any{"reconciled": true}}
 				book["reconcileDue"] = reconcileDue(pr.sessions)
 			}
-			merges := []write{{s.callRef(appt), pr.derived(s.waitingRole)}}
-			if len(sessionPeers) > 0 {
-				merges = append(merges, write{s.sessionRef(appt, sid), map[string]any{"peers": sessionPeers}})
+			if len(sessionPeers) == 0 {
+				return book, nil // only the mark: nothing derived changes
 			}
-			return book, merges
+			return book, []write{
+				{s.callRef(appt), pr.derived(s.waitingRole)},
+				{s.sessionRef(appt, sid), map[string]any{"peers": sessionPeers}},
+			}
 		},
 	}
 }
