@@ -19,13 +19,13 @@ import (
 const (
 	rowTokenWarm       = "hmsToken, warm (room recorded)"
 	rowTokenFirst      = "hmsToken, first call of an appointment (creates the room)"
-	rowJoin            = "webhook peer.join.success (no bookkeeping doc yet)"
+	rowJoin            = "webhook peer.join.success (the peer's first event)"
 	rowLeaveDuration   = "webhook peer.leave.success with duration (after its join)"
-	rowFirstEvent      = "webhook first event of a room on an instance (peer.join.success, blind)"
-	rowOpen            = "webhook read-then-write: session.open.success"
-	rowRole            = "webhook read-then-write: role.change.success"
-	rowLeaveNoDuration = "webhook read-then-write: peer.leave.success without duration"
-	rowClose           = "webhook session.close.success (read-then-write, then reconciliation)"
+	rowFirstEvent      = "webhook first event of a room on an instance (peer.join.success)"
+	rowOpen            = "webhook session.open.success"
+	rowRole            = "webhook role.change.success"
+	rowLeaveNoDuration = "webhook peer.leave.success without duration"
+	rowClose           = "webhook session.close.success (then reconciliation)"
 	rowRedeliverSame   = "redelivery, same instance (answered from memory)"
 	rowRedeliverOther  = "redelivery, other instance (peer.join.success; room known there)"
 )
@@ -39,13 +39,13 @@ var floors = []struct {
 }{
 	{rowTokenWarm, 2, "revocation check (GetUser) ∥ appointment read, once the signature is checked locally; then the audit entry, written before the answer"},
 	{rowTokenFirst, 2, "(GetUser ∥ appointment+call read) → 100ms create → record the room with the audit entry"},
-	{rowJoin, 2, "read the call's presence facts, then commit on condition (inCall, visit)"},
-	{rowLeaveDuration, 2, "read the call's presence facts, then commit on condition (inCall, visit)"},
-	{rowFirstEvent, 3, "room → appointment lookup (hmsRooms), then the presence read and the commit"},
-	{rowOpen, 2, "read the bookkeeping doc, then commit on condition"},
-	{rowRole, 2, "read the bookkeeping doc, then commit on condition"},
-	{rowLeaveNoDuration, 2, "read the bookkeeping doc, then commit on condition"},
-	{rowClose, 2, "read ∥ 100ms session, then one commit of event and attendance"},
+	{rowJoin, 2, "read the call's book (the peer facts), then commit on condition (facts, session peer, inCall, visit)"},
+	{rowLeaveDuration, 2, "read the call's book, then commit on condition"},
+	{rowFirstEvent, 3, "room → appointment lookup (hmsRooms), then the book's read and the commit"},
+	{rowOpen, 2, "read the call's book, then commit on condition"},
+	{rowRole, 2, "read the call's book, then commit on condition"},
+	{rowLeaveNoDuration, 2, "read the call's book, then commit on condition"},
+	{rowClose, 2, "read ∥ 100ms session, then one commit of event, attendance and the reconciled mark"},
 	{rowRedeliverSame, 0, "the instance remembers the id"},
 	{rowRedeliverOther, 1, "the commit (or read) that finds the event stored"},
 }
