@@ -9,7 +9,10 @@
 // the spreadsheet show it as text. A cell that already starts with a single
 // quote gets one too, so that the rule can be undone: a cell that starts
 // with ' is its value with one ' in front, whatever the value was.
-// encoding/csv still does the quoting (RFC 4180), after the prefix.
+// encoding/csv still does the quoting (RFC 4180), after the prefix. The
+// order matters: with RFC 4180's CRLF line ends, encoding/csv drops a lone
+// carriage return inside a field, so "\r=1+1" written as it is would reach
+// the file as the formula "=1+1".
 package csvsafe
 
 import (
