@@ -15,68 +15,6 @@ import (
 	"unicode/utf8"
 )
 
-// EventType names a 100ms webhook event, as in its "type" field.
-type EventType string
-
-// The event types of the original samples (reference:
-// 100ms-webhook-events.txt).
-const (
-	SessionOpenSuccess   EventType = "session.open.success"
-	SessionCloseSuccess  EventType = "session.close.success"
-	PeerJoinSuccess      EventType = "peer.join.success"
-	PeerLeaveSuccess     EventType = "peer.leave.success"
-	PeerJoinFailure      EventType = "peer.join.failure"
-	PeerLeaveFailure     EventType = "peer.leave.failure"
-	RoomEndSuccess       EventType = "room.end.success"
-	RoleChangeSuccess    EventType = "role.change.success"
-	RecordingSuccess     EventType = "recording.success"
-	RecordingFailed      EventType = "recording.failed"
-	BeamStartedSuccess   EventType = "beam.started.success"
-	BeamStoppedSuccess   EventType = "beam.stopped.success"
-	BeamRecordingSuccess EventType = "beam.recording.success"
-	BeamFailure          EventType = "beam.failure"
-	HLSStartedSuccess    EventType = "hls.started.success"
-	HLSStoppedSuccess    EventType = "hls.stopped.success"
-	HLSRecordingSuccess  EventType = "hls.recording.success"
-	HLSFailure           EventType = "hls.failure"
-)
-
-// The event types of 100ms's current documentation that change a call
-// (reference: 100ms-current/configure-webhooks--webhook.md).
-const (
-	RoomEndFailure               EventType = "room.end.failure"
-	RoleChangeFailure            EventType = "role.change.failure"
-	TrackRecordingStartedSuccess EventType = "track.recording.started.success"
-	TrackRecordingSuccess        EventType = "track.recording.success"
-	TrackRecordingFailure        EventType = "track.recording.failure"
-	StreamRecordingSuccess       EventType = "stream.recording.success"
-	StreamRecordingFailure       EventType = "stream.recording.failure"
-	TranscriptionStartedSuccess  EventType = "transcription.started.success"
-	TranscriptionSuccess         EventType = "transcription.success"
-	TranscriptionFailure         EventType = "transcription.failure"
-	// TranscriptionFailedAlias is another name 100ms has used for
-	// transcription.failure (docs/data-model.md); it decodes to the same
-	// *TranscriptionFailed, and Event.Type keeps the name as received.
-	TranscriptionFailedAlias EventType = "transcription.failed"
-)
-
-// EventTypes lists every type ParseEvent decodes into a typed payload, in
-// the order of the constants above.
-func EventTypes() []EventType {
-	return []EventType{
-		SessionOpenSuccess, SessionCloseSuccess, PeerJoinSuccess, PeerLeaveSuccess,
-		PeerJoinFailure, PeerLeaveFailure, RoomEndSuccess, RoleChangeSuccess,
-		RecordingSuccess, RecordingFailed, BeamStartedSuccess, BeamStoppedSuccess,
-		BeamRecordingSuccess, BeamFailure, HLSStartedSuccess, HLSStoppedSuccess,
-		HLSRecordingSuccess, HLSFailure,
-		RoomEndFailure, RoleChangeFailure,
-		TrackRecordingStartedSuccess, TrackRecordingSuccess, TrackRecordingFailure,
-		StreamRecordingSuccess, StreamRecordingFailure,
-		TranscriptionStartedSuccess, TranscriptionSuccess, TranscriptionFailure,
-		TranscriptionFailedAlias,
-	}
-}
-
 // ErrMalformedEvent is wrapped by every error ParseEvent returns; the
 // wrapping message says what is wrong with the envelope.
 var ErrMalformedEvent = errors.New("malformed webhook event")
@@ -235,68 +173,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "..."
-}
-
-func newPayload(t EventType) any {
-	switch t {
-	case SessionOpenSuccess:
-		return new(SessionOpen)
-	case SessionCloseSuccess:
-		return new(SessionClose)
-	case PeerJoinSuccess:
-		return new(PeerJoin)
-	case PeerLeaveSuccess:
-		return new(PeerLeave)
-	case PeerJoinFailure:
-		return new(PeerJoinFailed)
-	case PeerLeaveFailure:
-		return new(PeerLeaveFailed)
-	case RoomEndSuccess:
-		return new(RoomEnd)
-	case RoomEndFailure:
-		return new(RoomEndFailed)
-	case RoleChangeSuccess:
-		return new(RoleChange)
-	case RoleChangeFailure:
-		return new(RoleChangeFailed)
-	case RecordingSuccess:
-		return new(Recording)
-	case RecordingFailed:
-		return new(RecordingFailure)
-	case BeamStartedSuccess:
-		return new(BeamStarted)
-	case BeamStoppedSuccess:
-		return new(BeamStopped)
-	case BeamRecordingSuccess:
-		return new(BeamRecording)
-	case BeamFailure:
-		return new(BeamFailed)
-	case HLSStartedSuccess:
-		return new(HLSStarted)
-	case HLSStoppedSuccess:
-		return new(HLSStopped)
-	case HLSRecordingSuccess:
-		return new(HLSRecording)
-	case HLSFailure:
-		return new(HLSFailed)
-	case TrackRecordingStartedSuccess:
-		return new(TrackRecordingStarted)
-	case TrackRecordingSuccess:
-		return new(TrackRecording)
-	case TrackRecordingFailure:
-		return new(TrackRecordingFailed)
-	case StreamRecordingSuccess:
-		return new(StreamRecording)
-	case StreamRecordingFailure:
-		return new(StreamRecordingFailed)
-	case TranscriptionStartedSuccess:
-		return new(TranscriptionStarted)
-	case TranscriptionSuccess:
-		return new(Transcription)
-	case TranscriptionFailure, TranscriptionFailedAlias:
-		return new(TranscriptionFailed)
-	}
-	return nil
 }
 
 var jsonNull = []byte("null")

@@ -17,7 +17,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -32,13 +31,16 @@ import (
 	"unicode"
 
 	"github.com/telemed/videocalls/internal/cli"
+	"github.com/telemed/videocalls/internal/csvsafe"
 	"github.com/telemed/videocalls/store"
 )
 
 const usage = `usage: scripts/audit [--appointment ID] [--uid UID] [--since T] [--until T] [--csv] [--project ID]
 
 Prints the audit trail (auditLog, docs/security.md) in time order: one aligned line
-per entry, or CSV (RFC 4180, with a header row) with --csv. Filters combine:
+per entry, or CSV (RFC 4180, with a header row) with --csv, where a value
+that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or
+a carriage return) or that starts with ' is written after a '. Filters combine:
 --appointment and --uid keep that appointment's or that user's entries
 ("system" is the functions' own actions); --since T keeps entries at or
 after T, --until T entries before T (exclusive), so that
@@ -206,16 +208,15 @@ type printer interface {
 // csvHeader is the CSV's first row, and its columns.
 var csvHeader = []string{"at", "action", "outcome", "reason", "uid", "role", "appointmentId", "roomId", "requestId", "appCheck", "ip", "details"}
 
+// csvPrinter writes through csvsafe: a stranger's probe for an
+// appointment id such as =HYPERLINK(...) is recorded as sent, and must not
+// run as a formula in the spreadsheet that opens the export.
 type csvPrinter struct {
-	w      *csv.Writer
+	w      *csvsafe.Writer
 	header bool // written
 }
 
-func newCSVPrinter(w io.Writer) *csvPrinter {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true // RFC 4180
-	return &csvPrinter{w: cw}
-}
+func newCSVPrinter(w io.Writer) *csvPrinter { return &csvPrinter{w: csvsafe.NewWriter(w)} }
 
 func (p *csvPrinter) entry(e store.AuditEntry) error {
 	if err := p.writeHeader(); err != nil {
@@ -239,22 +240,13 @@ func (p *csvPrinter) writeHeader() error {
 	return p.write(csvHeader)
 }
 
-func (p *csvPrinter) write(row []string) error {
-	if err := p.w.Write(row); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
-}
+func (p *csvPrinter) write(row []string) error { return p.w.Write(row) }
 
 func (p *csvPrinter) flush() error {
 	if err := p.writeHeader(); err != nil {
 		return err
 	}
-	p.w.Flush()
-	if err := p.w.Error(); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
+	return p.w.Flush()
 }
 
 // detailsJSON is details as compact JSON, keys sorted, timestamps in

