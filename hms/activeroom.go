@@ -101,3 +101,76 @@ func (c *Client) SetPeerRole(ctx context.Context, roomID, peerID, role string) e
 	}
 	return nil
 }
+
+// The remove-peers call (POST /active-rooms/{room_id}/remove-peers,
+// active-rooms--remove-peers.md) takes a peer_id or a role, and gives the
+// peer_id "preference" when both are sent. It is two methods, not one with
+// an options struct, so that a call site says which it removes and can
+// never send both and have the role silently ignored.
+//
+// 100ms answers only {"message": "peer remove request submitted"}: not
+// which peers, nor how many, were removed, so these return an error alone.
+// "Submitted" also means the peer may still be listed by ActivePeers for a
+// moment; the peer.leave.success that follows, with reason "peer kicked"
+// and the reason given here as its message (configure-webhooks--webhook.md,
+// "Peer Leave Reason"), is what says it left. A removed peer's join token
+// stays valid: the page says to "combine with custom logic not to generate
+// auth tokens for this user".
+
+// RemovePeer disconnects one connected peer from the active session of a
+// room (body {"peer_id", "reason"}); reason, when not empty, is passed to
+// the other peers and comes back as the message of the peer's
+// peer.leave.success.
+//
+// A peer that has left, or a room with no active session, is ErrNotFound:
+// the page documents no error answer, and 100ms answers 404 for what it
+// does not have; the two cannot be told apart, and either way that peer is
+// not in the room. A retry whose first attempt took effect ends the same
+// way, so a caller may take ErrNotFound as "out already".
+func (c *Client) RemovePeer(ctx context.Context, roomID, peerID, reason string) error {
+	if peerID == "" {
+		return fmt.Errorf("remove peer: %w: empty peer id", ErrInvalidArgument)
+	}
+	in := struct {
+		PeerID string `json:"peer_id"`
+		Reason string `json:"reason,omitempty"`
+	}{peerID, reason}
+	if err := c.removePeers(ctx, roomID, in); err != nil {
+		return fmt.Errorf("remove peer %s from room %s: %w", peerID, roomID, err)
+	}
+	return nil
+}
+
+// RemoveRole disconnects every peer connected with that role from the
+// active session of a room (body {"role", "reason"}); reason is as for
+// RemovePeer. A role no peer has is no error: 100ms documents none, and
+// there is nobody to remove.
+//
+// A room with no active session is ErrNotActive (100ms answers 404 for an
+// active room it does not have; see ErrNotActive).
+func (c *Client) RemoveRole(ctx context.Context, roomID, role, reason string) error {
+	if role == "" {
+		return fmt.Errorf("remove role: %w: empty role", ErrInvalidArgument)
+	}
+	in := struct {
+		Role   string `json:"role"`
+		Reason string `json:"reason,omitempty"`
+	}{role, reason}
+	if err := c.removePeers(ctx, roomID, in); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("remove peers of role %s from room %s: %w: %w", role, roomID, ErrNotActive, err)
+		}
+		return fmt.Errorf("remove peers of role %s from room %s: %w", role, roomID, err)
+	}
+	return nil
+}
+
+// removePeers posts one remove-peers request. Its answer ("peer remove
+// request submitted") tells the caller nothing more, so it is not read.
+func (c *Client) removePeers(ctx context.Context, roomID string, in any) error {
+	seg, err := pathSegment("room id", roomID)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, "/active-rooms/"+seg+"/remove-peers", in, nil)
+}

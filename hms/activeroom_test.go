@@ -125,9 +125,45 @@ func TestSetPeerRole(t *testing.T) {
 	jsonEqual(t, r.body, `{"role":"guest"}`)
 }
 
-// TestActiveRoomErrors pins the sentinels hmsAdmit decides on: a room with
-// no active session lists as ErrNotActive, a peer gone is ErrNotFound, and
-// outages are ErrUnavailable after the retries.
+// docRemovePeers is the sample answer of active-rooms--remove-peers.md.
+const docRemovePeers = `{"message": "peer remove request submitted"}`
+
+func TestRemovePeer(t *testing.T) {
+	f := newFakeHMS(t, fakeResponse{status: 200, body: docRemovePeers})
+	c := newTestClient(t, f)
+	if err := c.RemovePeer(t.Context(), "room/1", "peer 1", "removed by the doctor"); err != nil {
+		t.Fatal(err)
+	}
+	r := oneRequest(t, f, "POST", "/v2/active-rooms/room%2F1/remove-peers")
+	eqQuery(t, r.query, "")
+	eq(t, "Content-Type", r.header.Get("Content-Type"), "application/json")
+	// The peer id in the body, unescaped; never a role beside it, which
+	// 100ms would ignore (the page: peer_id has "preference").
+	jsonEqual(t, r.body, `{"peer_id":"peer 1","reason":"removed by the doctor"}`)
+
+	// No reason: the field is optional, and left out.
+	f = newFakeHMS(t, fakeResponse{status: 200, body: docRemovePeers})
+	c = newTestClient(t, f)
+	if err := c.RemovePeer(t.Context(), "r", "p", ""); err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, oneRequest(t, f, "POST", "/v2/active-rooms/r/remove-peers").body, `{"peer_id":"p"}`)
+}
+
+func TestRemoveRole(t *testing.T) {
+	f := newFakeHMS(t, fakeResponse{status: 200, body: docRemovePeers})
+	c := newTestClient(t, f)
+	if err := c.RemoveRole(t.Context(), "room 1", "waiting-room", "the doctor asked"); err != nil {
+		t.Fatal(err)
+	}
+	r := oneRequest(t, f, "POST", "/v2/active-rooms/room%201/remove-peers")
+	jsonEqual(t, r.body, `{"role":"waiting-room","reason":"the doctor asked"}`)
+}
+
+// TestActiveRoomErrors pins the sentinels hmsAdmit and hmsRemove decide on:
+// a room with no active session lists (or loses a role) as ErrNotActive, a
+// peer gone is ErrNotFound, and outages are ErrUnavailable after the
+// retries.
 func TestActiveRoomErrors(t *testing.T) {
 	calls := map[string]struct {
 		call      func(c *Client) error
@@ -135,6 +171,8 @@ func TestActiveRoomErrors(t *testing.T) {
 	}{
 		"active peers": {func(c *Client) error { _, err := c.ActivePeers(t.Context(), "r", "u"); return err }, true},
 		"set role":     {func(c *Client) error { return c.SetPeerRole(t.Context(), "r", "p", "guest") }, false},
+		"remove peer":  {func(c *Client) error { return c.RemovePeer(t.Context(), "r", "p", "") }, false},
+		"remove role":  {func(c *Client) error { return c.RemoveRole(t.Context(), "r", "guest", "") }, true},
 	}
 	statuses := []struct {
 		status, requests int
@@ -177,6 +215,11 @@ func TestActiveRoomRefusesBadArgumentsBeforeSending(t *testing.T) {
 		c.SetPeerRole(ctx, "r", "", "guest"),
 		c.SetPeerRole(ctx, "r", ".", "guest"),
 		c.SetPeerRole(ctx, "r", "p", ""),
+		c.RemovePeer(ctx, "", "p", ""),
+		c.RemovePeer(ctx, "..", "p", ""),
+		c.RemovePeer(ctx, "r", "", "why"),
+		c.RemoveRole(ctx, "", "guest", ""),
+		c.RemoveRole(ctx, "r", "", "why"),
 	}
 	for i, err := range errs {
 		if !errors.Is(err, ErrInvalidArgument) {

@@ -24,8 +24,8 @@ var (
 	// ErrNotFound refines ErrRefused: 100ms answered 404 (no such room,
 	// session or asset).
 	ErrNotFound = errors.New("100ms: not found")
-	// ErrNotActive refines ErrRefused for EndRoom, ActivePeers and
-	// StartRoomRecording: the room has no active session; and for
+	// ErrNotActive refines ErrRefused for EndRoom, ActivePeers, RemoveRole
+	// and StartRoomRecording: the room has no active session; and for
 	// StopRoomRecording: no recording runs in it. 100ms's pages for these
 	// calls document no error answers; it answers 404 for the active room
 	// (or running recording) it does not have, the same as for an unknown

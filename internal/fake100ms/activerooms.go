@@ -19,6 +19,16 @@ type PeerUpdate struct {
 	At                                time.Time
 }
 
+// Removal is one peer disconnected by a remove-peers request
+// (active-rooms--remove-peers.md). Role is the peer's role when removed;
+// ByRole says the request named that role rather than the peer's id.
+type Removal struct {
+	RoomID, SessionID, PeerID, UserID, Role string
+	Reason                                  string
+	ByRole                                  bool
+	At                                      time.Time
+}
+
 // JoinPeer adds p to the active session of a room, as a join does, and
 // returns that session's id; a room with no active session gets a new one,
 // as the first join opens a session. An empty p.ID gets a fresh peer id
@@ -69,6 +79,15 @@ func (s *Server) PeerUpdates() []PeerUpdate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]PeerUpdate(nil), s.peerUpdates...)
+}
+
+// Removals lists the peers removed by remove-peers, in order (a request
+// by role adds one per peer, in the order the peers joined the session;
+// one that removed nobody adds none, and Calls counts it).
+func (s *Server) Removals() []Removal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Removal(nil), s.removals...)
 }
 
 // activeSession is the newest active session of a room, nil when it has
@@ -221,4 +240,93 @@ func (s *Server) roleChanged(sess *Session, p Peer, from string, at time.Time) h
 		data["room_name"], data["template_id"] = room.Name, room.TemplateID
 	}
 	return s.webhook("role.change.success", sess.RoomID, at, data)
+}
+
+// peerKicked is the reason of the peer.leave.success 100ms sends for a
+// peer removed "using the remove peer API from the application server"
+// (configure-webhooks--webhook.md, "Peer Leave Reason").
+const peerKicked = "peer kicked"
+
+// removePeers disconnects the peer named by peer_id, or every peer
+// connected with the role named, from the room's active session, as
+// active-rooms--remove-peers.md describes: peer_id wins when both are sent,
+// and one of them is required. Each removed peer gets the
+// peer.leave.success 100ms sends, with reason "peer kicked" and the
+// request's reason as its message. What the page does not document, the
+// fake decides (see the package comment): a room with no active session
+// answers 404, a peer_id not connected 404, and a role no peer has 200,
+// removing nobody.
+func (s *Server) removePeers(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PeerID string `json:"peer_id"`
+		Role   string `json:"role"`
+		Reason string `json:"reason"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(bytes.TrimSpace(body), &req); err != nil {
+		answerError(w, http.StatusBadRequest, "invalid body")
+		return
+	}
+	if req.PeerID == "" && req.Role == "" {
+		// The page: "you must specify peer_id or role for this request".
+		answerError(w, http.StatusBadRequest, "peer_id or role is required")
+		return
+	}
+	roomID := r.PathValue("id")
+	now := time.Now().UTC()
+	s.mu.Lock()
+	sess := s.activeSession(roomID)
+	if sess == nil {
+		s.mu.Unlock()
+		notActive(w)
+		return
+	}
+	var gone []*Peer
+	if req.PeerID != "" {
+		if p := connected(sess, req.PeerID); p != nil {
+			gone = append(gone, p)
+		}
+	} else {
+		for i := range sess.Peers {
+			if p := &sess.Peers[i]; p.LeftAt.IsZero() && p.Role == req.Role {
+				gone = append(gone, p)
+			}
+		}
+	}
+	if req.PeerID != "" && len(gone) == 0 {
+		s.mu.Unlock()
+		answerError(w, http.StatusNotFound, "peer not found")
+		return
+	}
+	var hooks []hook
+	for _, p := range gone {
+		p.LeftAt = now
+		s.removals = append(s.removals, Removal{RoomID: roomID, SessionID: sess.ID, PeerID: p.ID, UserID: p.UserID,
+			Role: p.Role, Reason: req.Reason, ByRole: req.PeerID == "", At: now})
+		hooks = append(hooks, s.peerLeft(sess, *p, peerKicked, req.Reason))
+	}
+	if len(gone) > 0 {
+		sess.UpdatedAt = now
+	}
+	s.mu.Unlock()
+	// The page's answer, whatever was removed: it names no peer.
+	answer(w, map[string]any{"message": "peer remove request submitted"})
+	s.send(hooks)
+}
+
+// peerLeft is the peer.leave.success of a peer that has left (p.LeftAt
+// set): the fields of the page's sample, duration in whole seconds. s.mu
+// held.
+func (s *Server) peerLeft(sess *Session, p Peer, reason, message string) hook {
+	data := map[string]any{
+		"duration": int(p.LeftAt.Sub(p.JoinedAt).Seconds()), "joined_at": stampNano(p.JoinedAt),
+		"left_at": stampNano(p.LeftAt), "peer_id": p.ID, "reason": reason, "message": message, "role": p.Role,
+		"room_id": sess.RoomID, "room_name": "", "session_id": sess.ID, "template_id": "", "type": "regular",
+		"user_id": p.UserID, "user_name": p.Name, "user_data": "",
+		"session_started_at": stampNano(sessionStarted(sess)),
+	}
+	if room := s.rooms[sess.RoomID]; room != nil {
+		data["room_name"], data["template_id"] = room.Name, room.TemplateID
+	}
+	return s.webhook("peer.leave.success", sess.RoomID, p.LeftAt, data)
 }

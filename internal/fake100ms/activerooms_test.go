@@ -248,6 +248,7 @@ func TestNewRoutesNeedManagementToken(t *testing.T) {
 		{"GET", "/active-rooms/" + room.ID + "/peers", "", "GET /active-rooms/{id}/peers"},
 		{"GET", "/active-rooms/" + room.ID + "/peers/p1", "", "GET /active-rooms/{id}/peers/{peer}"},
 		{"POST", "/active-rooms/" + room.ID + "/peers/p1", `{"role":"guest"}`, "POST /active-rooms/{id}/peers/{peer}"},
+		{"POST", "/active-rooms/" + room.ID + "/remove-peers", `{"peer_id":"p1"}`, "POST /active-rooms/{id}/remove-peers"},
 		{"POST", "/recordings/room/" + room.ID + "/start", `{}`, "POST /recordings/room/{id}/start"},
 		{"POST", "/recordings/room/" + room.ID + "/stop", "", "POST /recordings/room/{id}/stop"},
 	}
@@ -273,7 +274,155 @@ func TestNewRoutesNeedManagementToken(t *testing.T) {
 	if n := f.AuthFailures(); n != 2*len(routes) {
 		t.Errorf("auth failures = %d, want %d", n, 2*len(routes))
 	}
-	if ups, starts := f.PeerUpdates(), f.RecordingStarts(); len(ups) != 0 || len(starts) != 0 {
-		t.Errorf("refused requests acted: %+v %+v", ups, starts)
+	if ups, starts, rm := f.PeerUpdates(), f.RecordingStarts(), f.Removals(); len(ups) != 0 || len(starts) != 0 || len(rm) != 0 {
+		t.Errorf("refused requests acted: %+v %+v %+v", ups, starts, rm)
+	}
+}
+
+// TestRemovePeerEndToEnd drives hms.Client.RemovePeer against the fake: the
+// peer leaves the room, the removal is recorded, and the webhook gets the
+// peer.leave.success 100ms sends for a kicked peer, with our reason as its
+// message.
+func TestRemovePeerEndToEnd(t *testing.T) {
+	f, c := start(t)
+	sink := newSink(t)
+	f.SetWebhook(sink.URL, http.Header{"X-Webhook-Secret": {"hook-secret"}})
+	room := f.AddRoom(Room{Name: "appt-5", TemplateID: "tpl-5", Enabled: true})
+	joined := time.Now().Add(-time.Minute).UTC()
+	sid := f.JoinPeer(room.ID, Peer{ID: "doc", UserID: "doctor", Role: "host", JoinedAt: joined})
+	f.JoinPeer(room.ID, Peer{ID: "cli1", UserID: "client", Name: "Pat", Role: "guest", JoinedAt: joined})
+	f.JoinPeer(room.ID, Peer{ID: "cli2", UserID: "client", Role: "guest", JoinedAt: joined.Add(time.Second)})
+
+	before := time.Now().UTC()
+	if err := c.RemovePeer(t.Context(), room.ID, "cli1", "removed by the doctor"); err != nil {
+		t.Fatal(err)
+	}
+	peers, err := c.ActivePeers(t.Context(), room.ID, "")
+	if err != nil || len(peers) != 2 || peers[0].ID != "doc" || peers[1].ID != "cli2" {
+		t.Fatalf("after the removal: %+v, %v", peers, err)
+	}
+	rm := f.Removals()
+	if len(rm) != 1 || rm[0] != (Removal{RoomID: room.ID, SessionID: sid, PeerID: "cli1", UserID: "client", Role: "guest",
+		Reason: "removed by the doctor", At: rm[0].At}) || rm[0].At.Before(before) {
+		t.Errorf("removals = %+v", rm)
+	}
+	if s, _ := f.Session(sid); !s.Active || s.Peers[1].LeftAt.IsZero() {
+		t.Errorf("session = %+v", s)
+	}
+
+	evs := sinkEvents(t, f, sink)
+	if len(evs) != 1 || evs[0].Type != hms.PeerLeaveSuccess {
+		t.Fatalf("webhooks = %v, want one peer.leave.success", types(evs))
+	}
+	ev := evs[0]
+	d, ok := ev.Data.(*hms.PeerLeave)
+	if !ok {
+		t.Fatalf("data = %T", ev.Data)
+	}
+	if ev.RoomID != room.ID || ev.SessionID != sid || ev.TemplateID != "tpl-5" || ev.ID == "" {
+		t.Errorf("envelope = %+v", ev)
+	}
+	if d.PeerID != "cli1" || d.UserID != "client" || d.UserName != "Pat" || d.Role != "guest" || d.PeerType != "regular" ||
+		d.Reason != "peer kicked" || d.Message != "removed by the doctor" || d.RoomName != "appt-5" ||
+		!d.JoinedAt.Equal(joined) || d.LeftAt.Before(before) || d.Duration == nil || *d.Duration < 59 || d.SessionStartedAt.IsZero() {
+		t.Errorf("peer leave = %+v", d)
+	}
+	// Every field of the page's sample, no other.
+	eqKeys(t, ev, nil, nil)
+
+	// The peer is out: removing it again, or from a room with no active
+	// session, is 404, ErrNotFound, and removes nothing more.
+	if err := c.RemovePeer(t.Context(), room.ID, "cli1", ""); !errors.Is(err, hms.ErrNotFound) {
+		t.Errorf("peer gone: %v, want ErrNotFound", err)
+	}
+	if err := c.RemovePeer(t.Context(), "no-room", "doc", ""); !errors.Is(err, hms.ErrNotFound) {
+		t.Errorf("no active room: %v, want ErrNotFound", err)
+	}
+	if n := len(f.Removals()); n != 1 {
+		t.Errorf("%d removals after refused ones, want 1", n)
+	}
+	if n := f.Calls("POST /active-rooms/{id}/remove-peers"); n != 3 {
+		t.Errorf("remove-peers calls = %d, want 3", n)
+	}
+}
+
+// TestRemoveRole: every connected peer of the role goes, each with its
+// peer.leave.success, in the order they joined the session; a role nobody
+// has removes nobody.
+func TestRemoveRole(t *testing.T) {
+	f, c := start(t)
+	sink := newSink(t)
+	f.SetWebhook(sink.URL, nil)
+	room := f.AddRoom(Room{Name: "appt-6", Enabled: true})
+	if err := c.RemoveRole(t.Context(), room.ID, "guest", ""); !errors.Is(err, hms.ErrNotActive) {
+		t.Errorf("no session: %v, want ErrNotActive", err)
+	}
+	t0 := time.Now().Add(-time.Minute).UTC()
+	f.JoinPeer(room.ID, Peer{ID: "doc", UserID: "doctor", Role: "host", JoinedAt: t0})
+	f.JoinPeer(room.ID, Peer{ID: "g2", UserID: "guest-b", Role: "guest", JoinedAt: t0.Add(2 * time.Second)})
+	f.JoinPeer(room.ID, Peer{ID: "g1", UserID: "guest-a", Role: "guest", JoinedAt: t0.Add(time.Second)})
+	f.JoinPeer(room.ID, Peer{ID: "w1", UserID: "client", Role: "waiting-room", JoinedAt: t0})
+	f.JoinPeer(room.ID, Peer{ID: "g0", UserID: "guest-c", Role: "guest", JoinedAt: t0})
+	f.LeavePeer(room.ID, "g0") // left already: not removed again
+
+	if err := c.RemoveRole(t.Context(), room.ID, "guest", "private word"); err != nil {
+		t.Fatal(err)
+	}
+	peers, _ := c.ActivePeers(t.Context(), room.ID, "")
+	if len(peers) != 2 || peers[0].ID != "doc" || peers[1].ID != "w1" {
+		t.Errorf("after the removal: %+v", peers)
+	}
+	rm := f.Removals()
+	if len(rm) != 2 || rm[0].PeerID != "g2" || rm[1].PeerID != "g1" || !rm[0].ByRole || !rm[1].ByRole ||
+		rm[0].Role != "guest" || rm[1].Reason != "private word" {
+		t.Errorf("removals = %+v", rm)
+	}
+	if err := c.RemoveRole(t.Context(), room.ID, "guest", ""); err != nil {
+		t.Errorf("a role nobody has: %v", err)
+	}
+	if n := len(f.Removals()); n != 2 {
+		t.Errorf("%d removals, want 2", n)
+	}
+
+	evs := sinkEvents(t, f, sink)
+	if len(evs) != 2 {
+		t.Fatalf("webhooks = %v, want two peer.leave.success", types(evs))
+	}
+	for i, want := range []string{"g2", "g1"} {
+		d, ok := evs[i].Data.(*hms.PeerLeave)
+		if !ok || d.PeerID != want || d.Reason != "peer kicked" || d.Message != "private word" {
+			t.Errorf("webhook %d = %+v, want %s kicked", i, evs[i].Data, want)
+		}
+	}
+}
+
+// TestRemovePeersAsDocumented holds the fake to the page's rules that the
+// hms client never exercises: one of peer_id and role is required, peer_id
+// wins over role, and the answer is the page's message.
+func TestRemovePeersAsDocumented(t *testing.T) {
+	f, _ := start(t)
+	room := f.AddRoom(Room{Name: "appt-7"})
+	f.JoinPeer(room.ID, Peer{ID: "p1", UserID: "u1", Role: "host"})
+	f.JoinPeer(room.ID, Peer{ID: "p2", UserID: "u2", Role: "guest"})
+	for _, body := range []string{"", "not json", `{}`, `{"reason":"x"}`, `{"peer_id":"","role":""}`, `{"peer_id":7}`} {
+		if status, _ := raw(t, f, "POST", "/v2/active-rooms/"+room.ID+"/remove-peers", body); status != 400 {
+			t.Errorf("body %q: %d, want 400", body, status)
+		}
+	}
+	if n := len(f.Removals()); n != 0 {
+		t.Fatalf("bad requests removed %d peers", n)
+	}
+	status, got := raw(t, f, "POST", "/v2/active-rooms/"+room.ID+"/remove-peers", `{"peer_id":"p1","role":"guest","reason":""}`)
+	if status != 200 || got["message"] != "peer remove request submitted" {
+		t.Errorf("answer: %d %v", status, got)
+	}
+	if rm := f.Removals(); len(rm) != 1 || rm[0].PeerID != "p1" || rm[0].ByRole {
+		t.Errorf("peer_id and role: removals = %+v, want p1 alone", rm)
+	}
+	if status, _ := raw(t, f, "POST", "/v2/active-rooms/"+room.ID+"/remove-peers", `{"peer_id":"nobody","role":"guest"}`); status != 404 {
+		t.Errorf("an unknown peer_id beside a role: %d, want 404 (peer_id wins)", status)
+	}
+	if rm := f.Removals(); len(rm) != 1 {
+		t.Errorf("removals = %+v, want p2 kept", rm)
 	}
 }

@@ -1,10 +1,11 @@
 // Package fake100ms is a fake of 100ms's REST API for tests and the load
 // tools, following 100ms's current documentation (docs/100ms.md,
 // reference/100ms-current): rooms, end-room, sessions, the peers of an
-// active room and their roles, the check of a join token (VerifyJoinToken),
-// room recordings (composite, with transcript and summary), recording assets
-// and presigned URLs, the webhooks 100ms sends for role changes and
-// recordings, and the webhook delivery history with its replay. It is test
+// active room, their roles and their removal, the check of a join token
+// (VerifyJoinToken), room recordings (composite, with transcript and
+// summary), recording assets and presigned URLs, the webhooks 100ms sends
+// for role changes, removed peers and recordings, and the webhook delivery
+// history with its replay. It is test
 // support only: nothing outside tests and cmd/ imports it.
 //
 // Every request must carry a management token (HS256 with the app secret,
@@ -17,10 +18,14 @@
 // the webhook accepts (2xx) counts as delivered from then on.
 //
 // For active rooms and recordings (active-rooms--list-peers.md,
-// active-rooms--update-a-peer.md, recordings--start-recording-for-room.md,
+// active-rooms--update-a-peer.md, active-rooms--remove-peers.md,
+// recordings--start-recording-for-room.md,
 // recordings--stop-recording-for-room.md document no error answers): the
 // active-room routes and a recording start answer 404 for a room with no
-// active session, and update-a-peer 404 for a peer not connected; a start
+// active session, update-a-peer and remove-peers 404 for a peer_id not
+// connected, and remove-peers 200 for a role no peer has; a peer removed
+// leaves at once, and a session whose last peer is removed stays active,
+// as after LeavePeer (the fake sends no session.close.success); a start
 // while the room's recording runs answers 409; a stop with none running
 // answers 404. One recording runs per room. A role update to the role the
 // peer has is recorded but sends no role.change.success, since no role
@@ -170,6 +175,7 @@ type Server struct {
 	replayInterval time.Duration
 
 	peerUpdates []PeerUpdate
+	removals    []Removal
 	recordings  map[string]*recording // running, by room id
 	recStarts   []RecordingStart
 	recStops    []RecordingStop
@@ -464,8 +470,9 @@ func (s *Server) WaitReplays(ctx context.Context) error {
 // pattern: "POST /rooms", "POST /rooms/{id}", "POST
 // /active-rooms/{id}/end-room", "GET /active-rooms/{id}/peers", "GET
 // /active-rooms/{id}/peers/{peer}", "POST /active-rooms/{id}/peers/{peer}",
-// "POST /recordings/room/{id}/start", "POST /recordings/room/{id}/stop",
-// "GET /sessions", "GET /sessions/{id}", "GET /recording-assets", "GET
+// "POST /active-rooms/{id}/remove-peers", "POST
+// /recordings/room/{id}/start", "POST /recordings/room/{id}/stop", "GET
+// /sessions", "GET /sessions/{id}", "GET /recording-assets", "GET
 // /recording-assets/{id}", "GET /recording-assets/{id}/presigned-url", "GET
 // /analytics/webhooks", "POST /analytics/webhooks/replay", "GET
 // /analytics/webhooks/replay/{id}".

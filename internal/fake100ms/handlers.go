@@ -30,6 +30,7 @@ func (s *Server) handler() http.Handler {
 	handle("GET /active-rooms/{id}/peers", s.listActivePeers)
 	handle("GET /active-rooms/{id}/peers/{peer}", s.getActivePeer)
 	handle("POST /active-rooms/{id}/peers/{peer}", s.updatePeer)
+	handle("POST /active-rooms/{id}/remove-peers", s.removePeers)
 	handle("POST /recordings/room/{id}/start", s.startRecording)
 	handle("POST /recordings/room/{id}/stop", s.stopRecording)
 	handle("GET /sessions", s.listSessions)

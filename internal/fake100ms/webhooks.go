@@ -15,7 +15,8 @@ import (
 
 // The webhooks the fake sends on its own, after answering the REST call
 // that caused them, as 100ms does: role.change.success after an
-// update-a-peer, beam.* and transcription.* around a room recording. Their
+// update-a-peer, peer.leave.success for each peer remove-peers removed,
+// beam.* and transcription.* around a room recording. Their
 // envelope and data follow configure-webhooks--webhook.md; their retries
 // follow configure-webhooks--overview.md.
 
