@@ -176,7 +176,7 @@ func TestE2EAuditTrail(t *testing.T) {
 // is one Firestore reserves, so the real emulator refuses that write and
 // the commit it rides in), nothing is granted: no token, no room recorded,
 // no room ended; the answer is UNAVAILABLE. Planted bugs caught: ignoring
-// writeGrant's error in endCall (the fake records an end), minting before
+// writeAlone's error in endCall (the fake records an end), minting before
 // finishAudit's verdict (a token in the answer), RecordRoom writing the
 // entry in a second commit (calls/{id} exists).
 func TestE2EAuditFailsClosed(t *testing.T) {

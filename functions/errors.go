@@ -16,7 +16,9 @@ import (
 // the store knows Firestore's gRPC codes.
 
 // callErrorOf maps any error a callable handler returns to the status the
-// app should act on: the one table of docs/callables.md. A *callError is kept as is.
+// app should act on: the one table of docs/callables.md. A *callError is
+// kept as is. A write that carried the request's audit entry
+// (errNotRecorded) granted nothing, and says so.
 func callErrorOf(err error) *callError {
 	var ce *callError
 	switch {
@@ -30,6 +32,8 @@ func callErrorOf(err error) *callError {
 		return fail(statusInternal, reasonVideoRefused, "The video service refused the request; the backend's 100ms settings need attention.", err)
 	case errors.Is(err, store.ErrConflict):
 		return fail(statusInternal, reasonRoomTaken, "The video service returned a room that belongs to another appointment; contact support.", err)
+	case errors.Is(err, errNotRecorded):
+		return fail(statusUnavailable, reasonAuditUnavailable, "The request could not be recorded, so it was not carried out; try again.", err)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
 	default:

@@ -134,7 +134,7 @@ func TestTokenRefusesBadRequestsBeforeAnyBackend(t *testing.T) {
 // for an error, and only for exactly Accept: text/event-stream.
 func TestCallableStreamingAnswer(t *testing.T) {
 	a, _ := newTestApp(t, nil)
-	ok := a.callable("hmsTest", "test", nil, func(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	ok := a.callable("hmsTest", "test", nil, func(ctx context.Context, _ *request, data json.RawMessage) (any, error) {
 		return map[string]string{"echo": string(data)}, nil
 	})
 	send := func(accept, auth, body string) *httptest.ResponseRecorder {

@@ -39,7 +39,7 @@ type sweepLimits struct {
 
 var defaultSweepLimits = sweepLimits{
 	budget:            60 * time.Second,
-	hmsTimeout:        5 * time.Second,
+	hmsTimeout:        hmsTimeout,
 	maxCalls:          1000,
 	workers:           8,
 	replayLag:         30 * time.Second,
@@ -251,7 +251,7 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		} else if outcome == outcomeUnknown {
 			outcome = outcomeAlreadyClosed
 		}
-		rctx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+		rctx, cancel := context.WithTimeout(ctx, firestoreWriteTimeout)
 		err = st.ReconcileSession(rctx, c.AppointmentID, sid, peerRecords(sess))
 		cancel()
 		if err != nil {
@@ -333,7 +333,7 @@ func (a *app) sweepReplay(ctx context.Context, st *store.Store, client *hms.Clie
 		out.ReplayError = cause.Error()
 		// The run's own context may be what ended: give the window back
 		// within a few seconds of its own.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := writeDeadline(ctx)
 		defer cancel()
 		if released, err := st.ReleaseReplayWindow(rctx, w); err != nil || !released {
 			out.ReplayError += fmt.Sprintf("; the window could not be given back for the next run (released=%t, %v): replay it by hand", released, err)
