@@ -78,6 +78,7 @@ const (
 	reasonRoomTaken           = "ROOM_TAKEN"
 	reasonInternal            = "INTERNAL"
 	reasonAuditUnavailable    = "AUDIT_UNAVAILABLE"
+	reasonStoreRefused        = "STORE_REFUSED" // no retry can fix it (store.IsPermanent)
 	// Each callable's own refusals of its input or state.
 	reasonNoRecordingID   = "MISSING_RECORDING_ID" // hmsRecordingUrl
 	reasonBadFile         = "BAD_FILE"             // hmsRecordingUrl

@@ -182,6 +182,16 @@ func TestCallErrorTable(t *testing.T) {
 		{fmt.Errorf("record room: %w", store.ErrConflict), statusInternal, reasonRoomTaken},
 		{fmt.Errorf("read: %w", context.DeadlineExceeded), statusUnavailable, reasonStoreUnavailable},
 		{fmt.Errorf("read: %w", store.ErrUnavailable), statusUnavailable, reasonStoreUnavailable},
+		// Permanent store failures are INTERNAL, with or without the
+		// request's audit entry in the write; transient ones stay
+		// UNAVAILABLE, also when they wrap a permanent cause.
+		{fmt.Errorf("record consent: %w", store.ErrPermanent), statusInternal, reasonStoreRefused},
+		{fmt.Errorf("check room: %w", store.ErrMalformedAppointment), statusInternal, reasonStoreRefused},
+		{notRecorded(fmt.Errorf("record consent: %w", store.ErrPermanent)), statusInternal, reasonStoreRefused},
+		{notRecorded(fmt.Errorf("record consent: %w", store.ErrUnavailable)), statusUnavailable, reasonAuditUnavailable},
+		{notRecorded(fmt.Errorf("record consent: %w", context.DeadlineExceeded)), statusUnavailable, reasonAuditUnavailable},
+		{notRecorded(errors.New("boom")), statusUnavailable, reasonAuditUnavailable},
+		{fmt.Errorf("commit: %w (after: %w)", context.DeadlineExceeded, store.ErrPermanent), statusUnavailable, reasonStoreUnavailable},
 		{errors.New("boom"), statusInternal, reasonInternal},
 	}
 	// 100ms settings that make no client (here: no keys at all).
