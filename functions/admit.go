@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/telemed/videocalls/hms"
+	"github.com/telemed/videocalls/store"
 )
 
 // admitRequest is hmsAdmit's "data" (docs/visit.md, "The waiting room").
@@ -16,8 +17,8 @@ type admitRequest struct {
 	UID           string `json:"uid"`
 }
 
-func (r *admitRequest) appointment() string              { return r.AppointmentID }
-func (r *admitRequest) check(context.Context) *callError { return nil }
+func (r *admitRequest) appointment() string       { return r.AppointmentID }
+func (r *admitRequest) check(*request) *callError { return nil }
 
 func (a *app) admitHandler() http.HandlerFunc {
 	return a.callable("hmsAdmit", "admit", a.cfg.check("hmsAdmit"), onAppointment(a, a.admit))
@@ -29,7 +30,7 @@ func (a *app) admitHandler() http.HandlerFunc {
 // of the user's peers wait, and each moved to guest. The admission is
 // recorded first, so that a user who joins after it gets guest, and a retry
 // after 100ms failed finishes the move.
-func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (any, error) {
+func (a *app) admit(ctx, reads context.Context, o opened, req *admitRequest) (any, error) {
 	st, appt, uid := o.st, o.appt, o.uid
 	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can admit someone from the waiting room.", nil)
@@ -44,8 +45,9 @@ func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (an
 	if p, ok := partOf(appt, target); !ok || p == partDoctor {
 		return nil, fail(statusInvalidArgument, reasonNotAdmittable, `"uid" must be the appointment's client or one of its guests.`, nil)
 	}
-	auditOf(ctx).detail("uid", target)
-	if err := confirmSignIn(ctx); err != nil {
+	o.audit.detail("uid", target)
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
 	client, err := a.hmsClient()
@@ -54,18 +56,18 @@ func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (an
 	}
 
 	if !appt.Call.Admitted[target] {
-		ra := auditOf(ctx)
-		entry := ra.granted()
-		if err := st.RecordAdmission(fsCtx, appt.ID, target, uid, a.now(), entry); err != nil {
-			return nil, auditUnavailable(err)
-		}
-		ra.wrote()
-	} else if err := writeGrant(ctx, st); err != nil {
-		return nil, err // admitted before: the entry alone, before 100ms moves anyone
+		err = g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+			return st.RecordAdmission(ctx, appt.ID, target, uid, a.now(), entry)
+		})
+	} else {
+		err = g.writeAlone(ctx, st) // admitted before: the entry alone, before 100ms moves anyone
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	moved := 0
-	if room, recorded, err := st.RecordedRoom(fsCtx, appt); err != nil {
+	if room, recorded, err := st.RecordedRoom(reads, appt); err != nil {
 		return nil, err
 	} else if recorded {
 		if moved, err = a.moveFromWaitingRoom(ctx, client, room.ID, target); err != nil {
@@ -81,9 +83,9 @@ func (a *app) admit(ctx, fsCtx context.Context, o opened, req *admitRequest) (an
 // active-rooms--update-a-peer.md). No session, or a peer gone meanwhile,
 // is nothing to move.
 func (a *app) moveFromWaitingRoom(ctx context.Context, client *hms.Client, roomID, uid string) (int, error) {
-	hmsCtx, cancel := context.WithTimeout(ctx, hmsTimeout)
-	defer cancel()
+	hmsCtx, cancel := hmsDeadline(ctx)
 	peers, err := client.ActivePeers(hmsCtx, roomID, uid)
+	cancel()
 	if errors.Is(err, hms.ErrNotActive) {
 		return 0, nil
 	} else if err != nil {
@@ -94,7 +96,9 @@ func (a *app) moveFromWaitingRoom(ctx context.Context, client *hms.Client, roomI
 		if p.UserID != uid || p.Role != a.cfg.waitingRole.String() {
 			continue
 		}
+		hmsCtx, cancel := hmsDeadline(ctx)
 		err := client.SetPeerRole(hmsCtx, roomID, p.ID, hms.RoleGuest.String())
+		cancel()
 		switch {
 		case errors.Is(err, hms.ErrNotFound), errors.Is(err, hms.ErrNotActive):
 			continue // left meanwhile

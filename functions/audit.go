@@ -2,6 +2,8 @@ package functions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,11 +15,13 @@ import (
 
 // The audit trail (docs/security.md, "The audit trail"): every callable
 // request of a signed-in user that names an appointment leaves exactly one
-// entry, granted or refused, written before the answer. A grant whose
-// request writes Firestore anyway carries its entry in that write; a grant
-// that acts on 100ms writes its entry before it acts; everything else is
-// written by serveCallable once the handler is done. When the entry cannot
-// be written, nothing is granted and the answer is UNAVAILABLE.
+// entry, granted or refused, written before the answer. The entry is the
+// request's own (request.audit); a handler gets the granted entry only
+// from request.grant, after the caller's sign-in holds, and hands it to
+// its first write (grant.write) or writes it alone before it acts on 100ms
+// (grant.writeAlone). serveCallable writes whatever is left once the
+// handler is done: a refusal, or a grant with no write of its own. When
+// the entry cannot be written, nothing is granted: errNotRecorded.
 
 // Roles in the trail: the caller's part in the appointment.
 const (
@@ -34,6 +38,13 @@ const (
 	appCheckInvalid  = "invalid" // refused by the Admin SDK, or not checkable (keys not fetched)
 )
 
+// errNotRecorded wraps the failure of a write that carried an audit entry:
+// the entry is not in the trail, so nothing was granted (callErrorOf
+// answers it UNAVAILABLE, or INTERNAL when no retry can write it).
+var errNotRecorded = errors.New("the audit entry was not written")
+
+func notRecorded(err error) error { return fmt.Errorf("%w: %w", errNotRecorded, err) }
+
 // requestAudit is the entry of one callable request, filled in as the
 // handler learns what is asked and who asks it.
 type requestAudit struct {
@@ -43,23 +54,7 @@ type requestAudit struct {
 	written bool
 }
 
-type auditKey struct{}
-
-func withAudit(ctx context.Context, ra *requestAudit) context.Context {
-	return context.WithValue(ctx, auditKey{}, ra)
-}
-
-// auditOf is the request's entry; a nil one (a request outside a callable)
-// takes every call and records nothing.
-func auditOf(ctx context.Context) *requestAudit {
-	ra, _ := ctx.Value(auditKey{}).(*requestAudit)
-	return ra
-}
-
 func (ra *requestAudit) update(f func(e *store.Audit)) {
-	if ra == nil {
-		return
-	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	f(&ra.entry)
@@ -68,11 +63,9 @@ func (ra *requestAudit) update(f func(e *store.Audit)) {
 // appointment marks the request as audited: it names appointment id.
 func (ra *requestAudit) appointment(id string) {
 	ra.update(func(e *store.Audit) { e.AppointmentID = id })
-	if ra != nil {
-		ra.mu.Lock()
-		ra.named = true
-		ra.mu.Unlock()
-	}
+	ra.mu.Lock()
+	ra.named = true
+	ra.mu.Unlock()
 }
 
 func (ra *requestAudit) role(role string)     { ra.update(func(e *store.Audit) { e.Role = role }) }
@@ -82,9 +75,6 @@ func (ra *requestAudit) action(action string) { ra.update(func(e *store.Audit) {
 // requestID is the request's id in the trail, for the entries of the
 // system actions it sets off.
 func (ra *requestAudit) requestID() string {
-	if ra == nil {
-		return ""
-	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	return ra.entry.RequestID
@@ -101,31 +91,23 @@ func (ra *requestAudit) detail(key string, value any) {
 	})
 }
 
-// granted is the entry as a grant writes it, for a store write that
-// carries it; nil when the request is not audited. After that write
-// succeeds, the handler calls wrote.
-func (ra *requestAudit) granted() *store.Audit {
-	if ra == nil {
-		return nil
-	}
+// unwritten is the entry as it stands, unless it is written already or the
+// request is not audited.
+func (ra *requestAudit) unwritten() (store.Audit, bool) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	if !ra.named || ra.written {
-		return nil
+		return store.Audit{}, false
 	}
 	e := ra.entry
-	e.Outcome, e.Reason = store.AuditGranted, ""
 	e.Details = copyDetails(ra.entry.Details)
-	return &e
+	return e, true
 }
 
-// wrote records that the entry is in Firestore.
 func (ra *requestAudit) wrote() {
-	if ra != nil {
-		ra.mu.Lock()
-		ra.written = true
-		ra.mu.Unlock()
-	}
+	ra.mu.Lock()
+	ra.written = true
+	ra.mu.Unlock()
 }
 
 func copyDetails(m map[string]any) map[string]any {
@@ -139,81 +121,109 @@ func copyDetails(m map[string]any) map[string]any {
 	return c
 }
 
-// auditUnavailable is the answer when the entry could not be written:
-// nothing was granted, and a retry may succeed.
-func auditUnavailable(cause error) *callError {
-	return fail(statusUnavailable, reasonAuditUnavailable, "The request could not be recorded, so it was not carried out; try again.", cause)
+// grant is a request's leave to act, once its caller's sign-in holds
+// (request.grant): it hands the granted entry to the write that records
+// it. A system action the request sets off has a grant of its own
+// (grant.system), with its own entry.
+type grant struct {
+	ra          *requestAudit // the request's entry; nil for a system action
+	systemEntry *store.Audit  // the system action's entry
 }
 
-// writeGrant writes the request's granted entry on its own, before the
-// handler acts on 100ms (ending a room, moving a peer, starting a
-// recording), so that no such action goes unrecorded.
-func writeGrant(ctx context.Context, st *store.Store) error {
-	ra := auditOf(ctx)
-	e := ra.granted()
-	if e == nil {
-		return nil
+// write runs f with the granted entry, to be created in the same commit
+// as f's own changes (nil when there is none to write: the request is not
+// audited, or its entry is written already), within a write's deadline
+// (deadlines.go), and marks the entry written when f succeeds. When f
+// carried an entry and failed, the failure is errNotRecorded.
+func (g *grant) write(ctx context.Context, f func(ctx context.Context, entry *store.Audit) error) error {
+	entry := g.systemEntry
+	if g.ra != nil {
+		if e, ok := g.ra.unwritten(); ok {
+			e.Outcome, e.Reason = store.AuditGranted, ""
+			entry = &e
+		}
 	}
-	wctx, cancel := detachedWrite(ctx)
+	wctx, cancel := writeDeadline(ctx)
 	defer cancel()
-	if err := st.WriteAudit(wctx, e); err != nil {
-		return auditUnavailable(err)
+	err := f(wctx, entry)
+	switch {
+	case err != nil && entry != nil:
+		return notRecorded(err)
+	case err != nil:
+		return err
 	}
-	ra.wrote()
+	if g.ra != nil && entry != nil {
+		g.ra.wrote()
+	}
 	return nil
 }
 
-// finishAudit writes the entry of a request its handler did not write: a
-// refusal (cerr), or a grant with no write of its own (a token for a room
-// already recorded). It runs past a caller that went away: an abandoned
-// request is still recorded.
-func (a *app) finishAudit(ctx context.Context, ra *requestAudit, cerr *callError) *callError {
-	if ra == nil {
-		return nil
+// writeAlone writes the granted entry on its own, before the handler acts
+// on 100ms (ending a room, moving a peer, re-enabling a room), so that no
+// such action goes unrecorded.
+func (g *grant) writeAlone(ctx context.Context, st *store.Store) error {
+	return g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		if entry == nil {
+			return nil
+		}
+		return st.WriteAudit(ctx, entry)
+	})
+}
+
+// system is the grant of a system action this request sets off (a
+// withdrawn consent stopping a recording): entry, with the request's id.
+func (g *grant) system(entry store.Audit) *grant {
+	if g.ra != nil {
+		entry.RequestID = g.ra.requestID()
 	}
-	if cerr != nil && cerr.reason == reasonStoreUnavailable {
+	return &grant{systemEntry: &entry}
+}
+
+// finishAudit writes the entry of a request its handler did not write: a
+// refusal (refusal), or a grant with no write of its own (a token for a
+// room already recorded). It runs past a caller that went away: an
+// abandoned request is still recorded. A failure is errNotRecorded.
+func (a *app) finishAudit(ctx context.Context, ra *requestAudit, refusal *callError) error {
+	if refusal != nil && refusal.reason == reasonStoreUnavailable {
 		// Firestore did not answer the request's own read: the entry
 		// cannot be written either, and trying would hold the answer
 		// another deadline. Nothing was granted; the answer is already
 		// UNAVAILABLE.
 		return nil
 	}
-	ra.mu.Lock()
-	if !ra.named || ra.written {
-		ra.mu.Unlock()
+	e, ok := ra.unwritten()
+	if !ok {
 		return nil
 	}
-	e := ra.entry
-	e.Details = copyDetails(ra.entry.Details)
-	ra.mu.Unlock()
 	if e.Role == "" {
 		e.Role = auditRoleNone
 	}
 	e.Outcome = store.AuditGranted
-	if cerr != nil {
-		e.Outcome, e.Reason, e.Details = store.AuditRefused, cerr.reason, nil
+	if refusal != nil {
+		e.Outcome, e.Reason, e.Details = store.AuditRefused, refusal.reason, nil
 	}
-	wctx, cancel := detachedWrite(ctx)
+	wctx, cancel := writeDeadline(ctx)
 	defer cancel()
 	st, err := a.firestore(wctx)
 	if err == nil {
 		err = st.WriteAudit(wctx, &e)
 	}
 	if err != nil {
-		return auditUnavailable(err)
+		return notRecorded(err)
 	}
 	ra.wrote()
 	return nil
 }
 
-// newRequestAudit starts the entry of a signed-in caller's request.
-func (a *app) newRequestAudit(r *http.Request, action, uid, appCheck string) *requestAudit {
+// newRequestAudit starts the entry of a signed-in caller's request, and
+// puts its request id on the request's log line.
+func (a *app) newRequestAudit(r *http.Request, log *requestLog, action, uid, appCheck string) *requestAudit {
 	id := a.newAuditID()
 	requestID := traceID(r)
 	if requestID == "" {
 		requestID = id
 	}
-	annotate(r.Context(), slog.String("requestId", requestID))
+	log.annotate(slog.String("requestId", requestID))
 	return &requestAudit{entry: store.Audit{
 		ID: id, Action: action, UID: uid, Role: auditRoleNone,
 		RequestID: requestID, AppCheck: appCheck, IP: callerIP(r),

@@ -78,6 +78,7 @@ const (
 	reasonRoomTaken           = "ROOM_TAKEN"
 	reasonInternal            = "INTERNAL"
 	reasonAuditUnavailable    = "AUDIT_UNAVAILABLE"
+	reasonStoreRefused        = "STORE_REFUSED" // no retry can fix it (store.IsPermanent)
 	// Each callable's own refusals of its input or state.
 	reasonNoRecordingID   = "MISSING_RECORDING_ID" // hmsRecordingUrl
 	reasonBadFile         = "BAD_FILE"             // hmsRecordingUrl
@@ -126,12 +127,13 @@ func (e *callError) with(key string, value any) *callError {
 // maxCallableBody bounds a callable request (docs/callables.md).
 const maxCallableBody = 64 << 10
 
-// callableHandler is one callable's own work, after the protocol, sign-in
-// and App Check have been checked by callable: uid is the caller's verified
-// Firebase uid, data the request's "data" exactly as sent (possibly the
-// JSON null). The result is sent as {"result": ...}; an error goes through
-// callErrorOf.
-type callableHandler func(ctx context.Context, uid string, data json.RawMessage) (any, error)
+// callableHandler is one callable's own work, after the protocol, the ID
+// token and App Check have been checked by callable: rq is the request
+// (the caller's verified uid, its log line and audit entry, the grant that
+// waits for the sign-in), data the request's "data" exactly as sent
+// (possibly the JSON null). The result is sent as {"result": ...}; an
+// error goes through callErrorOf.
+type callableHandler func(ctx context.Context, rq *request, data json.RawMessage) (any, error)
 
 // callable serves h as a Firebase callable named function: CORS and its
 // preflight, the function's settings (settingsErr, checked once at start),
@@ -141,18 +143,18 @@ type callableHandler func(ctx context.Context, uid string, data json.RawMessage)
 // action names the request in the audit trail (audit.go); a handler whose
 // requests are of several actions (hmsRecording) names its own.
 func (a *app) callable(function, action string, settingsErr error, h callableHandler) http.HandlerFunc {
-	return withRequestLog(a.logger, function, a.projectID, func(w http.ResponseWriter, r *http.Request) {
+	return logRequest(a.logger, function, a.projectID, func(w http.ResponseWriter, r *http.Request, rl *requestLog) {
 		corsHeaders(w, r)
 		if r.Method == http.MethodOptions {
 			answerPreflight(w)
 			return
 		}
-		result, cerr := a.serveCallable(r.Context(), w, r, action, settingsErr, h)
+		result, cerr := a.serveCallable(r.Context(), w, r, rl, action, settingsErr, h)
 		if cerr != nil {
-			noteError(r.Context(), cerr)
-			annotate(r.Context(), slog.String("reason", cerr.reason))
+			rl.noteError(cerr)
+			rl.annotate(slog.String("reason", cerr.reason))
 			if acceptsStreaming(r) {
-				noteAnswered(r.Context(), cerr.status.code)
+				rl.noteAnswered(cerr.status.code)
 			}
 			writeCallable(w, r, cerr.status.code, map[string]any{"error": errorBody(cerr)})
 			return
@@ -161,7 +163,7 @@ func (a *app) callable(function, action string, settingsErr error, h callableHan
 	})
 }
 
-func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.Request, action string, settingsErr error, h callableHandler) (any, *callError) {
+func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.Request, rl *requestLog, action string, settingsErr error, h callableHandler) (any, *callError) {
 	if settingsErr != nil {
 		return nil, fail(statusInternal, reasonMisconfigured, "The video service is not configured: "+settingsErr.Error()+".", settingsErr)
 	}
@@ -177,7 +179,7 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	appCheckDone := make(chan appCheckResult, 1)
 	go func() {
-		state, err := a.checkAppCheck(ctx, r)
+		state, err := a.checkAppCheck(ctx, r, rl)
 		appCheckDone <- appCheckResult{state, err}
 	}()
 	uid, signedIn, authErr := a.authenticate(ctx, r)
@@ -190,12 +192,12 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 	if appCheckErr != nil {
 		return nil, appCheckErr
 	}
-	annotate(ctx, slog.String("uid", capLog(uid, maxLoggedID)))
-	ra := a.newRequestAudit(r, action, uid, appCheck.state)
+	rl.annotate(slog.String("uid", capLog(uid, maxLoggedID)))
+	rq := &request{uid: uid, log: rl, audit: a.newRequestAudit(r, rl, action, uid, appCheck.state), signedIn: signedIn}
 	// The handler may read while the revocation check runs (authenticate);
 	// whatever it found, a revoked sign-in is answered as such, and is not
 	// in the audit trail (its caller is not known to be anyone).
-	result, err := h(withAudit(context.WithValue(ctx, signInKey{}, signedIn), ra), uid, data)
+	result, err := h(ctx, rq, data)
 	if cerr := signedIn(); cerr != nil {
 		return nil, cerr
 	}
@@ -203,8 +205,8 @@ func (a *app) serveCallable(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		refusal = callErrorOf(err)
 	}
-	if aerr := a.finishAudit(ctx, ra, refusal); aerr != nil {
-		return nil, aerr
+	if err := a.finishAudit(ctx, rq.audit, refusal); err != nil {
+		return nil, callErrorOf(err)
 	}
 	if refusal != nil {
 		return nil, refusal
@@ -401,7 +403,7 @@ func verifyAppCheck(v appCheckVerifier, token string) (tok *appcheck.DecodedAppC
 // logged ("Allowing request with invalid AppCheck token because
 // enforcement is disabled"), never the token itself. A failure to fetch the
 // keys is not the token's fault: 503 when enforced, logged otherwise.
-func (a *app) checkAppCheck(ctx context.Context, r *http.Request) (string, *callError) {
+func (a *app) checkAppCheck(ctx context.Context, r *http.Request, rl *requestLog) (string, *callError) {
 	token := r.Header.Get("X-Firebase-AppCheck")
 	enforce := a.cfg.appCheckEnforce
 	if token == "" {
@@ -410,15 +412,15 @@ func (a *app) checkAppCheck(ctx context.Context, r *http.Request) (string, *call
 		}
 		return appCheckMissing, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.authTimeout)
+	ctx, cancel := a.authDeadline(ctx)
 	defer cancel()
 	v, err := a.appCheckClient(ctx)
 	if err != nil {
 		if enforce {
 			return appCheckInvalid, fail(statusUnavailable, reasonAppCheckUnavailable, "The app's check could not be verified right now; try again.", err)
 		}
-		annotate(ctx, slog.String("appCheck", "unchecked"), slog.String("appCheckError", redact(err.Error(), token)))
-		noteWarning(ctx)
+		rl.annotate(slog.String("appCheck", "unchecked"), slog.String("appCheckError", redact(err.Error(), token)))
+		rl.noteWarning()
 		return appCheckInvalid, nil
 	}
 	decoded, err := verifyAppCheck(v, token)
@@ -426,12 +428,12 @@ func (a *app) checkAppCheck(ctx context.Context, r *http.Request) (string, *call
 		if enforce {
 			return appCheckInvalid, fail(statusUnauthenticated, reasonAppCheckInvalid, "This app could not prove it is genuine (invalid App Check token); update the app or try again.", err)
 		}
-		annotate(ctx, slog.String("appCheck", "invalid, allowed because APP_CHECK_ENFORCE is off"),
+		rl.annotate(slog.String("appCheck", "invalid, allowed because APP_CHECK_ENFORCE is off"),
 			slog.String("appCheckError", redact(err.Error(), token)))
-		noteWarning(ctx)
+		rl.noteWarning()
 		return appCheckInvalid, nil
 	}
-	annotate(ctx, slog.String("appCheck", "valid"), slog.String("appId", capLog(decoded.AppID, maxLoggedID)))
+	rl.annotate(slog.String("appCheck", "valid"), slog.String("appId", capLog(decoded.AppID, maxLoggedID)))
 	return appCheckVerified, nil
 }
 

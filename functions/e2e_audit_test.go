@@ -175,8 +175,10 @@ func TestE2EAuditTrail(t *testing.T) {
 // TestE2EAuditFailsClosed: when Firestore refuses the audit entry (its id
 // is one Firestore reserves, so the real emulator refuses that write and
 // the commit it rides in), nothing is granted: no token, no room recorded,
-// no room ended; the answer is UNAVAILABLE. Planted bugs caught: ignoring
-// writeGrant's error in endCall (the fake records an end), minting before
+// no room ended; the answer is INTERNAL (STORE_REFUSED), as Firestore
+// refuses the write as invalid and no retry can fix that (a transient
+// failure would be UNAVAILABLE, AUDIT_UNAVAILABLE). Planted bugs caught: ignoring
+// writeAlone's error in endCall (the fake records an end), minting before
 // finishAudit's verdict (a token in the answer), RecordRoom writing the
 // entry in a second commit (calls/{id} exists).
 func TestE2EAuditFailsClosed(t *testing.T) {
@@ -196,7 +198,7 @@ func TestE2EAuditFailsClosed(t *testing.T) {
 	check := func(name string, user e2eUser, function string, data map[string]any) {
 		t.Helper()
 		ans, out := h.call(t, function, user, data)
-		wantReason(t, name, ans, out, 503, "UNAVAILABLE", reasonAuditUnavailable)
+		wantReason(t, name, ans, out, 500, "INTERNAL", reasonStoreRefused)
 		if out.Result != nil {
 			t.Errorf("%s: a result though the trail failed: %v", name, out.Result)
 		}

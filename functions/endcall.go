@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/telemed/videocalls/hms"
 )
@@ -16,12 +15,8 @@ type endCallRequest struct {
 	Lock          bool   `json:"lock"`
 }
 
-func (r *endCallRequest) appointment() string              { return r.AppointmentID }
-func (r *endCallRequest) check(context.Context) *callError { return nil }
-
-// hmsTimeout bounds each 100ms call of a callable, so that a slow 100ms is
-// a retryable UNAVAILABLE well inside the request's own deadline.
-const hmsTimeout = 10 * time.Second
+func (r *endCallRequest) appointment() string       { return r.AppointmentID }
+func (r *endCallRequest) check(*request) *callError { return nil }
 
 // endCallReason is what 100ms shows the peers it removes.
 const endCallReason = "The doctor ended the consultation."
@@ -33,33 +28,34 @@ func (a *app) endCallHandler() http.HandlerFunc {
 // endCall, after onAppointment's opening: the caller must be the doctor →
 // the call must have a room → 100ms ends its session (and locks the room if
 // asked) → endedBy.
-func (a *app) endCall(ctx, fsCtx context.Context, o opened, req *endCallRequest) (any, error) {
+func (a *app) endCall(ctx, reads context.Context, o opened, req *endCallRequest) (any, error) {
 	st, appt, uid := o.st, o.appt, o.uid
 	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can end the call for everyone.", nil)
 	}
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	room, recorded, err := st.RecordedRoom(reads, appt)
 	switch {
 	case err != nil:
 		return nil, err
 	case !recorded:
 		return nil, notLive(nil)
 	}
-	auditOf(ctx).room(room.ID)
-	auditOf(ctx).detail("lock", req.Lock)
-	if err := confirmSignIn(ctx); err != nil {
+	o.audit.room(room.ID)
+	o.audit.detail("lock", req.Lock)
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
-	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.Bool("lock", req.Lock))
+	o.log.annotate(slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.Bool("lock", req.Lock))
 	client, err := a.hmsClient()
 	if err != nil {
 		return nil, err
 	}
 	// Recorded before 100ms is asked: an end nobody could audit is not made.
-	if err := writeGrant(ctx, st); err != nil {
+	if err := g.writeAlone(ctx, st); err != nil {
 		return nil, err
 	}
-	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
 	defer cancelHMS()
 	if err := client.EndRoom(hmsCtx, room.ID, endCallReason, req.Lock); err != nil {
 		if errors.Is(err, hms.ErrNotActive) {
@@ -69,9 +65,9 @@ func (a *app) endCall(ctx, fsCtx context.Context, o opened, req *endCallRequest)
 	}
 	// 100ms has ended the room: a failure to record it is still worth a
 	// retry (UNAVAILABLE), whose end-room then answers NOT_LIVE.
-	// A deadline of its own, and past a client that went away: the room is
-	// ended now, and a lock not recorded would never be lifted by hmsToken.
-	wctx, cancelWrite := detachedWrite(ctx)
+	// Past a client that went away (writeDeadline): the room is ended
+	// now, and a lock not recorded would never be lifted by hmsToken.
+	wctx, cancelWrite := writeDeadline(ctx)
 	defer cancelWrite()
 	if err := st.RecordEndedBy(wctx, appt.ID, uid, hms.RoleHost.String(), req.Lock, a.now()); err != nil {
 		return nil, err

@@ -16,7 +16,13 @@ import (
 // the store knows Firestore's gRPC codes.
 
 // callErrorOf maps any error a callable handler returns to the status the
-// app should act on: the one table of docs/callables.md. A *callError is kept as is.
+// app should act on: the one table of docs/callables.md. A *callError is
+// kept as is. A store failure no retry can fix (store.IsPermanent: a
+// stored document of the wrong shape, a write Firestore refuses as
+// invalid) is INTERNAL, so that the app does not retry in vain and the
+// request's log line is at ERROR, also when the write carried the
+// request's audit entry; a transient one is UNAVAILABLE, and a write that
+// carried the entry (errNotRecorded) says that nothing was done.
 func callErrorOf(err error) *callError {
 	var ce *callError
 	switch {
@@ -30,6 +36,10 @@ func callErrorOf(err error) *callError {
 		return fail(statusInternal, reasonVideoRefused, "The video service refused the request; the backend's 100ms settings need attention.", err)
 	case errors.Is(err, store.ErrConflict):
 		return fail(statusInternal, reasonRoomTaken, "The video service returned a room that belongs to another appointment; contact support.", err)
+	case store.IsPermanent(err):
+		return fail(statusInternal, reasonStoreRefused, "The appointment's stored records cannot take this request as they are, and trying again will not help; contact support.", err)
+	case errors.Is(err, errNotRecorded):
+		return fail(statusUnavailable, reasonAuditUnavailable, "The request could not be recorded, so it was not carried out; try again.", err)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
 	default:

@@ -48,8 +48,9 @@ type app struct {
 	// newAuditID names each audit entry's document (store.NewAuditID);
 	// a test names one Firestore refuses, to see the trail fail closed.
 	newAuditID func() string
-	// authTimeout bounds the ID-token check on its own (docs/callables.md), so that a
-	// slow Auth answers UNAVAILABLE in time instead of eating the request.
+	// authTimeout bounds each token check on its own (deadlines.go), so
+	// that a slow Auth answers UNAVAILABLE in time instead of eating the
+	// request; defaultAuthTimeout unless a test shortens it.
 	authTimeout time.Duration
 
 	// What stops each function from serving, if anything: settings do not
@@ -63,9 +64,6 @@ type app struct {
 	hms      *hms.Client
 	appCheck lazyAppCheck
 }
-
-// defaultAuthTimeout is the ID-token check's own deadline (docs/callables.md).
-const defaultAuthTimeout = 8 * time.Second
 
 // newAppLookup reads settings through lookup, which tells a variable
 // present but blank from one absent (os.LookupEnv).

@@ -134,7 +134,7 @@ func TestTokenRefusesBadRequestsBeforeAnyBackend(t *testing.T) {
 // for an error, and only for exactly Accept: text/event-stream.
 func TestCallableStreamingAnswer(t *testing.T) {
 	a, _ := newTestApp(t, nil)
-	ok := a.callable("hmsTest", "test", nil, func(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	ok := a.callable("hmsTest", "test", nil, func(ctx context.Context, _ *request, data json.RawMessage) (any, error) {
 		return map[string]string{"echo": string(data)}, nil
 	})
 	send := func(accept, auth, body string) *httptest.ResponseRecorder {
@@ -182,6 +182,16 @@ func TestCallErrorTable(t *testing.T) {
 		{fmt.Errorf("record room: %w", store.ErrConflict), statusInternal, reasonRoomTaken},
 		{fmt.Errorf("read: %w", context.DeadlineExceeded), statusUnavailable, reasonStoreUnavailable},
 		{fmt.Errorf("read: %w", store.ErrUnavailable), statusUnavailable, reasonStoreUnavailable},
+		// Permanent store failures are INTERNAL, with or without the
+		// request's audit entry in the write; transient ones stay
+		// UNAVAILABLE, also when they wrap a permanent cause.
+		{fmt.Errorf("record consent: %w", store.ErrPermanent), statusInternal, reasonStoreRefused},
+		{fmt.Errorf("check room: %w", store.ErrMalformedAppointment), statusInternal, reasonStoreRefused},
+		{notRecorded(fmt.Errorf("record consent: %w", store.ErrPermanent)), statusInternal, reasonStoreRefused},
+		{notRecorded(fmt.Errorf("record consent: %w", store.ErrUnavailable)), statusUnavailable, reasonAuditUnavailable},
+		{notRecorded(fmt.Errorf("record consent: %w", context.DeadlineExceeded)), statusUnavailable, reasonAuditUnavailable},
+		{notRecorded(errors.New("boom")), statusUnavailable, reasonAuditUnavailable},
+		{fmt.Errorf("commit: %w (after: %w)", context.DeadlineExceeded, store.ErrPermanent), statusUnavailable, reasonStoreUnavailable},
 		{errors.New("boom"), statusInternal, reasonInternal},
 	}
 	// 100ms settings that make no client (here: no keys at all).

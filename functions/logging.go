@@ -1,7 +1,6 @@
 package functions
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -78,11 +77,14 @@ func traceID(r *http.Request) string {
 
 // requestLog gathers what a handler learns about its request (appointment,
 // event, the error behind a failure) for the one line logged when it ends.
+// logRequest hands it to the handler, which passes it on as a value to
+// whatever notes something; a nil one (code run outside a request) takes
+// every note and records nothing.
 type requestLog struct {
-	mu    sync.Mutex
-	attrs []slog.Attr
-	err   error
-	warn  bool
+	mu     sync.Mutex
+	attrs  []slog.Attr
+	err    error
+	warned bool
 	// severe raises the line to ERROR whatever the status: an answer that
 	// is right for the caller but means data needs an operator's eye.
 	severe bool
@@ -91,58 +93,41 @@ type requestLog struct {
 	answered int
 }
 
-type requestLogKey struct{}
+func (rl *requestLog) update(f func()) {
+	if rl == nil {
+		return
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	f()
+}
 
 // annotate adds fields to the request's log line.
-func annotate(ctx context.Context, attrs ...slog.Attr) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		rl.mu.Lock()
-		rl.attrs = append(rl.attrs, attrs...)
-		rl.mu.Unlock()
-	}
+func (rl *requestLog) annotate(attrs ...slog.Attr) {
+	rl.update(func() { rl.attrs = append(rl.attrs, attrs...) })
 }
 
 // noteError records the cause of a failed request; errors here are ours or
 // our dependencies' and carry no secret or token.
-func noteError(ctx context.Context, err error) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok && err != nil {
-		rl.mu.Lock()
-		rl.err = err
-		rl.mu.Unlock()
+func (rl *requestLog) noteError(err error) {
+	if err != nil {
+		rl.update(func() { rl.err = err })
 	}
 }
 
 // noteWarning raises the request's log line to at least WARNING, for a
 // request that succeeded with something an operator should see (an invalid
 // App Check token let through).
-func noteWarning(ctx context.Context) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		rl.mu.Lock()
-		rl.warn = true
-		rl.mu.Unlock()
-	}
-}
+func (rl *requestLog) noteWarning() { rl.update(func() { rl.warned = true }) }
 
 // noteSevere raises the request's log line to ERROR, for an answer that is
 // right for the caller but that an operator must see (an authentic event
 // stored raw only because its changes can never be written).
-func noteSevere(ctx context.Context) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		rl.mu.Lock()
-		rl.severe = true
-		rl.mu.Unlock()
-	}
-}
+func (rl *requestLog) noteSevere() { rl.update(func() { rl.severe = true }) }
 
 // noteAnswered records the status an answer stands for, when it is sent
 // with another HTTP status, so that the log line's severity follows it.
-func noteAnswered(ctx context.Context, code int) {
-	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		rl.mu.Lock()
-		rl.answered = code
-		rl.mu.Unlock()
-	}
-}
+func (rl *requestLog) noteAnswered(code int) { rl.update(func() { rl.answered = code }) }
 
 // Caps on what a request can put in a log line (docs/operations.md): ids copied from
 // requests and free text such as the user agent.
@@ -188,14 +173,18 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// withRequestLog logs exactly one line per request, when it ends, with the
-// function, status, latency, trace and whatever the handler annotated.
-func withRequestLog(logger *slog.Logger, function string, projectID func() string, next http.HandlerFunc) http.HandlerFunc {
+// loggedHandler is a handler that notes what it learns on its request's
+// log line, rl.
+type loggedHandler func(w http.ResponseWriter, r *http.Request, rl *requestLog)
+
+// logRequest logs exactly one line per request, when it ends, with the
+// function, status, latency, trace and whatever the handler noted on rl.
+func logRequest(logger *slog.Logger, function string, projectID func() string, next loggedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rl := &requestLog{}
 		rec := &statusRecorder{ResponseWriter: w}
-		next(rec, r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl)))
+		next(rec, r, rl)
 
 		status := rec.status
 		if status == 0 {
@@ -221,7 +210,7 @@ func withRequestLog(logger *slog.Logger, function string, projectID func() strin
 		if rl.err != nil {
 			attrs = append(attrs, slog.String("error", capLog(rl.err.Error(), maxLoggedError)))
 		}
-		warn, severe, effective := rl.warn, rl.severe, status
+		warn, severe, effective := rl.warned, rl.severe, status
 		if rl.answered != 0 {
 			effective = rl.answered
 			attrs = append(attrs, slog.Int("answeredStatus", rl.answered))

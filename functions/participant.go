@@ -27,25 +27,26 @@ const (
 // appointmentRequest is the data of a callable that acts on one
 // appointment: the id it names, and the checks of its own fields, made
 // before anything is read (they may normalise the fields, and name them in
-// the audit entry).
+// the request's audit entry and log line).
 type appointmentRequest interface {
 	appointment() string
-	check(ctx context.Context) *callError
+	check(rq *request) *callError
 }
 
 // opened is what an appointment callable acts on once it has opened: the
-// caller, the instance's store, and the appointment with the caller's part.
+// request (the caller, its log line and audit entry, its grant), the
+// instance's store, and the appointment with the caller's part.
 type opened struct {
-	uid  string
+	*request
 	st   *store.Store
 	appt store.Appointment
 	who  part
 }
 
-// appointmentHandler is an appointment callable after its opening. fsCtx
-// bounds the opening's read and the handler's own Firestore reads
-// together; ctx is the request's.
-type appointmentHandler[R any] func(ctx, fsCtx context.Context, o opened, req *R) (any, error)
+// appointmentHandler is an appointment callable after its opening. reads
+// bounds the opening's read and the handler's own Firestore reads together
+// (readDeadline); ctx is the request's, for its 100ms calls and writes.
+type appointmentHandler[R any] func(ctx, reads context.Context, o opened, req *R) (any, error)
 
 // onAppointment opens every appointment callable the same way: decode →
 // the appointment id (from here on the request is in the audit trail) →
@@ -55,37 +56,38 @@ func onAppointment[R any, P interface {
 	*R
 	appointmentRequest
 }](a *app, h appointmentHandler[R]) callableHandler {
-	return func(ctx context.Context, uid string, data json.RawMessage) (any, error) {
+	return func(ctx context.Context, rq *request, data json.RawMessage) (any, error) {
 		var req R
 		if err := decodeData(data, &req); err != nil {
 			return nil, err
 		}
-		id, cerr := requiredAppointmentID(ctx, P(&req).appointment())
+		id, cerr := requiredAppointmentID(rq, P(&req).appointment())
 		if cerr != nil {
 			return nil, cerr
 		}
-		if cerr := P(&req).check(ctx); cerr != nil {
+		if cerr := P(&req).check(rq); cerr != nil {
 			return nil, cerr
 		}
-		fsCtx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+		reads, cancel := readDeadline(ctx)
 		defer cancel()
-		st, appt, who, err := a.participantOf(fsCtx, id, uid)
+		st, appt, who, err := a.participantOf(reads, rq, id)
 		if err != nil {
 			return nil, err
 		}
-		return h(ctx, fsCtx, opened{uid: uid, st: st, appt: appt, who: who}, &req)
+		return h(ctx, reads, opened{request: rq, st: st, appt: appt, who: who}, &req)
 	}
 }
 
 // requiredAppointmentID trims the request's appointmentId, refuses a
-// missing or blank one, and adds it, capped, to the request's log line.
-func requiredAppointmentID(ctx context.Context, id string) (string, *callError) {
+// missing or blank one, and names it, capped, on the request's log line
+// and in its audit entry: from here on the request is audited.
+func requiredAppointmentID(rq *request, id string) (string, *callError) {
 	id = strings.TrimSpace(id)
 	if id == "" {
 		return "", fail(statusInvalidArgument, reasonNoAppointmentID, `"appointmentId" is required.`, nil)
 	}
-	annotate(ctx, slog.String("appointmentId", capLog(id, maxLoggedID)))
-	auditOf(ctx).appointment(id)
+	rq.log.annotate(slog.String("appointmentId", capLog(id, maxLoggedID)))
+	rq.audit.appointment(id)
 	return id, nil
 }
 
@@ -98,23 +100,28 @@ func notParticipant(cause error) *callError {
 // participantOf is the read of onAppointment's opening: the
 // instance's store, and the appointment with the caller's part in it
 // (participant), read within ctx's deadline while the revocation check
-// runs. The part and the room go to the audit entry.
-func (a *app) participantOf(ctx context.Context, appointmentID, uid string) (*store.Store, store.Appointment, part, error) {
+// runs. The part and the room go to the request's audit entry.
+func (a *app) participantOf(ctx context.Context, rq *request, appointmentID string) (*store.Store, store.Appointment, part, error) {
 	st, err := a.firestore(ctx)
 	if err != nil {
 		return nil, store.Appointment{}, "", fail(statusUnavailable, reasonStoreUnavailable, "The appointment store is unavailable; try again.", err)
 	}
-	appt, p, err := participant(ctx, st, appointmentID, uid)
+	appt, p, err := participant(ctx, st, appointmentID, rq.uid)
+	if p != "" {
+		rq.audit.role(string(p))
+	}
 	if err != nil {
 		return nil, store.Appointment{}, "", err
 	}
-	auditOf(ctx).room(appt.Room.ID)
+	rq.audit.room(appt.Room.ID)
 	return st, appt, p, nil
 }
 
 // participant reads the appointment and the caller's part in it. Whatever
 // is wrong with an appointment (it is missing, malformed, cancelled) is
-// told only to its participants: anyone else gets notParticipant.
+// told only to its participants: anyone else gets notParticipant. The part
+// comes back with the refusal of a malformed appointment, for the audit
+// entry.
 func participant(ctx context.Context, st *store.Store, appointmentID, uid string) (store.Appointment, part, error) {
 	appt, err := st.AppointmentAndCall(ctx, appointmentID)
 	switch {
@@ -124,8 +131,7 @@ func participant(ctx context.Context, st *store.Store, appointmentID, uid string
 		// The store fills in the uids it could read: a participant named
 		// in a valid field learns the record is broken, nobody else does.
 		if p, ok := partOf(appt, uid); ok {
-			auditOf(ctx).role(string(p))
-			return store.Appointment{}, "", fail(statusFailedPrecondition, reasonMalformed, "This appointment's record is incomplete; contact support.", err)
+			return store.Appointment{}, p, fail(statusFailedPrecondition, reasonMalformed, "This appointment's record is incomplete; contact support.", err)
 		}
 		return store.Appointment{}, "", notParticipant(err)
 	case err != nil:
@@ -135,7 +141,6 @@ func participant(ctx context.Context, st *store.Store, appointmentID, uid string
 	if !ok {
 		return store.Appointment{}, "", notParticipant(nil)
 	}
-	auditOf(ctx).role(string(p))
 	return appt, p, nil
 }
 

@@ -23,7 +23,7 @@ type consentRequest struct {
 
 func (r *consentRequest) appointment() string { return r.AppointmentID }
 
-func (r *consentRequest) check(context.Context) *callError {
+func (r *consentRequest) check(*request) *callError {
 	if r.Recording == nil {
 		return fail(statusInvalidArgument, reasonNoConsentValue, `"recording" (true or false) is required.`, nil)
 	}
@@ -38,10 +38,10 @@ type recordingRequest struct {
 func (r *recordingRequest) appointment() string { return r.AppointmentID }
 
 // check names the action in the audit entry: recording.start or .stop.
-func (r *recordingRequest) check(ctx context.Context) *callError {
+func (r *recordingRequest) check(rq *request) *callError {
 	switch r.Action {
 	case "start", "stop":
-		auditOf(ctx).action("recording." + r.Action)
+		rq.audit.action("recording." + r.Action)
 		return nil
 	}
 	return fail(statusInvalidArgument, reasonBadAction, `"action" must be "start" or "stop".`, nil)
@@ -61,33 +61,33 @@ func (a *app) recordingHandler() http.HandlerFunc {
 // consent, after onAppointment's opening (any participant): consent.{uid}
 // recorded with the audit entry → a withdrawal while a recording runs stops
 // it (100ms, then recordingControl, with a system entry in the trail).
-func (a *app) consent(ctx, fsCtx context.Context, o opened, req *consentRequest) (any, error) {
+func (a *app) consent(ctx, reads context.Context, o opened, req *consentRequest) (any, error) {
 	st, appt, uid, appointmentID := o.st, o.appt, o.uid, o.appt.ID
-	ra := auditOf(ctx)
-	ra.detail("recording", *req.Recording)
-	if err := confirmSignIn(ctx); err != nil {
+	o.audit.detail("recording", *req.Recording)
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
-	entry := ra.granted()
-	if err := st.RecordConsent(fsCtx, appointmentID, uid, *req.Recording, entry); err != nil {
-		return nil, auditUnavailable(err)
+	if err := g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		return st.RecordConsent(ctx, appointmentID, uid, *req.Recording, entry)
+	}); err != nil {
+		return nil, err
 	}
-	ra.wrote()
 	out := map[string]any{"recording": *req.Recording}
 	if *req.Recording || !appt.Call.RecordingOn() {
 		return out, nil
 	}
 	// A recording is under way and someone in it no longer agrees: stop
 	// it, as the system, and say so.
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	room, recorded, err := st.RecordedRoom(reads, appt)
 	if err != nil || !recorded {
 		return nil, err
 	}
-	stopped, err := a.stopRecording(ctx, st, appointmentID, room.ID, stoppedByConsent, &store.Audit{
+	stopped, err := a.stopRecording(ctx, st, appointmentID, room.ID, stoppedByConsent, g.system(store.Audit{
 		Action: "recording.stop", Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
-		AppointmentID: appointmentID, RoomID: room.ID, RequestID: ra.requestID(),
+		AppointmentID: appointmentID, RoomID: room.ID,
 		Details: map[string]any{"withdrawnBy": uid},
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -102,34 +102,36 @@ func (a *app) consent(ctx, fsCtx context.Context, o opened, req *consentRequest)
 // of the recording (with the audit entry), which one caller wins → the
 // winner asks 100ms. The audit entry is written with the claim or the stop,
 // before 100ms is asked.
-func (a *app) recording(ctx, fsCtx context.Context, o opened, req *recordingRequest) (any, error) {
+func (a *app) recording(ctx, reads context.Context, o opened, req *recordingRequest) (any, error) {
 	st, appt, uid, appointmentID := o.st, o.appt, o.uid, o.appt.ID
 	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can start or stop the recording.", nil)
 	}
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+	room, recorded, err := st.RecordedRoom(reads, appt)
 	if err != nil {
 		return nil, err
 	}
 	if req.Action == "stop" {
-		return a.recordingStop(ctx, st, appointmentID, room.ID, recorded, uid)
+		return a.recordingStop(ctx, o, room.ID, recorded)
 	}
 	if cerr := a.startable(appt, recorded); cerr != nil {
 		return nil, cerr
 	}
-	if err := confirmSignIn(ctx); err != nil {
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
 	client, err := a.hmsClient()
 	if err != nil {
 		return nil, err
 	}
-	ra := auditOf(ctx)
-	claim, err := st.ClaimRecording(fsCtx, appointmentID, uid, a.now(), ra.granted())
-	if err != nil {
-		return nil, auditUnavailable(err)
+	var claim store.RecordingStart
+	if err := g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		claim, err = st.ClaimRecording(ctx, appointmentID, uid, a.now(), entry)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	ra.wrote()
 	if !claim.Claimed {
 		return recordingAnswer(claim.State, claim.ID), nil // the one under way
 	}
@@ -154,17 +156,16 @@ func (a *app) startable(appt store.Appointment, recorded bool) *callError {
 
 // recordingStop stops the room's recording, if the call has a room; a
 // stop is harmless to repeat.
-func (a *app) recordingStop(ctx context.Context, st *store.Store, appointmentID, roomID string, recorded bool, uid string) (any, error) {
-	if err := confirmSignIn(ctx); err != nil {
+func (a *app) recordingStop(ctx context.Context, o opened, roomID string, recorded bool) (any, error) {
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
 	if recorded {
-		ra := auditOf(ctx)
-		ra.room(roomID)
-		if _, err := a.stopRecording(ctx, st, appointmentID, roomID, uid, ra.granted()); err != nil {
+		o.audit.room(roomID)
+		if _, err := a.stopRecording(ctx, o.st, o.appt.ID, roomID, o.uid, g); err != nil {
 			return nil, err
 		}
-		ra.wrote()
 	}
 	return recordingAnswer(store.RecordingStopped, ""), nil
 }
@@ -174,11 +175,12 @@ func (a *app) recordingStop(ctx context.Context, st *store.Store, appointmentID,
 // runs is that one. When nothing started, the claim is given up, so that
 // a retry can start.
 func (a *app) recordingStart(ctx context.Context, client *hms.Client, st *store.Store, appointmentID, roomID, uid string, gen int64) (any, error) {
-	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
 	defer cancelHMS()
 	started, err := client.StartRoomRecording(hmsCtx, roomID, hms.RoomRecordingParams{Transcription: a.cfg.transcribe, Summary: a.cfg.summarise})
 	running := errors.Is(err, hms.ErrAlreadyRecording)
-	wctx, cancelWrite := detachedWrite(ctx)
+	// Past a client that went away: what 100ms answered is recorded.
+	wctx, cancelWrite := writeDeadline(ctx)
 	defer cancelWrite()
 	if err != nil && !running {
 		if _, serr := st.StopRecording(wctx, appointmentID, uid, a.now(), nil); serr != nil {
@@ -204,21 +206,23 @@ func recordingAnswer(state, id string) map[string]any {
 	return out
 }
 
-// stopRecording records the stop (with audit) and then asks 100ms to stop
-// the room's recording; nothing running at 100ms is a stop done. It
-// reports whether a recording hmsRecording started was under way.
-func (a *app) stopRecording(ctx context.Context, st *store.Store, appointmentID, roomID, by string, audit *store.Audit) (bool, error) {
+// stopRecording records the stop with g's entry (the request's, or a
+// system action's) and then asks 100ms to stop the room's recording;
+// nothing running at 100ms is a stop done. It reports whether a recording
+// hmsRecording started was under way.
+func (a *app) stopRecording(ctx context.Context, st *store.Store, appointmentID, roomID, by string, g *grant) (bool, error) {
 	client, err := a.hmsClient()
 	if err != nil {
 		return false, err
 	}
-	wctx, cancelWrite := detachedWrite(ctx)
-	defer cancelWrite()
-	was, err := st.StopRecording(wctx, appointmentID, by, a.now(), audit)
-	if err != nil {
-		return false, auditUnavailable(err)
+	var was bool
+	if err := g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		was, err = st.StopRecording(ctx, appointmentID, by, a.now(), entry)
+		return err
+	}); err != nil {
+		return false, err
 	}
-	hmsCtx, cancel := context.WithTimeout(ctx, hmsTimeout)
+	hmsCtx, cancel := hmsDeadline(ctx)
 	defer cancel()
 	if err := client.StopRoomRecording(hmsCtx, roomID); err != nil && !errors.Is(err, hms.ErrNotActive) {
 		return was, fmt.Errorf("stop recording in room %s: %w", roomID, err)

@@ -26,12 +26,12 @@ func (r *recordingURLRequest) appointment() string { return r.AppointmentID }
 
 // check reads which file the request names, and names it in the audit
 // entry and on the request's log line.
-func (r *recordingURLRequest) check(ctx context.Context) *callError {
+func (r *recordingURLRequest) check(rq *request) *callError {
 	q, cerr := askedFile(*r)
 	if cerr != nil {
 		return cerr
 	}
-	q.note(ctx)
+	q.note(rq)
 	r.asked = q
 	return nil
 }
@@ -51,12 +51,14 @@ func (a *app) recordingURLHandler() http.HandlerFunc {
 // named one) → a fresh presigned link. The link is a bearer credential for a
 // patient's consultation: it goes to the caller and nowhere else, never to a
 // log.
-func (a *app) recordingURL(ctx, fsCtx context.Context, o opened, req *recordingURLRequest) (any, error) {
+func (a *app) recordingURL(ctx, reads context.Context, o opened, req *recordingURLRequest) (any, error) {
 	st, appt := o.st, o.appt
-	if err := confirmSignIn(ctx); err != nil {
+	// A link changes nothing: the granted entry is written by
+	// serveCallable before the answer leaves.
+	if _, err := o.grant(); err != nil {
 		return nil, err
 	}
-	f, err := req.asked.lookup(fsCtx, st, appt.ID)
+	f, err := req.asked.lookup(reads, st, appt.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, noSuchRecording(err)
 	} else if err != nil {
@@ -66,13 +68,13 @@ func (a *app) recordingURL(ctx, fsCtx context.Context, o opened, req *recordingU
 	if err != nil {
 		return nil, err
 	}
-	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
-	defer cancelHMS()
 	if f.AssetID == "" {
-		if f.AssetID, err = a.findAsset(hmsCtx, fsCtx, st, client, appt, f); err != nil {
+		if f.AssetID, err = a.findAsset(ctx, reads, o.log, st, client, appt, f); err != nil {
 			return nil, err
 		}
 	}
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
+	defer cancelHMS()
 	link, err := client.PresignURL(hmsCtx, f.AssetID, recordingURLValidity)
 	if errors.Is(err, hms.ErrNotFound) {
 		return nil, noSuchRecording(err)
@@ -107,16 +109,15 @@ func askedFile(req recordingURLRequest) (fileAsked, *callError) {
 	return q, nil
 }
 
-// note names the file in the audit entry and on the request's log line.
-func (q fileAsked) note(ctx context.Context) {
-	ra := auditOf(ctx)
+// note names the file in the request's audit entry and on its log line.
+func (q fileAsked) note(rq *request) {
 	if q.recordingID != "" {
-		ra.detail("recordingId", q.recordingID)
+		rq.audit.detail("recordingId", q.recordingID)
 	} else {
-		ra.detail("transcriptId", q.transcriptID)
-		ra.detail("file", q.file)
+		rq.audit.detail("transcriptId", q.transcriptID)
+		rq.audit.detail("file", q.file)
 	}
-	annotate(ctx, slog.String("recordingId", capLog(q.recordingID, maxLoggedID)),
+	rq.log.annotate(slog.String("recordingId", capLog(q.recordingID, maxLoggedID)),
 		slog.String("transcriptId", capLog(q.transcriptID, maxLoggedID)), slog.String("file", q.file))
 }
 
@@ -136,15 +137,17 @@ func noSuchRecording(cause error) *callError {
 // for: the assets of the call's room and the file's session, matched by
 // storage path when several are listed (else by type), and remembers the
 // id on the document so that the next request needs no lookup.
-func (a *app) findAsset(hmsCtx, fsCtx context.Context, st *store.Store, client *hms.Client, appt store.Appointment, f store.File) (string, error) {
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+func (a *app) findAsset(ctx, reads context.Context, log *requestLog, st *store.Store, client *hms.Client, appt store.Appointment, f store.File) (string, error) {
+	room, recorded, err := st.RecordedRoom(reads, appt)
 	switch {
 	case err != nil:
 		return "", err
 	case !recorded || f.SessionID == "":
 		return "", noSuchRecording(nil)
 	}
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
 	assets, err := client.ListRecordingAssets(hmsCtx, room.ID, f.SessionID)
+	cancelHMS()
 	if err != nil {
 		return "", err
 	}
@@ -152,10 +155,12 @@ func (a *app) findAsset(hmsCtx, fsCtx context.Context, st *store.Store, client *
 	if !ok {
 		return "", noSuchRecording(nil)
 	}
-	if err := st.RememberAssetID(fsCtx, f.Ref, asset.ID); err != nil {
+	wctx, cancelWrite := writeDeadline(ctx)
+	defer cancelWrite()
+	if err := st.RememberAssetID(wctx, f.Ref, asset.ID); err != nil {
 		// The link can still be given; the next request looks it up again.
-		annotate(fsCtx, slog.String("rememberAssetError", capLog(err.Error(), maxLoggedError)))
-		noteWarning(fsCtx)
+		log.annotate(slog.String("rememberAssetError", capLog(err.Error(), maxLoggedError)))
+		log.noteWarning()
 	}
 	return asset.ID, nil
 }

@@ -23,7 +23,7 @@ import (
 // cached); the revocation check asks Auth for the user, a round trip, so it
 // runs while the handler reads the appointment: one round trip instead of
 // two in sequence. Nothing is answered, and nothing is written, before it
-// holds (serveCallable and confirmSignIn). The Auth emulator is asked for
+// holds (serveCallable, and request.grant). The Auth emulator is asked for
 // the user by VerifyIDToken itself, so there the one call does both.
 func (a *app) authenticate(ctx context.Context, r *http.Request) (uid string, signedIn func() *callError, cerr *callError) {
 	scheme, idToken, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -35,7 +35,7 @@ func (a *app) authenticate(ctx context.Context, r *http.Request) (uid string, si
 	if err != nil {
 		return "", nil, fail(statusInternal, reasonMisconfigured, "Sign-in could not be checked: the backend's Firebase settings need attention.", err)
 	}
-	verifyCtx, cancel := context.WithTimeout(ctx, a.authTimeout)
+	verifyCtx, cancel := a.authDeadline(ctx)
 	tok, err := client.VerifyIDToken(verifyCtx, idToken)
 	if err != nil {
 		cancel()
@@ -60,20 +60,6 @@ func (a *app) authenticate(ctx context.Context, r *http.Request) (uid string, si
 		once.Do(func() { verdict = <-done })
 		return verdict
 	}, nil
-}
-
-type signInKey struct{}
-
-// confirmSignIn waits until the caller's sign-in is known to hold (not
-// revoked, user not disabled): a handler calls it before anything it does
-// changes the world (a 100ms room, a Firestore write).
-func confirmSignIn(ctx context.Context) error {
-	if signedIn, ok := ctx.Value(signInKey{}).(func() *callError); ok {
-		if cerr := signedIn(); cerr != nil {
-			return cerr
-		}
-	}
-	return nil
 }
 
 // authViewerRole is the role whose firebaseauth.users.get permission

@@ -45,8 +45,8 @@ func (v *heldRevocation) VerifyIDTokenAndCheckRevoked(ctx context.Context, _ str
 // (and may read) while the revocation check is still out, nothing it would
 // write happens before the check holds, and a failed check decides the
 // answer whatever the handler found. Await the check before the handler
-// and the first case stalls; drop confirmSignIn or the final wait and the
-// others answer what the handler said.
+// and the first case stalls; drop grant's wait for the check, or
+// serveCallable's final one, and the others answer what the handler said.
 func TestSignInGatesAnswersAndWrites(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -69,16 +69,16 @@ func TestSignInGatesAnswersAndWrites(t *testing.T) {
 			a.auth = v
 			started := make(chan struct{})
 			var wrote atomic.Bool
-			h := a.callable("signinTest", "test", nil, func(ctx context.Context, uid string, _ json.RawMessage) (any, error) {
+			h := a.callable("signinTest", "test", nil, func(ctx context.Context, rq *request, _ json.RawMessage) (any, error) {
 				close(started) // the handler runs while the check is out
 				if tc.handlerErr != nil {
 					return nil, tc.handlerErr
 				}
-				if err := confirmSignIn(ctx); err != nil {
+				if _, err := rq.grant(); err != nil {
 					return nil, err
 				}
 				wrote.Store(true)
-				return map[string]string{"uid": uid}, nil
+				return map[string]string{"uid": rq.uid}, nil
 			})
 			srv := httptest.NewServer(h)
 			defer srv.Close()

@@ -39,7 +39,7 @@ type sweepLimits struct {
 
 var defaultSweepLimits = sweepLimits{
 	budget:            60 * time.Second,
-	hmsTimeout:        5 * time.Second,
+	hmsTimeout:        hmsTimeout,
 	maxCalls:          1000,
 	workers:           8,
 	replayLag:         30 * time.Second,
@@ -98,7 +98,7 @@ func (a *app) sweepHandler() http.HandlerFunc { return a.sweepHandlerWith(defaul
 // request gets here (the function is deployed without public access).
 func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 	settingsErr := a.cfg.check("hmsSweep")
-	return withRequestLog(a.logger, "hmsSweep", a.projectID, func(w http.ResponseWriter, r *http.Request) {
+	return logRequest(a.logger, "hmsSweep", a.projectID, func(w http.ResponseWriter, r *http.Request, rl *requestLog) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			code, body := sweepErrorOf(errSweepMethod, sweepSummary{})
@@ -106,13 +106,13 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 			return
 		}
 		if settingsErr != nil {
-			noteError(r.Context(), settingsErr)
+			rl.noteError(settingsErr)
 			code, body := sweepErrorOf(settingsErr, sweepSummary{})
 			writeJSON(w, code, body)
 			return
 		}
 		sum, err := a.sweep(r.Context(), lim)
-		annotate(r.Context(), slog.Int("checked", sum.Checked), slog.Int("closed", sum.Closed),
+		rl.annotate(slog.Int("checked", sum.Checked), slog.Int("closed", sum.Closed),
 			slog.Int("alreadyClosed", sum.AlreadyClosed), slog.Int("reconciled", sum.Reconciled),
 			slog.Int("reconcileUnknown", sum.ReconcileUnknown), slog.Bool("reconcileTruncated", sum.ReconcileTruncated),
 			slog.Int("stillLive", sum.StillLive), slog.Int("unknown", sum.Unknown), slog.Int("errors", sum.Errors),
@@ -122,15 +122,15 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 		if err != nil {
 			// Nothing could be looked at: 503, so that the scheduler's log
 			// shows the failed run; the next run starts over.
-			noteError(r.Context(), err)
+			rl.noteError(err)
 			code, body := sweepErrorOf(err, sum)
 			writeJSON(w, code, body)
 			return
 		}
 		if sum.Errors > 0 || sum.ReplayError != "" || sum.TimedOut {
-			noteWarning(r.Context())
+			rl.noteWarning()
 			if sum.ReplayError != "" {
-				noteError(r.Context(), errors.New(sum.ReplayError))
+				rl.noteError(errors.New(sum.ReplayError))
 			}
 		}
 		writeJSON(w, http.StatusOK, sum)
@@ -217,7 +217,7 @@ func (a *app) sweepReconciliations(ctx context.Context, st *store.Store, client 
 	}
 	var mu sync.Mutex
 	eachAtOnce(ctx, lim.workers, due, func(d store.DueSession) {
-		rctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout+firestoreTimeout)
+		rctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout+firestoreWriteTimeout)
 		outcome, err := reconcileSession(rctx, st, client, d)
 		cancel()
 		mu.Lock()
@@ -313,7 +313,7 @@ func (a *app) sweepCall(ctx context.Context, st *store.Store, client *hms.Client
 		} else if outcome == outcomeUnknown {
 			outcome = outcomeAlreadyClosed
 		}
-		rctx, cancel := context.WithTimeout(ctx, firestoreTimeout)
+		rctx, cancel := context.WithTimeout(ctx, firestoreWriteTimeout)
 		err = st.ReconcileSession(rctx, c.AppointmentID, sid, peerRecords(sess))
 		cancel()
 		if err != nil {
@@ -395,7 +395,7 @@ func (a *app) sweepReplay(ctx context.Context, st *store.Store, client *hms.Clie
 		out.ReplayError = cause.Error()
 		// The run's own context may be what ended: give the window back
 		// within a few seconds of its own.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := writeDeadline(ctx)
 		defer cancel()
 		if released, err := st.ReleaseReplayWindow(rctx, w); err != nil || !released {
 			out.ReplayError += fmt.Sprintf("; the window could not be given back for the next run (released=%t, %v): replay it by hand", released, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,8 +21,8 @@ type tokenRequest struct {
 	AppointmentID string `json:"appointmentId"`
 }
 
-func (r *tokenRequest) appointment() string              { return r.AppointmentID }
-func (r *tokenRequest) check(context.Context) *callError { return nil }
+func (r *tokenRequest) appointment() string       { return r.AppointmentID }
+func (r *tokenRequest) check(*request) *callError { return nil }
 
 // tokenResult is the callable's "result".
 type tokenResult struct {
@@ -32,17 +31,6 @@ type tokenResult struct {
 	Role      string `json:"role"`
 	UserID    string `json:"userId"`
 	ExpiresAt string `json:"expiresAt"`
-}
-
-// firestoreTimeout bounds every Firestore step of a request, so that a
-// Firestore that does not answer becomes a retryable 503, not a hang.
-const firestoreTimeout = 8 * time.Second
-
-// detachedWrite is the context of a write that must outlive the request's
-// cancellation (the caller hung up after 100ms acted, or after the audit
-// entry was decided), bounded by firestoreTimeout alone.
-func detachedWrite(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), firestoreTimeout)
 }
 
 // errJoinToken is the answer when the token cannot be minted: the
@@ -62,7 +50,7 @@ func (a *app) tokenHandler() http.HandlerFunc {
 // 100ms and recorded with the audit entry; re-enabled if hmsEndCall locked
 // it) → the token. The entry names the token's jti and expiry, chosen
 // before the token is minted, never the token.
-func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) (any, error) {
+func (a *app) issueToken(ctx, reads context.Context, o opened, _ *tokenRequest) (any, error) {
 	st, appt, uid := o.st, o.appt, o.uid
 	role := a.joinRole(appt, uid, o.who)
 	now := a.now()
@@ -72,7 +60,8 @@ func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) 
 	if cerr := checkRecordingConsent(appt, uid); cerr != nil {
 		return nil, cerr
 	}
-	if err := confirmSignIn(ctx); err != nil {
+	g, err := o.grant()
+	if err != nil {
 		return nil, err
 	}
 	client, err := a.hmsClient()
@@ -80,21 +69,21 @@ func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) 
 		return nil, err
 	}
 
-	p, expiresAt, err := a.joinParams(ctx, appt, uid, role, now)
+	p, expiresAt, err := a.joinParams(o.audit, appt, uid, role, now)
 	if err != nil {
 		return nil, err
 	}
-	room, err := a.roomOf(ctx, fsCtx, st, client, appt)
+	room, err := a.roomOf(ctx, reads, g, st, client, appt)
 	if err != nil {
 		return nil, err
 	}
-	auditOf(ctx).room(room.ID)
+	o.audit.room(room.ID)
 	if appt.RoomLocked {
-		if err := a.unlockRoom(ctx, st, client, appt.ID, room.ID); err != nil {
+		if err := a.unlockRoom(ctx, g, st, client, appt.ID, room.ID); err != nil {
 			return nil, err
 		}
 	}
-	annotate(ctx, slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.String("role", role.String()))
+	o.log.annotate(slog.String("roomId", capLog(room.ID, maxLoggedID)), slog.String("role", role.String()))
 
 	p.RoomID = room.ID
 	token, _, err := hms.JoinToken(a.cfg.credentials, p)
@@ -113,7 +102,7 @@ func (a *app) issueToken(ctx, fsCtx context.Context, o opened, _ *tokenRequest) 
 // joinParams are the token's claims but its room, and its expiry: the
 // token's TTL, cut at the appointment's end plus JOIN_LATE. The audit
 // entry names the role, the jti and the expiry, never the token.
-func (a *app) joinParams(ctx context.Context, appt store.Appointment, uid string, role hms.Role, now time.Time) (hms.JoinParams, time.Time, error) {
+func (a *app) joinParams(ra *requestAudit, appt store.Appointment, uid string, role hms.Role, now time.Time) (hms.JoinParams, time.Time, error) {
 	p := hms.JoinParams{UserID: uid, Role: role, TTL: a.cfg.tokenTTL, Now: now, ID: uuid.NewString()}
 	if !appt.EndAt.IsZero() {
 		p.NotAfter = appt.EndAt.Add(a.cfg.joinLate)
@@ -122,7 +111,6 @@ func (a *app) joinParams(ctx context.Context, appt store.Appointment, uid string
 	if err != nil {
 		return p, time.Time{}, errJoinToken(err)
 	}
-	ra := auditOf(ctx)
 	ra.detail("role", role.String())
 	ra.detail("jti", p.ID)
 	ra.detail("expiresAt", expiresAt)
@@ -143,17 +131,18 @@ func checkRecordingConsent(appt store.Appointment, uid string) *callError {
 }
 
 // roomOf is the appointment's room: the one recorded, or else one 100ms
-// makes, recorded together with the request's audit entry. 100ms makes one
-// room per name, so racing first calls get the same one (RecordRoom
+// makes, recorded together with the request's granted entry. 100ms makes
+// one room per name, so racing first calls get the same one (RecordRoom
 // settles any race that is left); making it grants nothing to anyone, so
-// it may come before the entry. Each step has a deadline of its own: a
-// slow 100ms must not leave the store no time to record the room it made.
-func (a *app) roomOf(ctx, fsCtx context.Context, st *store.Store, client *hms.Client, appt store.Appointment) (store.Room, error) {
-	room, recorded, err := st.RecordedRoom(fsCtx, appt)
+// it may come before the entry. Each step has a deadline of its own
+// (deadlines.go): a slow 100ms must not leave the store no time to record
+// the room it made.
+func (a *app) roomOf(ctx, reads context.Context, g *grant, st *store.Store, client *hms.Client, appt store.Appointment) (store.Room, error) {
+	room, recorded, err := st.RecordedRoom(reads, appt)
 	if err != nil || recorded {
 		return room, err
 	}
-	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
 	created, err := client.CreateRoom(hmsCtx, hms.CreateRoomParams{
 		Name: roomName(a.cfg.projectID, appt.ID), Description: "Appointment " + appt.ID, TemplateID: a.cfg.templateID,
 	})
@@ -161,21 +150,12 @@ func (a *app) roomOf(ctx, fsCtx context.Context, st *store.Store, client *hms.Cl
 	if err != nil {
 		return store.Room{}, fmt.Errorf("create room for appointment %s: %w", appt.ID, err)
 	}
-	ra := auditOf(ctx)
-	entry := ra.granted()
-	wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
-	defer cancelWrite()
-	room, err = st.RecordRoom(wctx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID}, entry)
-	switch {
-	case errors.Is(err, store.ErrConflict):
+	err = g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		room, err = st.RecordRoom(ctx, appt, store.Room{ID: created.ID, Name: created.Name, TemplateID: created.TemplateID}, entry)
+		return err
+	})
+	if err != nil {
 		return store.Room{}, err
-	case err != nil && entry != nil:
-		return store.Room{}, auditUnavailable(err)
-	case err != nil:
-		return store.Room{}, err
-	}
-	if entry != nil {
-		ra.wrote()
 	}
 	return room, nil
 }
@@ -183,17 +163,17 @@ func (a *app) roomOf(ctx, fsCtx context.Context, st *store.Store, client *hms.Cl
 // unlockRoom re-enables the room hmsEndCall locked: a new token is the
 // doctor's or the client's way back in. The grant is recorded before 100ms
 // is asked.
-func (a *app) unlockRoom(ctx context.Context, st *store.Store, client *hms.Client, appointmentID, roomID string) error {
-	if err := writeGrant(ctx, st); err != nil {
+func (a *app) unlockRoom(ctx context.Context, g *grant, st *store.Store, client *hms.Client, appointmentID, roomID string) error {
+	if err := g.writeAlone(ctx, st); err != nil {
 		return err
 	}
-	hmsCtx, cancelHMS := context.WithTimeout(ctx, hmsTimeout)
+	hmsCtx, cancelHMS := hmsDeadline(ctx)
 	err := client.EnableRoom(hmsCtx, roomID, true)
 	cancelHMS()
 	if err != nil {
 		return fmt.Errorf("re-enable room %s: %w", roomID, err)
 	}
-	wctx, cancelWrite := context.WithTimeout(ctx, firestoreTimeout)
+	wctx, cancelWrite := writeDeadline(ctx)
 	defer cancelWrite()
 	return st.ClearRoomLock(wctx, appointmentID)
 }

@@ -7,23 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
 )
 
-const (
-	// maxWebhookBody keeps the raw event, stored as is, well inside
-	// Firestore's 1 MiB document limit.
-	maxWebhookBody = 512 << 10
-	// webhookStoreTimeout leaves time to answer 503 before 100ms gives up
-	// on the delivery, so that it retries.
-	webhookStoreTimeout = 8 * time.Second
-	// reconcileTimeout bounds the call to 100ms after a session closes; it
-	// must never hold the webhook's answer for long.
-	reconcileTimeout = 3 * time.Second
-)
+// maxWebhookBody keeps the raw event, stored as is, well inside
+// Firestore's 1 MiB document limit.
+const maxWebhookBody = 512 << 10
 
 type webhookAnswer struct {
 	Status  string `json:"status"`
@@ -32,8 +23,8 @@ type webhookAnswer struct {
 }
 
 func (a *app) webhookHandler() http.HandlerFunc {
-	return withRequestLog(a.logger, "hmssWebhook", a.projectID, func(w http.ResponseWriter, r *http.Request) {
-		code, answer := a.receiveEvent(r.Context(), w, r)
+	return logRequest(a.logger, "hmssWebhook", a.projectID, func(w http.ResponseWriter, r *http.Request, rl *requestLog) {
+		code, answer := a.receiveEvent(r.Context(), w, r, rl)
 		writeJSON(w, code, answer)
 	})
 }
@@ -52,57 +43,59 @@ var (
 // stored: method, secret header (when configured), size, signature (when
 // configured); then it parses and stores the event in one atomic write,
 // and only then answers 200 (docs/webhook.md). Every refusal is answered
-// by webhookErrorOf.
-func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, webhookAnswer) {
+// by webhookErrorOf; what it learns goes on rl, the request's log line.
+func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.Request, rl *requestLog) (int, webhookAnswer) {
 	raw, err := a.verifiedBody(w, r)
 	if errors.Is(err, errWebhookMethod) {
 		w.Header().Set("Allow", http.MethodPost)
 	}
 	if err != nil {
-		noteError(ctx, err)
+		rl.noteError(err)
 		return webhookErrorOf(err, "")
 	}
 	ev, err := hms.ParseEvent(raw)
 	if err != nil {
-		noteError(ctx, err)
+		rl.noteError(err)
 		return webhookErrorOf(err, "")
 	}
-	annotate(ctx, slog.String("eventId", capLog(ev.ID, maxLoggedID)), slog.String("eventType", capLog(string(ev.Type), maxLoggedID)),
+	rl.annotate(slog.String("eventId", capLog(ev.ID, maxLoggedID)), slog.String("eventType", capLog(string(ev.Type), maxLoggedID)),
 		slog.String("roomId", capLog(ev.RoomID, maxLoggedID)), slog.String("sessionId", capLog(ev.SessionID, maxLoggedID)))
 	if len(ev.DataProblems) > 0 {
-		annotate(ctx, slog.Any("dataProblems", ev.DataProblems))
+		rl.annotate(slog.Any("dataProblems", ev.DataProblems))
 	}
 
 	st, err := a.firestore(ctx)
 	if err != nil {
-		noteError(ctx, err)
+		rl.noteError(err)
 		return webhookErrorOf(err, ev.ID)
 	}
-	storeCtx, cancel := context.WithTimeout(ctx, webhookStoreTimeout)
-	res, err := st.ApplyEvent(storeCtx, ev, raw)
+	// A write's deadline (deadlines.go) leaves time to answer 503 before
+	// 100ms gives up on the delivery, so that it retries.
+	wctx, cancel := writeDeadline(ctx)
+	res, err := st.ApplyEvent(wctx, ev, raw)
 	cancel()
 	if err != nil {
-		noteError(ctx, err)
+		rl.noteError(err)
 		return webhookErrorOf(err, ev.ID)
 	}
 	if res.AppointmentID != "" {
-		annotate(ctx, slog.String("appointmentId", capLog(res.AppointmentID, maxLoggedID)))
+		rl.annotate(slog.String("appointmentId", capLog(res.AppointmentID, maxLoggedID)))
 	}
 	if res.NotApplied != "" {
 		// 200 all the same: no delivery of this event could ever be
 		// applied, and a 503 would only have 100ms retry, then drop it.
 		// Its raw copy is stored (applied: false) for whoever fixes it.
-		annotate(ctx, slog.Bool("applied", false), slog.String("notApplied", res.NotApplied))
-		noteSevere(ctx)
+		rl.annotate(slog.Bool("applied", false), slog.String("notApplied", res.NotApplied))
+		rl.noteSevere()
 	}
 	// Reconcile a close once, after the delivery that applied it, unless
 	// its session was reconciled already. Should this fail (100ms down, a
 	// timeout), the session stays due and hmsSweep asks again.
 	if res.ReconcileDue {
-		a.reconcile(ctx, st, store.DueSession{AppointmentID: res.AppointmentID, SessionID: ev.SessionID, RoomID: ev.RoomID})
+		a.reconcile(ctx, rl, st, store.DueSession{AppointmentID: res.AppointmentID, SessionID: ev.SessionID, RoomID: ev.RoomID})
 	}
 	if res.Duplicate {
-		annotate(ctx, slog.Bool("duplicate", true))
+		rl.annotate(slog.Bool("duplicate", true))
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}
 	}
 	return http.StatusOK, webhookAnswer{Status: "stored", EventID: ev.ID}
@@ -143,8 +136,9 @@ func (a *app) verifiedBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // reconcile fills in attendance that lost peer events left out, from 100ms's
 // own record of the session. It runs after the event is durably stored and
-// never fails the webhook: a miss here is hmsSweep's to retry.
-func (a *app) reconcile(ctx context.Context, st *store.Store, due store.DueSession) {
+// never fails the webhook: a miss here is hmsSweep's to retry, and rl's
+// log line says why.
+func (a *app) reconcile(ctx context.Context, rl *requestLog, st *store.Store, due store.DueSession) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	client, err := a.hmsClient()
@@ -154,12 +148,12 @@ func (a *app) reconcile(ctx context.Context, st *store.Store, due store.DueSessi
 	}
 	switch {
 	case err != nil:
-		annotate(ctx, slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
+		rl.annotate(slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
 	case outcome == reconcileMerged:
-		annotate(ctx, slog.String("reconcile", "done"))
+		rl.annotate(slog.String("reconcile", "done"))
 	case outcome == reconcileUnknown:
-		annotate(ctx, slog.String("reconcile", "unknown to 100ms"))
+		rl.annotate(slog.String("reconcile", "unknown to 100ms"))
 	default:
-		annotate(ctx, slog.String("reconcile", "session still active"))
+		rl.annotate(slog.String("reconcile", "session still active"))
 	}
 }

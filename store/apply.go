@@ -94,7 +94,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
-		case permanent(err):
+		case IsPermanent(err):
 			return s.storeRawOnly(ctx, ev, evWrite, appt, "Firestore refused its changes: "+status.Convert(err).Message())
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
@@ -121,13 +121,6 @@ func (s *Store) storeRawOnly(ctx context.Context, ev *hms.Event, evWrite write, 
 	}
 	s.remember(ev.ID, appt)
 	return ApplyResult{AppointmentID: appt, NotApplied: why}, nil
-}
-
-// permanent reports whether Firestore refused a commit for a reason no
-// retry can fix: an invalid argument, which is also how it refuses a
-// document over 1 MiB or with too many index entries.
-func permanent(err error) bool {
-	return status.Code(err) == codes.InvalidArgument
 }
 
 // remember notes that event id is stored, unless its room had no known
