@@ -9,41 +9,45 @@ import (
 	"github.com/telemed/videocalls/store"
 )
 
-// reconcileOutcome is what reconciling a closed session came to
-// (docs/webhook.md, "Reconciliation").
-type reconcileOutcome int
+// errSessionActive: 100ms says the session a close names still goes on;
+// its reconciliation waits for a later ask.
+var errSessionActive = errors.New("100ms says the session is still active")
 
-const (
-	// reconcileMerged: 100ms's record of the session's peers is merged.
-	reconcileMerged reconcileOutcome = iota
-	// reconcileUnknown: 100ms does not know the session, or it is another
-	// room's; the session is marked reconciled with nothing added, as no
-	// later ask would answer otherwise.
-	reconcileUnknown
-	// reconcileActive: 100ms says the session still goes on; nothing is
-	// marked, and the next sweep asks again.
-	reconcileActive
-)
-
-// reconcileSession asks 100ms for its record of a closed session and
-// merges it into the call (store.ReconcileSession), or marks the session
-// reconciled when 100ms does not know it. An error (100ms or Firestore
-// unreachable) leaves the session due, for hmsSweep's next run.
-func reconcileSession(ctx context.Context, st *store.Store, client *hms.Client, s store.DueSession) (reconcileOutcome, error) {
-	sess, err := client.GetSession(ctx, s.SessionID)
-	switch {
-	case errors.Is(err, hms.ErrNotFound):
-		return reconcileUnknown, st.ReconcileSession(ctx, s.AppointmentID, s.SessionID, nil)
-	case err != nil:
-		return 0, fmt.Errorf("get session %s: %w", s.SessionID, err)
-	case s.RoomID != "" && sess.RoomID != s.RoomID:
-		// A close may name another room's session id: that session's
-		// participants must never be written into this call.
-		return reconcileUnknown, st.ReconcileSession(ctx, s.AppointmentID, s.SessionID, nil)
-	case sess.Active:
-		return reconcileActive, nil
+// sessionRecord is 100ms's record of a session's peers, as the store's
+// reconciliation takes it (docs/webhook.md, "Reconciliation"): the peers,
+// store.ErrUnknownSession when 100ms does not know the session or it is
+// another room's (never copy another room's participants into a call), or
+// the error that leaves it due. roomID empty: any room.
+func sessionRecord(client *hms.Client, roomID, sessionID string) store.SessionRecord {
+	return func(ctx context.Context) ([]store.PeerRecord, error) {
+		sess, err := client.GetSession(ctx, sessionID)
+		switch {
+		case errors.Is(err, hms.ErrNotFound):
+			return nil, store.ErrUnknownSession
+		case err != nil:
+			return nil, fmt.Errorf("get session %s: %w", sessionID, err)
+		case roomID != "" && sess.RoomID != roomID:
+			return nil, store.ErrUnknownSession
+		case sess.Active:
+			return nil, errSessionActive
+		}
+		return peerRecords(sess), nil
 	}
-	return reconcileMerged, st.ReconcileSession(ctx, s.AppointmentID, s.SessionID, peerRecords(sess))
+}
+
+// reconcileSession is hmsSweep's reconciliation of a closed session whose
+// reconciliation failed at its close: 100ms's record, then the store's
+// merge. unknown: 100ms does not know the session, which is then marked
+// reconciled with nothing added, as no later ask would answer otherwise.
+// An error (100ms or Firestore unreachable, the session still active at
+// 100ms) leaves the session due, for the next run.
+func reconcileSession(ctx context.Context, st *store.Store, client *hms.Client, s store.DueSession) (unknown bool, err error) {
+	peers, err := sessionRecord(client, s.RoomID, s.SessionID)(ctx)
+	unknown = errors.Is(err, store.ErrUnknownSession)
+	if err != nil && !unknown {
+		return false, err
+	}
+	return unknown, st.ReconcileSession(ctx, s.AppointmentID, s.SessionID, peers)
 }
 
 // peerRecords are a session's peers as 100ms recorded them, for the store's

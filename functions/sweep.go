@@ -218,18 +218,18 @@ func (a *app) sweepReconciliations(ctx context.Context, st *store.Store, client 
 	var mu sync.Mutex
 	eachAtOnce(ctx, lim.workers, due, func(d store.DueSession) {
 		rctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout+firestoreWriteTimeout)
-		outcome, err := reconcileSession(rctx, st, client, d)
+		unknown, err := reconcileSession(rctx, st, client, d)
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case err != nil:
 			sum.callError(d.AppointmentID, err)
-		case outcome == reconcileMerged:
-			sum.Reconciled++
-		case outcome == reconcileUnknown:
+		case unknown:
 			sum.Reconciled++
 			sum.ReconcileUnknown++
+		default:
+			sum.Reconciled++
 		}
 	})
 	return nil

@@ -72,7 +72,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	// A write's deadline (deadlines.go) leaves time to answer 503 before
 	// 100ms gives up on the delivery, so that it retries.
 	wctx, cancel := writeDeadline(ctx)
-	res, err := st.ApplyEvent(wctx, ev, raw)
+	res, err := st.ApplyEventWith(wctx, ev, raw, a.closeRecord(ev))
 	cancel()
 	if err != nil {
 		rl.noteError(err)
@@ -88,11 +88,12 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		rl.annotate(slog.Bool("applied", false), slog.String("notApplied", res.NotApplied))
 		rl.noteSevere()
 	}
-	// Reconcile a close once, after the delivery that applied it, unless
-	// its session was reconciled already. Should this fail (100ms down, a
-	// timeout), the session stays due and hmsSweep asks again.
-	if res.ReconcileDue {
-		a.reconcile(ctx, rl, st, store.DueSession{AppointmentID: res.AppointmentID, SessionID: ev.SessionID, RoomID: ev.RoomID})
+	switch {
+	case res.Reconciled:
+		rl.annotate(slog.String("reconcile", "done"))
+	case res.ReconcileError != "":
+		// The close is stored; its session stays due for hmsSweep.
+		rl.annotate(slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(res.ReconcileError, maxLoggedError)))
 	}
 	if res.Duplicate {
 		rl.annotate(slog.Bool("duplicate", true))
@@ -134,26 +135,25 @@ func (a *app) verifiedBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	return raw, nil
 }
 
-// reconcile fills in attendance that lost peer events left out, from 100ms's
-// own record of the session. It runs after the event is durably stored and
-// never fails the webhook: a miss here is hmsSweep's to retry, and rl's
-// log line says why.
-func (a *app) reconcile(ctx context.Context, rl *requestLog, st *store.Store, due store.DueSession) {
-	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
-	defer cancel()
-	client, err := a.hmsClient()
-	var outcome reconcileOutcome
-	if err == nil {
-		outcome, err = reconcileSession(ctx, st, client, due)
+// closeRecord is how a close's delivery asks 100ms for its record of the
+// session's peers, which the store merges in the close's own commit
+// (store.ApplyEventWith; docs/webhook.md, "Reconciliation"), within
+// reconcileTimeout: the answer waits for it, since Cloud Functions may
+// freeze the CPU once the answer is sent. Nil for any other event. When
+// the settings make no 100ms client, the ask fails with why, and the
+// session stays due.
+func (a *app) closeRecord(ev *hms.Event) store.SessionRecord {
+	if ev.Type != hms.SessionCloseSuccess || ev.SessionID == "" {
+		return nil
 	}
-	switch {
-	case err != nil:
-		rl.annotate(slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(err.Error(), maxLoggedError)))
-	case outcome == reconcileMerged:
-		rl.annotate(slog.String("reconcile", "done"))
-	case outcome == reconcileUnknown:
-		rl.annotate(slog.String("reconcile", "unknown to 100ms"))
-	default:
-		rl.annotate(slog.String("reconcile", "session still active"))
+	client, err := a.hmsClient()
+	if err != nil {
+		return func(context.Context) ([]store.PeerRecord, error) { return nil, err }
+	}
+	record := sessionRecord(client, ev.RoomID, ev.SessionID)
+	return func(ctx context.Context) ([]store.PeerRecord, error) {
+		ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+		defer cancel()
+		return record(ctx)
 	}
 }

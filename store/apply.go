@@ -25,11 +25,13 @@ type ApplyResult struct {
 	// Remembered is true for a duplicate this instance answered from its
 	// memory of stored ids, without asking Firestore.
 	Remembered bool
-	// ReconcileDue is true when this delivery applied a session's close
-	// and the session awaits its reconciliation with 100ms's record
-	// (ReconcileSession): the webhook asks 100ms once, now; hmsSweep asks
-	// again later should that fail.
-	ReconcileDue bool
+	// Reconciled is true when this delivery applied a session's close and
+	// 100ms's record of its peers was merged in the same commit
+	// (ApplyEventWith); ReconcileError says why the session stays due for
+	// hmsSweep instead (100ms down, a timeout): empty when there was
+	// nothing to reconcile (not a close, or reconciled before).
+	Reconciled     bool
+	ReconcileError string
 	// NotApplied, when set, says why the event was stored raw only
 	// (applied: false): its changes can never be written, whatever the
 	// number of deliveries (an id that cannot name a document or field, or
@@ -43,8 +45,30 @@ type ApplyResult struct {
 // redelivered event changes nothing. Events change the same documents
 // whatever their order of arrival (the merge rules are next to each plan).
 // An event this Store stored or found stored before is a duplicate at once,
-// with no Firestore call (seen.go).
+// with no Firestore call (seen.go). A close applied here leaves its session
+// due for reconciliation (hmsSweep's); ApplyEventWith reconciles it at once.
 func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (ApplyResult, error) {
+	return s.ApplyEventWith(ctx, ev, raw, nil)
+}
+
+// SessionRecord returns 100ms's record of the peers of the session a
+// close names (GET /sessions/{id}), or ErrUnknownSession when 100ms does
+// not know that session in the event's room. Any other error leaves the
+// session due for reconciliation.
+type SessionRecord func(ctx context.Context) ([]PeerRecord, error)
+
+// ErrUnknownSession: 100ms does not know the session (or it is another
+// room's). Its reconciliation is then done, with nothing to add.
+var ErrUnknownSession = errors.New("100ms does not know the session")
+
+// ApplyEventWith is ApplyEvent that reconciles a session's close in the
+// close's own commit (docs/webhook.md, "Reconciliation"): after reading
+// the call's book, unless the session is reconciled already, it asks
+// record once and merges what 100ms recorded with the close, so that the
+// close costs a read and a commit whatever 100ms says. A failure of record
+// commits the close alone, its session due. record is not asked for a
+// duplicate, nor for any other event.
+func (s *Store) ApplyEventWith(ctx context.Context, ev *hms.Event, raw []byte, record SessionRecord) (ApplyResult, error) {
 	if ev == nil {
 		return ApplyResult{}, wrapf(errors.New("nil event"), "apply event")
 	}
@@ -73,11 +97,9 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 	if err := s.advanceRecording(ctx, appt, ev); err != nil {
 		return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
 	}
-	reconcileDue := false
-	if _, closing := ev.Data.(*hms.SessionClose); closing && first.read != nil {
-		first.seen = func(stored map[string]any, _ []write) {
-			reconcileDue = !sessionsOf(stored)[ev.SessionID].reconciled
-		}
+	var rec closeReconciliation
+	if _, closing := ev.Data.(*hms.SessionClose); closing && first.read != nil && record != nil {
+		first.step = s.reconcilingClose(ctx, appt, ev.SessionID, first.step, record, &rec)
 	}
 	for p := first; ; p = *p.orElse {
 		var err error
@@ -89,7 +111,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *hms.Event, raw []byte) (Appl
 		switch {
 		case err == nil:
 			s.remember(ev.ID, appt)
-			return ApplyResult{AppointmentID: appt, ReconcileDue: reconcileDue}, nil
+			return ApplyResult{AppointmentID: appt, Reconciled: rec.done, ReconcileError: rec.failed}, nil
 		case errors.Is(err, errDuplicate),
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/telemed/videocalls/hms"
 )
 
 // Events of a consultation whose client's events were all lost: the
@@ -37,8 +40,8 @@ func TestReconcileLostPeerIsOnTheSessionAndInTheVisit(t *testing.T) {
 	for _, raw := range []string{lostOpen, lostJoin, lostLeave} {
 		apply(t, s, []byte(raw))
 	}
-	if res := apply(t, s, []byte(lostClose)); !res.ReconcileDue {
-		t.Errorf("the close's result %+v: want ReconcileDue", res)
+	if res := apply(t, s, []byte(lostClose)); res.Reconciled || res.ReconcileError != "" {
+		t.Errorf("the close's result %+v: want no reconciliation tried (ApplyEvent)", res)
 	}
 	due, err := s.DueReconciliations(ctxT(t), 10)
 	if err != nil {
@@ -108,10 +111,69 @@ func TestReconcileUnknownSessionMarksItDone(t *testing.T) {
 	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
 		t.Errorf("due = %+v, %v; want none", due, err)
 	}
-	// A redelivered close (a replay with a new id) finds it reconciled.
+	// A redelivered close (a replay with a new id) finds it reconciled,
+	// and does not ask 100ms again.
 	replayed := []byte(`{"version":"2.0","id":"ev-l-close-replay","timestamp":"2026-11-23T09:20:10Z","type":"session.close.success","data":{"room_id":"room-l","session_id":"sl1","session_started_at":"2026-11-23T09:00:00Z","session_stopped_at":"2026-11-23T09:20:10Z"}}`)
-	if res := apply(t, s, replayed); res.ReconcileDue {
-		t.Errorf("a replayed close of a reconciled session: %+v, want no ReconcileDue", res)
+	asked := 0
+	res := applyWith(t, s, replayed, func(context.Context) ([]PeerRecord, error) { asked++; return nil, nil })
+	if asked != 0 || res.Reconciled || res.ReconcileError != "" {
+		t.Errorf("a replayed close of a reconciled session: %+v, 100ms asked %d times; want neither", res, asked)
+	}
+}
+
+func applyWith(tb testing.TB, s *Store, raw []byte, record SessionRecord) ApplyResult {
+	tb.Helper()
+	ev, err := hms.ParseEvent(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := s.ApplyEventWith(ctxT(tb), ev, raw, record)
+	if err != nil {
+		tb.Fatalf("apply %s: %v", ev.ID, err)
+	}
+	return res
+}
+
+// TestCloseReconcilesInItsOwnCommit: the webhook's close asks 100ms once
+// and merges its record with the close (one read, one commit), so the lost
+// client is on the session and in the visit at once and nothing is due;
+// when 100ms fails, the close is committed alone and its session stays
+// due. Planted bug caught: the reconciliation's writes dropped from the
+// close's commit (clientSec 0).
+func TestCloseReconcilesInItsOwnCommit(t *testing.T) {
+	s := newStore(t, "demo-close-reconciles")
+	seed(t, s, "appt-l", "room-l")
+	for _, raw := range []string{lostOpen, lostJoin, lostLeave} {
+		apply(t, s, []byte(raw))
+	}
+	asked := 0
+	res := applyWith(t, s, []byte(lostClose), func(context.Context) ([]PeerRecord, error) { asked++; return lostClientRecord(), nil })
+	if !res.Reconciled || asked != 1 {
+		t.Fatalf("the close: %+v, 100ms asked %d times; want reconciled, asked once", res, asked)
+	}
+	d := dump(t, s, "appt-l")
+	visit := mapAt(d["call"].(map[string]any), "visit")
+	if visit["clientSec"] != int64(600) || d["call"].(map[string]any)["status"] != "ended" {
+		t.Errorf("after the close: call %v; want ended with clientSec 600", d["call"])
+	}
+	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
+		t.Errorf("due = %+v, %v; want none", due, err)
+	}
+
+	s2 := newStore(t, "demo-close-reconcile-fails")
+	seed(t, s2, "appt-l", "room-l")
+	for _, raw := range []string{lostOpen, lostJoin, lostLeave} {
+		apply(t, s2, []byte(raw))
+	}
+	res = applyWith(t, s2, []byte(lostClose), func(context.Context) ([]PeerRecord, error) { return nil, errors.New("100ms down") })
+	if res.Reconciled || res.ReconcileError == "" {
+		t.Errorf("the close with 100ms down: %+v; want the error", res)
+	}
+	if call := dump(t, s2, "appt-l")["call"].(map[string]any); call["status"] != "ended" {
+		t.Errorf("the close with 100ms down did not close: %v", call)
+	}
+	if due, err := s2.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 1 {
+		t.Errorf("due = %+v, %v; want the session", due, err)
 	}
 }
 

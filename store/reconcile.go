@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -22,9 +23,9 @@ type PeerRecord struct {
 // session the events recorded whole costs one write (the mark). Nil peers
 // (100ms does not know the session) marks it reconciled alone.
 //
-// The webhook runs it once after the commit of a close; hmsSweep runs it
-// for every session whose reconciliation has not yet succeeded
-// (DueReconciliations). A session already reconciled is left as it is.
+// hmsSweep runs it for every session whose reconciliation has not yet
+// succeeded (DueReconciliations), and after a close it makes; the webhook
+// reconciles in the close's own commit (ApplyEventWith). A session already reconciled is left as it is.
 // It is a plan that reads (commitRead): an event between its read and
 // commit makes it work the facts out again, until ctx ends.
 func (s *Store) ReconcileSession(ctx context.Context, appointmentID, sessionID string, peers []PeerRecord) error {
@@ -86,6 +87,48 @@ func (s *Store) reconcilePlan(appt, sid string, peers []PeerRecord) plan {
 				{s.sessionRef(appt, sid), map[string]any{"peers": sessionPeers}},
 			}
 		},
+	}
+}
+
+// closeReconciliation is what reconciling a close in its own commit came
+// to, as of the step's last run (the winning attempt's).
+type closeReconciliation struct {
+	done   bool
+	failed string
+}
+
+// reconcilingClose is a close's step that also reconciles the session in
+// the same commit (ApplyEventWith): the close's writes, then, on the book
+// as the close leaves it, the reconciliation's (reconcilePlan), combined.
+// record is asked once, however often the step runs.
+func (s *Store) reconcilingClose(ctx context.Context, appt, sid string, closeStep func(map[string]any) (map[string]any, []write),
+	record SessionRecord, out *closeReconciliation) func(map[string]any) (map[string]any, []write) {
+	var asked bool
+	var peers []PeerRecord
+	var err error
+	return func(stored map[string]any) (map[string]any, []write) {
+		*out = closeReconciliation{}
+		book, merges := closeStep(stored)
+		if sessionsOf(stored)[sid].reconciled {
+			return book, merges
+		}
+		if !asked {
+			asked = true
+			peers, err = record(ctx)
+		}
+		switch {
+		case errors.Is(err, ErrUnknownSession):
+			peers = nil
+		case err != nil:
+			out.failed = err.Error()
+			return book, merges
+		}
+		after := deepCopy(stored)
+		deepMerge(after, book)
+		rbook, rmerges := s.reconcilePlan(appt, sid, peers).step(after)
+		deepMerge(book, rbook)
+		out.done = true
+		return book, append(merges, rmerges...)
 	}
 }
 
