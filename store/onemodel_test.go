@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,8 +139,8 @@ func applyWith(tb testing.TB, s *Store, raw []byte, record SessionRecord) ApplyR
 // and merges its record with the close (one read, one commit), so the lost
 // client is on the session and in the visit at once and nothing is due;
 // when 100ms fails, the close is committed alone and its session stays
-// due. Planted bug caught: the reconciliation's writes dropped from the
-// close's commit (clientSec 0).
+// due. Planted bug caught: the record's facts dropped from the close's
+// commit (the visit loses the client at the next event).
 func TestCloseReconcilesInItsOwnCommit(t *testing.T) {
 	s := newStore(t, "demo-close-reconciles")
 	seed(t, s, "appt-l", "room-l")
@@ -158,6 +159,12 @@ func TestCloseReconcilesInItsOwnCommit(t *testing.T) {
 	}
 	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
 		t.Errorf("due = %+v, %v; want none", due, err)
+	}
+	// The record is in the facts: a later event of the call (the doctor's
+	// leave, replayed with a new id) derives the visit from them again.
+	apply(t, s, []byte(strings.Replace(lostLeave, "ev-l-leave", "ev-l-leave-replay", 1)))
+	if v := mapAt(dump(t, s, "appt-l")["call"].(map[string]any), "visit"); v["clientSec"] != int64(600) {
+		t.Errorf("visit after a later event: %v; want clientSec 600 still", v)
 	}
 
 	s2 := newStore(t, "demo-close-reconcile-fails")
