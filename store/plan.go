@@ -26,7 +26,8 @@ type plan struct {
 	// bookkeeping document, and step turns its fields (empty when it does
 	// not exist) into its new fields and the merge-sets to make, committed
 	// only if it did not change meanwhile (commitRead). step may run
-	// several times, so it keeps no state.
+	// several times, so it keeps no state but what it asked once of the
+	// world outside (a close's record from 100ms, reconcile.go).
 	read *firestore.DocumentRef
 	step func(stored map[string]any) (book map[string]any, merges []write)
 	// unchanged, when set, is asked first what read holds: true means
