@@ -17,7 +17,7 @@ var errSessionActive = errors.New("100ms says the session is still active")
 // reconciliation takes it (docs/webhook.md, "Reconciliation"): the peers,
 // store.ErrUnknownSession when 100ms does not know the session or it is
 // another room's (never copy another room's participants into a call), or
-// the error that leaves it due. roomID empty: any room.
+// the error that leaves it due.
 func sessionRecord(client *hms.Client, roomID, sessionID string) store.SessionRecord {
 	return func(ctx context.Context) ([]store.PeerRecord, error) {
 		sess, err := client.GetSession(ctx, sessionID)
@@ -26,7 +26,7 @@ func sessionRecord(client *hms.Client, roomID, sessionID string) store.SessionRe
 			return nil, store.ErrUnknownSession
 		case err != nil:
 			return nil, fmt.Errorf("get session %s: %w", sessionID, err)
-		case roomID != "" && sess.RoomID != roomID:
+		case sess.RoomID != roomID:
 			return nil, store.ErrUnknownSession
 		case sess.Active:
 			return nil, errSessionActive

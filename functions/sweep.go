@@ -208,13 +208,11 @@ func (a *app) sweepCalls(ctx context.Context, st *store.Store, client *hms.Clien
 // until it succeeds or 100ms says it does not know the session (then it is
 // marked done, and never asked about again).
 func (a *app) sweepReconciliations(ctx context.Context, st *store.Store, client *hms.Client, lim sweepLimits, sum *sweepSummary) error {
-	due, err := st.DueReconciliations(ctx, lim.maxCalls+1)
+	due, more, err := st.DueReconciliations(ctx, lim.maxCalls)
 	if err != nil {
 		return fmt.Errorf("find sessions to reconcile: %w", err)
 	}
-	if len(due) > lim.maxCalls {
-		due, sum.ReconcileTruncated = due[:lim.maxCalls], true
-	}
+	sum.ReconcileTruncated = more
 	var mu sync.Mutex
 	eachAtOnce(ctx, lim.workers, due, func(d store.DueSession) {
 		rctx, cancel := context.WithTimeout(ctx, lim.hmsTimeout+firestoreWriteTimeout)

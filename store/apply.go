@@ -22,9 +22,6 @@ type ApplyResult struct {
 	// Duplicate is true when the event had been applied before; nothing
 	// changed this time.
 	Duplicate bool
-	// Remembered is true for a duplicate this instance answered from its
-	// memory of stored ids, without asking Firestore.
-	Remembered bool
 	// Reconciled is true when this delivery applied a session's close and
 	// 100ms's record of its peers was merged in the same commit
 	// (ApplyEventWith); ReconcileError says why the session stays due for
@@ -76,7 +73,7 @@ func (s *Store) ApplyEventWith(ctx context.Context, ev *hms.Event, raw []byte, r
 		return ApplyResult{}, wrapf(err, "apply event")
 	}
 	if appt, ok := s.seen.appointment(ev.ID); ok {
-		return ApplyResult{AppointmentID: appt, Duplicate: true, Remembered: true}, nil
+		return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
 	}
 	appt, err := s.appointmentForRoom(ctx, ev.RoomID)
 	if errors.Is(err, errBadRoomRecord) {
@@ -116,7 +113,7 @@ func (s *Store) ApplyEventWith(ctx context.Context, ev *hms.Event, raw []byte, r
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)
 			return ApplyResult{AppointmentID: appt, Duplicate: true}, nil
-		case IsPermanent(err):
+		case refusedAsInvalid(err):
 			return s.storeRawOnly(ctx, ev, evWrite, appt, "Firestore refused its changes: "+status.Convert(err).Message())
 		case status.Code(err) != codes.AlreadyExists:
 			return ApplyResult{}, wrapf(err, "apply event %s (%s)", ev.ID, ev.Type)
@@ -143,6 +140,16 @@ func (s *Store) storeRawOnly(ctx context.Context, ev *hms.Event, evWrite write, 
 	}
 	s.remember(ev.ID, appt)
 	return ApplyResult{AppointmentID: appt, NotApplied: why}, nil
+}
+
+// refusedAsInvalid reports whether Firestore refused an event's changes
+// as they are (InvalidArgument: also how it refuses a document over 1 MiB
+// or with too many index entries): no delivery could apply them, so the
+// event is kept raw. Other permanent failures (IsPermanent: a service
+// account without permission) are the deployment's to fix, and the
+// event's changes must still be applied once it is: 503, retried.
+func refusedAsInvalid(err error) bool {
+	return status.Code(err) == codes.InvalidArgument
 }
 
 // remember notes that event id is stored, unless its room had no known

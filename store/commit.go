@@ -84,7 +84,14 @@ func (s *Store) commitRead(ctx context.Context, ev *write, p plan) error {
 		if evAt >= 0 && snaps[evAt].Exists() {
 			if ev.fresh() {
 				if sameContent(snaps[evAt].Data(), ev.data) {
-					return nil // an earlier attempt of this commit landed
+					// An earlier attempt of this commit landed: the book
+					// as read holds what it wrote.
+					if p.seen != nil {
+						stored := dataOf(snaps[0])
+						_, merges := p.step(stored)
+						p.seen(stored, merges)
+					}
+					return nil
 				}
 				return fmt.Errorf("%s exists with other content: %w", ev.ref.Path, errTaken)
 			}

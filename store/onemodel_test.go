@@ -44,7 +44,7 @@ func TestReconcileLostPeerIsOnTheSessionAndInTheVisit(t *testing.T) {
 	if res := apply(t, s, []byte(lostClose)); res.Reconciled || res.ReconcileError != "" {
 		t.Errorf("the close's result %+v: want no reconciliation tried (ApplyEvent)", res)
 	}
-	due, err := s.DueReconciliations(ctxT(t), 10)
+	due, _, err := s.DueReconciliations(ctxT(t), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestReconcileLostPeerIsOnTheSessionAndInTheVisit(t *testing.T) {
 	if doc["durationSec"] != int64(1200) || doc["leaveReason"] != "client request" {
 		t.Errorf("the doctor's peer, which events recorded, = %v", doc)
 	}
-	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
+	if due, _, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
 		t.Errorf("due after reconciliation = %+v, %v; want none", due, err)
 	}
 
@@ -109,7 +109,7 @@ func TestReconcileUnknownSessionMarksItDone(t *testing.T) {
 	if err := s.ReconcileSession(ctxT(t), "appt-l", "sl1", nil); err != nil {
 		t.Fatal(err)
 	}
-	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
+	if due, _, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
 		t.Errorf("due = %+v, %v; want none", due, err)
 	}
 	// A redelivered close (a replay with a new id) finds it reconciled,
@@ -157,7 +157,7 @@ func TestCloseReconcilesInItsOwnCommit(t *testing.T) {
 	if visit["clientSec"] != int64(600) || d["call"].(map[string]any)["status"] != "ended" {
 		t.Errorf("after the close: call %v; want ended with clientSec 600", d["call"])
 	}
-	if due, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
+	if due, _, err := s.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 0 {
 		t.Errorf("due = %+v, %v; want none", due, err)
 	}
 	// The record is in the facts: a later event of the call (the doctor's
@@ -179,7 +179,7 @@ func TestCloseReconcilesInItsOwnCommit(t *testing.T) {
 	if call := dump(t, s2, "appt-l")["call"].(map[string]any); call["status"] != "ended" {
 		t.Errorf("the close with 100ms down did not close: %v", call)
 	}
-	if due, err := s2.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 1 {
+	if due, _, err := s2.DueReconciliations(ctxT(t), 10); err != nil || len(due) != 1 {
 		t.Errorf("due = %+v, %v; want the session", due, err)
 	}
 }
@@ -235,5 +235,60 @@ func TestCommitReadEndsWhenItsEntryLanded(t *testing.T) {
 	other.ref = entry.ref
 	if err := s.commitRead(ctxT(t), other, p); !errors.Is(err, errTaken) {
 		t.Errorf("commit whose entry id holds other content: %v; want errTaken", err)
+	}
+}
+
+// TestReconcileAnyOrder: a lost client's leave arriving before or after
+// the reconciliation that already knew the client, and two sweeps closing
+// one session with different ends in either order, leave the same
+// documents (SPEC §4: order does not matter, repairs included). Planted
+// bug caught: CloseSession unchanged for any closed session (the first
+// sweep's end stands in one order, the second's in the other).
+func TestReconcileAnyOrder(t *testing.T) {
+	clientLeave := `{"version":"2.0","id":"ev-l-cleave","timestamp":"2026-11-23T09:11:00Z","type":"peer.leave.success","data":{"room_id":"room-l","session_id":"sl1","peer_id":"p-cli","user_id":"client-uid","user_name":"Pat","joined_at":"2026-11-23T09:01:00Z","left_at":"2026-11-23T09:11:00Z","reason":"client request"}}`
+	reconcile := func(s *Store) {
+		if err := s.ReconcileSession(ctxT(t), "appt-l", "sl1", lostClientRecord()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(project string, leaveFirst bool) map[string]any {
+		s := newStore(t, project)
+		seed(t, s, "appt-l", "room-l")
+		for _, raw := range []string{lostOpen, lostJoin, lostLeave, lostClose} {
+			apply(t, s, []byte(raw))
+		}
+		if leaveFirst {
+			apply(t, s, []byte(clientLeave))
+			reconcile(s)
+		} else {
+			reconcile(s)
+			apply(t, s, []byte(clientLeave))
+		}
+		return dump(t, s, "appt-l")
+	}
+	var diffs []string
+	diff(run("demo-any-order-a", true), run("demo-any-order-b", false), "", &diffs)
+	if len(diffs) > 0 {
+		t.Errorf("the leave before or after the reconciliation: %v", diffs)
+	}
+
+	early, late := time.Date(2026, 11, 23, 9, 25, 0, 0, time.UTC), time.Date(2026, 11, 23, 9, 40, 0, 0, time.UTC)
+	sweeps := func(project string, ends ...time.Time) map[string]any {
+		s := newStore(t, project)
+		seed(t, s, "appt-l", "room-l")
+		for _, raw := range []string{lostOpen, lostJoin} {
+			apply(t, s, []byte(raw))
+		}
+		for _, end := range ends {
+			if _, err := s.CloseSession(ctxT(t), "appt-l", "room-l", "sl1", end, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dump(t, s, "appt-l")
+	}
+	diffs = nil
+	diff(sweeps("demo-sweeps-a", early, late), sweeps("demo-sweeps-b", late, early), "", &diffs)
+	if len(diffs) > 0 {
+		t.Errorf("two sweeps' closes in either order: %v", diffs)
 	}
 }

@@ -181,7 +181,8 @@ func (f peerFact) currentRole() string {
 // sessionPeer is the session's peers.{peerId} derived from the facts: the
 // fields that have a merge rule, written whole on every commit that
 // changes the peer. (userId, userName and leaveReason are written by each
-// event as it says them: every event of a peer says the same.)
+// event as it says them: every event of a peer says the same; for a peer
+// no event named, reconciliation writes the record's userId and userName.)
 func (f peerFact) sessionPeer() map[string]any {
 	m := map[string]any{}
 	joined, left := f.joined(), f.left()

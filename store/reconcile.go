@@ -137,21 +137,22 @@ type DueSession struct {
 	AppointmentID, SessionID, RoomID string
 }
 
-// DueReconciliations returns the sessions of at most limit calls whose
+// DueReconciliations returns the due sessions of at most limit calls whose
 // book says a closed session awaits reconciliation (reconcileDue ==
-// true). One read per call returned.
-func (s *Store) DueReconciliations(ctx context.Context, limit int) ([]DueSession, error) {
-	snaps, err := s.fs.Collection(colCallBooks).Where("reconcileDue", "==", true).Limit(limit).Documents(ctx).GetAll()
+// true), and whether more calls may be due. One read per call returned
+// (its sessions only).
+func (s *Store) DueReconciliations(ctx context.Context, limit int) (due []DueSession, more bool, err error) {
+	snaps, err := s.fs.Collection(colCallBooks).Where("reconcileDue", "==", true).Select("sessions").
+		Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, wrapf(err, "query calls awaiting reconciliation")
+		return nil, false, wrapf(err, "query calls awaiting reconciliation")
 	}
-	var out []DueSession
 	for _, snap := range snaps {
 		for sid, st := range sessionsOf(snap.Data()) {
-			if st.status == sessionClose && !st.reconciled {
-				out = append(out, DueSession{AppointmentID: snap.Ref.ID, SessionID: sid, RoomID: st.room})
+			if st.due() {
+				due = append(due, DueSession{AppointmentID: snap.Ref.ID, SessionID: sid, RoomID: st.room})
 			}
 		}
 	}
-	return out, nil
+	return due, len(snaps) == limit, nil
 }

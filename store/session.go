@@ -158,11 +158,18 @@ func sessionsOf(stored map[string]any) map[string]sessionState {
 // reconcileDue == true, finds exactly the calls with one).
 func reconcileDue(seen map[string]sessionState) any {
 	for _, st := range seen {
-		if st.status == sessionClose && !st.reconciled {
+		if st.due() {
 			return true
 		}
 	}
 	return firestore.Delete
+}
+
+// due: closed, not reconciled, and of a known room (sessions closed before
+// revision 5 kept no room, and 100ms's record is never taken without
+// checking that it is this room's).
+func (st sessionState) due() bool {
+	return st.status == sessionClose && !st.reconciled && st.room != ""
 }
 
 // activeSession is the open session: the latest started of those open,

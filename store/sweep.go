@@ -53,7 +53,8 @@ type CloseResult struct {
 	// Closed is true when this call turned the session from open to
 	// closed: of two sweeps closing one session at once, exactly one sees
 	// it. False when it was closed already (by its close event, or another
-	// run): then nothing was written, the audit entry neither.
+	// run): then nothing was written, the audit entry neither, unless this
+	// run's end is later than another run's (the later stands).
 	Closed bool
 	// Status and ActiveSessionID are the call's after the close: another
 	// session may still be open.
@@ -90,7 +91,9 @@ func (s *Store) CloseSession(ctx context.Context, appointmentID, roomID, session
 	var res CloseResult
 	p.unchanged = func(stored map[string]any) bool {
 		seen := sessionsOf(stored)
-		if seen[sessionID].status != sessionClose {
+		// Closed by its event, or by a sweep that gave it this end or a
+		// later one (of two sweeps' ends, the later stands in any order).
+		if st := seen[sessionID]; st.status != sessionClose || st.sweptEnd && st.endedAt.Before(norm(endedAt)) {
 			return false
 		}
 		res = CloseResult{Status: statusEnded, ActiveSessionID: activeSession(seen)}
