@@ -32,23 +32,25 @@ const removeReason = "removed by the doctor"
 
 func (r *removeRequest) appointment() string { return r.AppointmentID }
 
-// check names the request's audit action after its action, so that the
-// trail tells a removal from an allow; an unknown action stays "remove"
-// and is refused after the caller is known.
+// check refuses an unknown action with the callable's own fields, before
+// the appointment is read (the one order, docs/callables.md), and names
+// the request's audit action after its action, so that the trail tells a
+// removal from an allow; an unknown action's entry stays "remove".
 func (r *removeRequest) check(rq *request) *callError {
 	switch r.Action {
-	case removeActionWait, removeActionAllow:
+	case removeActionRemove, removeActionWait, removeActionAllow:
 		rq.audit.action(r.Action)
+		return nil
 	}
-	return nil
+	return fail(statusInvalidArgument, reasonBadAction, `"action" must be "remove", "wait" or "allow".`, nil)
 }
 
 func (a *app) removeHandler() http.HandlerFunc {
 	return a.callable("hmsRemove", removeActionRemove, a.cfg.check("hmsRemove"), onAppointment(a, a.remove))
 }
 
-// remove, after onAppointment's opening: the caller must be the doctor →
-// the action must be known → the user must be the client or a guest →
+// remove, after onAppointment's opening (which checked the action): the
+// caller must be the doctor → the user must be the client or a guest →
 // for wait, a waiting room must be set up → the change recorded (with the
 // audit entry) → 100ms asked for the user's peers, each disconnected
 // (remove) or moved to the waiting role (wait). The change is recorded
@@ -59,11 +61,6 @@ func (a *app) remove(ctx, reads context.Context, o opened, req *removeRequest) (
 	st, appt, uid := o.st, o.appt, o.uid
 	if o.who != partDoctor {
 		return nil, fail(statusPermissionDenied, reasonHostOnly, "Only the doctor can remove someone from the call.", nil)
-	}
-	switch req.Action {
-	case removeActionRemove, removeActionWait, removeActionAllow:
-	default:
-		return nil, fail(statusInvalidArgument, reasonBadAction, `"action" must be "remove", "wait" or "allow".`, nil)
 	}
 	target := strings.TrimSpace(req.UID)
 	if p, ok := partOf(appt, target); !ok || p == partDoctor {
