@@ -1,7 +1,9 @@
 package functions
 
 import (
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +130,31 @@ func TestE2ERemove(t *testing.T) {
 		}
 	}
 
+	// 100ms down at a rejoin: the delivery is stored all the same (200),
+	// the enforcement recorded, the failure logged.
+	downPeer := "p-re3-" + uuid.NewString()[:8]
+	h.fake.JoinPeer(roomID, fake100ms.Peer{ID: downPeer, UserID: client.uid, Role: "guest", JoinedAt: start})
+	h.fake.SetDown(true)
+	h.event(t, "peer.join.success", roomID, start, join(downPeer, client, "guest"))
+	h.fake.SetDown(false)
+	if r, e := h.removalsOf(downPeer), h.enforcements(t, downPeer); r != 0 || e != 1 {
+		t.Errorf("rejoin with 100ms down: %d removals, %d remove.enforce entries; want 0 and 1", r, e)
+	}
+	logged := false
+	for _, line := range strings.Split(h.e.logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["function"] == "hmssWebhook" && entry["enforce"] == "failed" {
+			logged = entry["severity"] == "ERROR"
+		}
+	}
+	if !logged {
+		t.Errorf("the failed enforcement is not logged at ERROR")
+	}
+	if ans, out = remove(doctor, client.uid, "remove"); ans.code != http.StatusOK || out.Result["disconnected"] != float64(1) {
+		t.Errorf("removal again after 100ms was down: %d %s", ans.code, ans.body)
+	}
+	h.waitWebhooks(t)
+
 	// Allowed back: through the waiting room.
 	ans, out = remove(doctor, client.uid, "allow")
 	if ans.code != http.StatusOK || out.Result["allowed"] != client.uid {
@@ -187,7 +214,7 @@ func TestE2ERemove(t *testing.T) {
 	for k, n := range map[key]int{
 		{"remove", "refused", reasonHostOnly}: 1, {"remove", "refused", reasonNotParticipant}: 1,
 		{"remove", "refused", reasonNotRemovable}: 2, {"remove", "refused", reasonBadAction}: 1,
-		{"remove", "granted", ""}: 3, {"allow", "granted", ""}: 2, {"wait", "granted", ""}: 2,
+		{"remove", "granted", ""}: 4, {"allow", "granted", ""}: 2, {"wait", "granted", ""}: 2,
 		{"token", "refused", reasonRemoved}: 2,
 	} {
 		if got[k] != n {

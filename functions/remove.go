@@ -189,11 +189,14 @@ func (a *app) movePeers(ctx context.Context, client *hms.Client, roomID, uid, ro
 // before the removal stays valid at 100ms until it expires, so this is
 // what keeps the user out. It never fails the delivery, whose event is
 // stored: a failure is logged (the claim is spent; the doctor's hmsRemove
-// disconnects the peer again).
+// disconnects the peer again). It has enforceTimeout in all, and goes on
+// when 100ms hangs up: the event is stored and the claim spent.
 func (a *app) enforceRemovals(ctx context.Context, st *store.Store, ev *hms.Event, res store.ApplyResult, rl *requestLog) {
 	if len(res.Enforce) == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), enforceTimeout)
+	defer cancel()
 	client, cerr := a.hmsClient()
 	for _, rp := range res.Enforce {
 		entry := store.Audit{
@@ -201,16 +204,12 @@ func (a *app) enforceRemovals(ctx context.Context, st *store.Store, ev *hms.Even
 			AppointmentID: res.AppointmentID, RoomID: ev.RoomID, RequestID: a.newAuditID(),
 			Details: map[string]any{"uid": rp.UserID, "peerId": rp.PeerID, "eventId": ev.ID},
 		}
-		wctx, cancel := writeDeadline(ctx)
-		err := st.WriteAudit(wctx, &entry)
-		cancel()
+		err := st.WriteAudit(ctx, &entry)
 		if err == nil {
 			err = cerr
 		}
 		if err == nil {
-			hmsCtx, cancel := hmsDeadline(ctx)
-			err = client.RemovePeer(hmsCtx, ev.RoomID, rp.PeerID, removeReason)
-			cancel()
+			err = client.RemovePeer(ctx, ev.RoomID, rp.PeerID, removeReason)
 			if errors.Is(err, hms.ErrNotFound) || errors.Is(err, hms.ErrNotActive) {
 				err = nil // left already
 			}
