@@ -185,13 +185,13 @@ func (a *app) movePeers(ctx context.Context, client *hms.Client, roomID, uid, ro
 
 // enforceRemovals asks 100ms to remove each peer of a removed user whose
 // join this delivery claimed (store.ApplyResult.Enforce: once per peer
-// id), after a system entry remove.enforce records it. A token minted
-// before the removal stays valid at 100ms until it expires, so this is
-// what keeps the user out. It never fails the delivery, whose event is
-// stored: a failure is logged (the claim is spent; the doctor's hmsRemove
-// disconnects the peer again). It has enforceTimeout in all, and goes on
-// when 100ms hangs up: the event is stored and the claim spent.
-func (a *app) enforceRemovals(ctx context.Context, st *store.Store, ev *hms.Event, res store.ApplyResult, rl *requestLog) {
+// id); the claim's commit wrote the system entry remove.enforce. A token
+// minted before the removal stays valid at 100ms until it expires, so this
+// is what keeps the user out. It never fails the delivery, whose event is
+// stored: a failure is logged at ERROR (the claim is spent; the doctor's
+// hmsRemove disconnects the peer again). It has enforceTimeout in all, and
+// goes on when 100ms hangs up: the event is stored and the claim spent.
+func (a *app) enforceRemovals(ctx context.Context, ev *hms.Event, res store.ApplyResult, rl *requestLog) {
 	if len(res.Enforce) == 0 {
 		return
 	}
@@ -199,15 +199,7 @@ func (a *app) enforceRemovals(ctx context.Context, st *store.Store, ev *hms.Even
 	defer cancel()
 	client, cerr := a.hmsClient()
 	for _, rp := range res.Enforce {
-		entry := store.Audit{
-			Action: "remove.enforce", Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
-			AppointmentID: res.AppointmentID, RoomID: ev.RoomID, RequestID: a.newAuditID(),
-			Details: map[string]any{"uid": rp.UserID, "peerId": rp.PeerID, "eventId": ev.ID},
-		}
-		err := st.WriteAudit(ctx, &entry)
-		if err == nil {
-			err = cerr
-		}
+		err := cerr
 		if err == nil {
 			err = client.RemovePeer(ctx, ev.RoomID, rp.PeerID, removeReason)
 			if errors.Is(err, hms.ErrNotFound) || errors.Is(err, hms.ErrNotActive) {

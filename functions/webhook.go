@@ -97,7 +97,7 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	// A removed user's join this delivery claimed: disconnected at 100ms,
 	// after the event is stored; never fails the delivery.
-	a.enforceRemovals(ctx, st, ev, res, rl)
+	a.enforceRemovals(ctx, ev, res, rl)
 	if res.Duplicate {
 		rl.annotate(slog.Bool("duplicate", true))
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}

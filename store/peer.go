@@ -219,6 +219,7 @@ type peerEvent struct {
 	// waiting role to another admits the peer at roleKey.at.
 	prevRole string
 	isJoin   bool
+	eventID  string // a join's, named in its enforcement's audit entry
 	roomID   string
 	// userName and leaveReason have no merge rule: every event of a peer
 	// carries the same name, and only its one leave a reason.
@@ -226,7 +227,7 @@ type peerEvent struct {
 }
 
 func joinEvent(ev *hms.Event, d *hms.PeerJoin) peerEvent {
-	return peerEvent{pid: d.PeerID, isJoin: true, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
+	return peerEvent{pid: d.PeerID, isJoin: true, eventID: ev.ID, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
 		joinedAt: joinTime(ev, d),
 		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
@@ -279,6 +280,9 @@ func (s *Store) peerPlan(appt string, pe peerEvent) plan {
 		return refuse("peer id")
 	}
 	claims := new([]RemovedPeer)
+	// The enforcement's entry has one id however often the step runs, so
+	// that the commit that lands writes one.
+	entryID := NewAuditID()
 	return plan{read: s.callBookRef(appt), claims: claims, step: func(stored map[string]any) (map[string]any, []write) {
 		*claims = nil // the step may run again on a newer book
 		pr := presenceOf(stored)
@@ -288,19 +292,25 @@ func (s *Store) peerPlan(appt string, pe peerEvent) plan {
 		}
 		// A removed user's join (a token minted before the removal is
 		// still valid at 100ms) is claimed here, in the join's own commit
-		// and from the book it read anyway: no extra read.
+		// and from the book it read anyway: no extra read. The system's
+		// remove.enforce entry is in the same commit, so it exists exactly
+		// when the claim does.
+		var entry []write
 		if f := pr.peers[pe.pid]; pe.isJoin && !f.enforced && removedOf(stored)[f.userID] != nil {
 			f.enforced = true
 			pr.peers[pe.pid] = f
 			fields = map[string]any{"peers": map[string]any{pe.pid: f.fields()}}
 			*claims = []RemovedPeer{{PeerID: pe.pid, UserID: f.userID}}
+			entry = append(entry, *s.auditWrite(&Audit{ID: entryID, Action: ActionRemoveEnforce, Outcome: AuditGranted,
+				UID: SystemUID, Role: SystemUID, AppointmentID: appt, RoomID: pe.roomID, RequestID: entryID,
+				Details: map[string]any{"uid": f.userID, "peerId": pe.pid, "eventId": pe.eventID}}))
 		}
 		peer := pe.said(false)
 		deepMerge(peer, pr.peers[pe.pid].sessionPeer())
-		return fields, []write{
+		return fields, append(entry,
 			s.sessionPeerWrite(appt, pe, peer),
-			{s.callRef(appt), pr.derived(s.waitingRole)},
-		}
+			write{s.callRef(appt), pr.derived(s.waitingRole)},
+		)
 	}}
 }
 

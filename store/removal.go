@@ -15,6 +15,10 @@ import (
 // Both copies are written in one commit on condition that the book did
 // not change (commitRead), so that they never disagree.
 
+// ActionRemoveEnforce is the system's audit action of a removed user's
+// join claimed for enforcement (peerPlan), written in the join's commit.
+const ActionRemoveEnforce = "remove.enforce"
+
 // RemovedPeer is a join of a removed user that this commit claimed for
 // enforcement: the webhook asks 100ms to remove it, once per peer id.
 type RemovedPeer struct {

@@ -24,7 +24,8 @@ func docData(tb testing.TB, ref *firestore.DocumentRef) map[string]any {
 // id: not by a redelivery (same event id, on this instance or another),
 // not by a replay with a new event id; a second peer id of that user is
 // claimed too; the doctor's join never; after AllowBack, nothing. The
-// call and its book carry the same removal, and the admission is dropped.
+// call and its book carry the same removal, and the admission is dropped;
+// each claim's commit holds one system entry remove.enforce.
 // Planted bugs caught: dropping the claim (k) claims the replay again;
 // checking the call's removed in place of the book's reads nothing there.
 func TestRemovalEnforcedOncePerPeer(t *testing.T) {
@@ -86,6 +87,21 @@ func TestRemovalEnforcedOncePerPeer(t *testing.T) {
 	}
 	if res := apply(t, s, join("ev-jd", "p-doc", "doc-uid")); len(res.Enforce) != 0 {
 		t.Errorf("the doctor's join claimed: %+v", res)
+	}
+	entries, err := s.fs.Collection(colAudit).Where("action", "==", ActionRemoveEnforce).Documents(ctx).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perPeer := map[string]int{}
+	for _, e := range entries {
+		d := e.Data()
+		if d["uid"] != SystemUID || d["appointmentId"] != "appt-r" || d["roomId"] != "room-r" {
+			t.Errorf("remove.enforce entry: %v", d)
+		}
+		perPeer[strAt(mapAt(d, "details"), "peerId")]++
+	}
+	if len(perPeer) != 2 || perPeer["p-1"] != 1 || perPeer["p-2"] != 1 {
+		t.Errorf("remove.enforce entries per peer: %v; want one each for p-1 and p-2", perPeer)
 	}
 	peers := mapAt(docData(t, s.callBookRef("appt-r")), "peers")
 	if k, _ := mapAt(peers, "p-1")["k"].(bool); !k {

@@ -51,7 +51,7 @@ var floors = []struct {
 	{rowRedeliverSame, 0, "the instance remembers the id"},
 	{rowRedeliverOther, 1, "the commit (or read) that finds the event stored"},
 	{rowRemove, 3, "(GetUser ∥ appointment+call read) → read the call's book → commit the removal on condition with the audit entry; then 100ms lists the user's peers and removes each"},
-	{rowJoinRemoved, 3, "read the call's book (the peer facts and removed: no read of its own) → commit on condition with the claim → the remove.enforce entry; then 100ms remove-peers"},
+	{rowJoinRemoved, 2, "read the call's book (the peer facts and removed: no read of its own) → commit on condition with the claim and the remove.enforce entry; then 100ms remove-peers"},
 }
 
 func run(ctx context.Context, o options) error {
