@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,5 +155,48 @@ func TestJoinReadsOnlyTheBook(t *testing.T) {
 	deepMerge(book, fields)
 	if p.step(book); len(*p.claims) != 0 {
 		t.Errorf("the step over the claimed book claims again: %v", *p.claims)
+	}
+}
+
+// TestRemovalClaimRace: replays of one removed user's join under new
+// event ids, delivered at once to three instances, claim the peer once:
+// the claim's commit holds only if the book is unchanged, so every other
+// delivery reads the claim and claims nothing.
+func TestRemovalClaimRace(t *testing.T) {
+	s := newStore(t, "demo-removal-race")
+	seed(t, s, "appt-rr", "room-rr")
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if err := s.RecordRemoval(ctxT(t), "appt-rr", "client-uid", "doc-uid", at, nil); err != nil {
+		t.Fatal(err)
+	}
+	insts := append(instances(t, "demo-removal-race", 2), s)
+	results := make(chan ApplyResult, 9)
+	var wg sync.WaitGroup
+	for i := range 9 {
+		wg.Go(func() {
+			raw := event(fmt.Sprintf("ev-race-%d", i), "peer.join.success", at, "room-rr", map[string]any{"session_id": "sess-rr",
+				"peer_id": "p-race", "user_id": "client-uid", "role": "guest", "joined_at": at.Format(time.RFC3339Nano)})
+			ev, err := hms.ParseEvent(raw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Not apply: t.Fatal must not be called from another goroutine.
+			res, err := insts[i%3].ApplyEvent(ctxT(t), ev, raw)
+			if err != nil {
+				t.Errorf("apply %s: %v", ev.ID, err)
+				return
+			}
+			results <- res
+		})
+	}
+	wg.Wait()
+	close(results)
+	claims := 0
+	for res := range results {
+		claims += len(res.Enforce)
+	}
+	if claims != 1 {
+		t.Errorf("%d claims of one peer from 9 racing replays; want 1", claims)
 	}
 }
