@@ -33,10 +33,12 @@ import (
 //     only where no event said).
 //   - k: the peer's join was claimed for enforcement of a removal
 //     (removal.go): set, once, by the join's own commit when the join's
-//     user is in the book's removed; never unset. The webhook removes the
-//     peer at 100ms only in the commit that sets it, so once per peer id
-//     however often the join is delivered or replayed (a redelivery is a
-//     duplicate; a replay with a new event id finds k set).
+//     user is in the book's removed, with the system's remove.enforce
+//     entry; never unset. Only the delivery whose commit sets it reports
+//     the peer (ApplyResult.Enforce) for the webhook to remove at 100ms,
+//     so once per peer id however often the join is delivered or replayed
+//     (a redelivery is a duplicate; a replay with a new event id finds k
+//     set).
 //   - x: 100ms's own record of the peer (GET /sessions/{id}), written by
 //     reconciliation after the session closed (reconcile.go): x.j, x.l,
 //     x.r. It fills what no event said and never overrides an event.
