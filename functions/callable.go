@@ -84,6 +84,8 @@ const (
 	reasonBadFile         = "BAD_FILE"             // hmsRecordingUrl
 	reasonNoWaitingRoom   = "NO_WAITING_ROOM"      // hmsAdmit
 	reasonNotAdmittable   = "NOT_ADMITTABLE"       // hmsAdmit
+	reasonNotRemovable    = "NOT_REMOVABLE"        // hmsRemove
+	reasonRemoved         = "REMOVED"              // hmsToken, after hmsRemove
 	reasonNoConsentValue  = "MISSING_RECORDING"    // hmsConsent
 	reasonBadAction       = "BAD_ACTION"           // hmsRecording
 	reasonConsentMissing  = "CONSENT_MISSING"      // hmsRecording

@@ -240,6 +240,10 @@ var functionSettings = map[string]settingsSpec{
 		required: []string{envProject, envAccessKey, envSecret},
 		optional: []string{envAPIBase, envAppCheck, envWaitingRole},
 	},
+	"hmsRemove": {
+		required: []string{envProject, envAccessKey, envSecret},
+		optional: []string{envAPIBase, envAppCheck, envWaitingRole},
+	},
 	"hmsConsent": {
 		required: []string{envProject, envAccessKey, envSecret},
 		optional: []string{envAPIBase, envAppCheck},

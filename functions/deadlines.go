@@ -33,6 +33,11 @@ const (
 	// answer (Cloud Functions may freeze the CPU once the answer is sent),
 	// and 100ms gives up on a delivery after about 14 s of retries.
 	reconcileTimeout = 3 * time.Second
+	// enforceTimeout bounds the webhook's enforcement of a removal
+	// (100ms's remove-peers), for the same reason: it runs before the
+	// answer. A delivery 100ms retries
+	// after a slow answer is a duplicate and enforces nothing again.
+	enforceTimeout = 3 * time.Second
 )
 
 // authDeadline is the context of one token check.

@@ -84,6 +84,7 @@ func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *h
 	h.mux.Handle("/hmsAdmit", a.admitHandler())
 	h.mux.Handle("/hmsConsent", a.consentHandler())
 	h.mux.Handle("/hmsRecording", a.recordingHandler())
+	h.mux.Handle("/hmsRemove", a.removeHandler())
 	srv := httptest.NewServer(h.mux)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL

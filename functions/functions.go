@@ -36,6 +36,7 @@ func init() {
 	functions.HTTP("hmsAdmit", a.admitHandler())
 	functions.HTTP("hmsConsent", a.consentHandler())
 	functions.HTTP("hmsRecording", a.recordingHandler())
+	functions.HTTP("hmsRemove", a.removeHandler())
 }
 
 // app holds one instance's settings and clients. Clients are made on first

@@ -45,13 +45,18 @@ func (a *app) tokenHandler() http.HandlerFunc {
 
 // issueToken reads as the handler's steps, after callable has checked the
 // protocol and the caller's ID token and onAppointment has read the
-// appointment (while the revocation check runs): the role and the join
+// appointment (while the revocation check runs): not removed by the
+// doctor (calls/{id}.removed, read with the appointment) → the role and the join
 // window → the room (recorded, or made by
 // 100ms and recorded with the audit entry; re-enabled if hmsEndCall locked
 // it) → the token. The entry names the token's jti and expiry, chosen
 // before the token is minted, never the token.
 func (a *app) issueToken(ctx, reads context.Context, o opened, _ *tokenRequest) (any, error) {
 	st, appt, uid := o.st, o.appt, o.uid
+	if o.who != partDoctor && appt.Call.Removed[uid] {
+		// The doctor removed them (hmsRemove): no token until allowed back.
+		return nil, fail(statusPermissionDenied, reasonRemoved, "The doctor has removed you from this call.", nil)
+	}
 	role := a.joinRole(appt, uid, o.who)
 	now := a.now()
 	if cerr := a.checkJoinable(appt, now); cerr != nil {

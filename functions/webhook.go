@@ -95,6 +95,9 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 		// The close is stored; its session stays due for hmsSweep.
 		rl.annotate(slog.String("reconcile", "failed"), slog.String("reconcileError", capLog(res.ReconcileError, maxLoggedError)))
 	}
+	// A removed user's join this delivery claimed: disconnected at 100ms,
+	// after the event is stored; never fails the delivery.
+	a.enforceRemovals(ctx, ev, res, rl)
 	if res.Duplicate {
 		rl.annotate(slog.Bool("duplicate", true))
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}

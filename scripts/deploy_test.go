@@ -144,7 +144,7 @@ func noSecrets(t *testing.T, what, s string) {
 	}
 }
 
-var allFunctions = []string{"hmsToken", "hmssWebhook", "hmsEndCall", "hmsRecordingUrl", "hmsAdmit", "hmsConsent", "hmsRecording", "hmsSweep"}
+var allFunctions = []string{"hmsToken", "hmssWebhook", "hmsEndCall", "hmsRecordingUrl", "hmsAdmit", "hmsConsent", "hmsRecording", "hmsRemove", "hmsSweep"}
 
 // TestDeployPrint checks the printed plan: every function under its
 // entry-point name with its access, sizing and settings, the sweep's
@@ -173,6 +173,7 @@ func TestDeployPrint(t *testing.T) {
 		"\ngcloud functions deploy hmsAdmit --gen2 --runtime=go126 --trigger-http --entry-point=hmsAdmit --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated --service-account=" + sa + " --cpu=1 --memory=256Mi --concurrency=80",
 		"\ngcloud functions deploy hmsConsent --gen2 --runtime=go126 --trigger-http --entry-point=hmsConsent --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated ",
 		"\ngcloud functions deploy hmsRecording --gen2 --runtime=go126 --trigger-http --entry-point=hmsRecording --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated ",
+		"\ngcloud functions deploy hmsRemove --gen2 --runtime=go126 --trigger-http --entry-point=hmsRemove --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated --service-account=" + sa + " --cpu=1 --memory=256Mi --concurrency=80",
 		"\ngcloud functions deploy hmsSweep --gen2 --runtime=go126 --trigger-http --entry-point=hmsSweep --source=. --region=us-central1 --project=my-clinic-prod --no-allow-unauthenticated --service-account=" + sa + " --cpu=1 --memory=512Mi --concurrency=1 --max-instances=1 --timeout=300s",
 		"\ngcloud functions add-invoker-policy-binding hmsSweep --region=us-central1 --project=my-clinic-prod --member=serviceAccount:" + inv + "\n",
 		"\nsweep_url=$(gcloud functions describe hmsSweep --region=us-central1 --project=my-clinic-prod --format='value(serviceConfig.uri)')\n",
@@ -275,7 +276,7 @@ func TestDeployRunsGcloud(t *testing.T) {
 			order = append(order, "rules")
 		}
 	}
-	if got, want := strings.Join(order, " "), "hmsToken hmssWebhook hmsEndCall hmsRecordingUrl hmsAdmit hmsConsent hmsRecording hmsSweep invoker scheduler-create rules"; got != want {
+	if got, want := strings.Join(order, " "), "hmsToken hmssWebhook hmsEndCall hmsRecordingUrl hmsAdmit hmsConsent hmsRecording hmsRemove hmsSweep invoker scheduler-create rules"; got != want {
 		t.Errorf("calls in order: %s\nwant %s\n%s", got, want, rec)
 	}
 	for _, w := range []string{

@@ -29,6 +29,10 @@ type ApplyResult struct {
 	// nothing to reconcile (not a close, or reconciled before).
 	Reconciled     bool
 	ReconcileError string
+	// Enforce lists the peers of removed users whose joins this delivery
+	// claimed (peer.go, fact k): the caller asks 100ms to remove each. A
+	// duplicate, or a replay of a join claimed before, lists none.
+	Enforce []RemovedPeer
 	// NotApplied, when set, says why the event was stored raw only
 	// (applied: false): its changes can never be written, whatever the
 	// number of deliveries (an id that cannot name a document or field, or
@@ -108,7 +112,11 @@ func (s *Store) ApplyEventWith(ctx context.Context, ev *hms.Event, raw []byte, r
 		switch {
 		case err == nil:
 			s.remember(ev.ID, appt)
-			return ApplyResult{AppointmentID: appt, Reconciled: rec.done, ReconcileError: rec.failed}, nil
+			res := ApplyResult{AppointmentID: appt, Reconciled: rec.done, ReconcileError: rec.failed}
+			if p.claims != nil {
+				res.Enforce = *p.claims
+			}
+			return res, nil
 		case errors.Is(err, errDuplicate),
 			status.Code(err) == codes.AlreadyExists && p.orElse == nil:
 			s.remember(ev.ID, appt)

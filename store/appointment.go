@@ -35,6 +35,7 @@ type CallState struct {
 	Live      bool
 	InCall    map[string]string // uid → current 100ms role
 	Admitted  map[string]bool
+	Removed   map[string]bool // uid → removed by the doctor (hmsRemove)
 	Consent   map[string]bool // uid → consented to recording
 	Recording RecordingControl
 }
@@ -169,7 +170,10 @@ func (f *fieldReader) uids(field string) []string {
 
 func callStateOf(call map[string]any) CallState {
 	c := CallState{Live: strAt(call, "status") == statusLive, InCall: map[string]string{},
-		Admitted: map[string]bool{}, Consent: map[string]bool{}}
+		Admitted: map[string]bool{}, Removed: map[string]bool{}, Consent: map[string]bool{}}
+	for uid := range removedOf(call) {
+		c.Removed[uid] = true
+	}
 	for uid, v := range mapAt(call, "inCall") {
 		if m, ok := v.(map[string]any); ok {
 			c.InCall[uid] = strAt(m, "role")

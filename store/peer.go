@@ -31,6 +31,14 @@ import (
 //     deliveries of the leave differ).
 //   - e: an event of the peer was applied (what 100ms's record adds stands
 //     only where no event said).
+//   - k: the peer's join was claimed for enforcement of a removal
+//     (removal.go): set, once, by the join's own commit when the join's
+//     user is in the book's removed, with the system's remove.enforce
+//     entry; never unset. Only the delivery whose commit sets it reports
+//     the peer (ApplyResult.Enforce) for the webhook to remove at 100ms,
+//     so once per peer id however often the join is delivered or replayed
+//     (a redelivery is a duplicate; a replay with a new event id finds k
+//     set).
 //   - x: 100ms's own record of the peer (GET /sessions/{id}), written by
 //     reconciliation after the session closed (reconcile.go): x.j, x.l,
 //     x.r. It fills what no event said and never overrides an event.
@@ -92,6 +100,7 @@ type peerFact struct {
 	admittedAt        time.Time
 	duration          *int64
 	fromEvent         bool
+	enforced          bool // k
 	record            recordFact
 }
 
@@ -112,6 +121,7 @@ func peerFactOf(m map[string]any) peerFact {
 		f.duration = &d
 	}
 	f.fromEvent, _ = m["e"].(bool)
+	f.enforced, _ = m["k"].(bool)
 	if x := mapAt(m, "x"); x != nil {
 		f.record = recordFact{joinedAt: timeAt(x, "j"), leftAt: timeAt(x, "l"), role: strAt(x, "r")}
 	}
@@ -132,6 +142,9 @@ func (f peerFact) fields() map[string]any {
 	setInt(m, "d", f.duration)
 	if f.fromEvent {
 		m["e"] = true
+	}
+	if f.enforced {
+		m["k"] = true
 	}
 	x := map[string]any{}
 	setTime(x, "j", f.record.joinedAt)
@@ -209,6 +222,7 @@ type peerEvent struct {
 	// waiting role to another admits the peer at roleKey.at.
 	prevRole string
 	isJoin   bool
+	eventID  string // a join's, named in its enforcement's audit entry
 	roomID   string
 	// userName and leaveReason have no merge rule: every event of a peer
 	// carries the same name, and only its one leave a reason.
@@ -216,7 +230,7 @@ type peerEvent struct {
 }
 
 func joinEvent(ev *hms.Event, d *hms.PeerJoin) peerEvent {
-	return peerEvent{pid: d.PeerID, isJoin: true, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
+	return peerEvent{pid: d.PeerID, isJoin: true, eventID: ev.ID, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
 		joinedAt: joinTime(ev, d),
 		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
@@ -268,18 +282,38 @@ func (s *Store) peerPlan(appt string, pe peerEvent) plan {
 	case !safeID(pe.pid):
 		return refuse("peer id")
 	}
-	return plan{read: s.callBookRef(appt), step: func(stored map[string]any) (map[string]any, []write) {
+	claims := new([]RemovedPeer)
+	// The enforcement's entry has one id however often the step runs, so
+	// that the commit that lands writes one.
+	entryID := NewAuditID()
+	return plan{read: s.callBookRef(appt), claims: claims, step: func(stored map[string]any) (map[string]any, []write) {
+		*claims = nil // the step may run again on a newer book
 		pr := presenceOf(stored)
 		fields := pr.apply(pe, s.waitingRole)
-		if fields == nil { // past the bound
+		if fields == nil { // past the bound: no fact to claim on
 			return nil, []write{s.sessionPeerWrite(appt, pe, pe.said(true))}
+		}
+		// A removed user's join (a token minted before the removal is
+		// still valid at 100ms) is claimed here, in the join's own commit
+		// and from the book it read anyway: no extra read. The system's
+		// remove.enforce entry is in the same commit, so it exists exactly
+		// when the claim does.
+		var entry []write
+		if f := pr.peers[pe.pid]; pe.isJoin && !f.enforced && removedOf(stored)[f.userID] != nil {
+			f.enforced = true
+			pr.peers[pe.pid] = f
+			fields = map[string]any{"peers": map[string]any{pe.pid: f.fields()}}
+			*claims = []RemovedPeer{{PeerID: pe.pid, UserID: f.userID}}
+			entry = append(entry, *s.auditWrite(&Audit{ID: entryID, Action: ActionRemoveEnforce, Outcome: AuditGranted,
+				UID: SystemUID, Role: SystemUID, AppointmentID: appt, RoomID: pe.roomID, RequestID: entryID,
+				Details: map[string]any{"uid": f.userID, "peerId": pe.pid, "eventId": pe.eventID}}))
 		}
 		peer := pe.said(false)
 		deepMerge(peer, pr.peers[pe.pid].sessionPeer())
-		return fields, []write{
+		return fields, append(entry,
 			s.sessionPeerWrite(appt, pe, peer),
-			{s.callRef(appt), pr.derived(s.waitingRole)},
-		}
+			write{s.callRef(appt), pr.derived(s.waitingRole)},
+		)
 	}}
 }
 

@@ -35,6 +35,9 @@ type plan struct {
 	// document or audit entry that came with the plan (hmsSweep's close of
 	// a session that is already closed makes no entry).
 	unchanged func(stored map[string]any) bool
+	// claims, when set, holds what the winning attempt's step claimed for
+	// enforcement of a removal (peerPlan): reported in ApplyResult.Enforce.
+	claims *[]RemovedPeer
 	// seen, when set, is told what the winning attempt read and merged.
 	seen func(stored map[string]any, merges []write)
 	// refused, when set, says why the event cannot be applied at all: it

@@ -219,12 +219,37 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 		{rowLeaveDuration, a, s.leave(s.doctorPeer, u.doctorUID, "host", true), "stored"},
 		{rowRedeliverSame, a, clientJoin, "duplicate"},
 		{rowRedeliverOther, b, clientJoin, "duplicate"},
-		{rowClose, a, s.close(), "stored"},
 	}
 	for _, st := range steps {
 		if err := m.measure(st.row, func() error { return m.deliver(st.to, st.body, st.want) }); err != nil {
 			return err
 		}
+	}
+	// The doctor removes the client, who joins again with a token minted
+	// before: the webhook enforces the removal.
+	if err := m.measure(rowRemove, func() error { return m.remove(a, u.doctorToken, id, u.clientUID) }); err != nil {
+		return err
+	}
+	rejoin := s.join(uuid(), u.clientUID, "guest")
+	if err := m.measure(rowJoinRemoved, func() error { return m.deliver(a, rejoin, "stored") }); err != nil {
+		return err
+	}
+	return m.measure(rowClose, func() error { return m.deliver(a, s.close(), "stored") })
+}
+
+// remove calls hmsRemove on s as the doctor, removing uid.
+func (m *measurer) remove(s *rig.Server, idToken, appointmentID, uid string) error {
+	var out struct {
+		Result struct {
+			Removed string `json:"removed"`
+		} `json:"result"`
+	}
+	body, _ := json.Marshal(map[string]any{"data": map[string]string{"appointmentId": appointmentID, "uid": uid, "action": "remove"}})
+	if err := m.post(s.URL+"/hmsRemove", http.Header{"Authorization": {"Bearer " + idToken}}, body, &out); err != nil {
+		return err
+	}
+	if out.Result.Removed != uid {
+		return fmt.Errorf("hmsRemove answered no removal")
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ const (
 	rowClose           = "webhook session.close.success (then reconciliation)"
 	rowRedeliverSame   = "redelivery, same instance (answered from memory)"
 	rowRedeliverOther  = "redelivery, other instance (peer.join.success; room known there)"
+	rowRemove          = "hmsRemove remove (the client)"
+	rowJoinRemoved     = "webhook peer.join.success of a removed user (a token minted before)"
 )
 
 // floor is, per row, the Firestore and Auth round trips that must be asked
@@ -48,6 +50,8 @@ var floors = []struct {
 	{rowClose, 2, "read ∥ 100ms session, then one commit of event, attendance and the reconciled mark"},
 	{rowRedeliverSame, 0, "the instance remembers the id"},
 	{rowRedeliverOther, 1, "the commit (or read) that finds the event stored"},
+	{rowRemove, 3, "(GetUser ∥ appointment+call read) → read the call's book → commit the removal on condition with the audit entry; then 100ms lists the user's peers and removes each"},
+	{rowJoinRemoved, 2, "read the call's book (the peer facts and removed: no read of its own) → commit on condition with the claim and the remove.enforce entry; then 100ms remove-peers"},
 }
 
 func run(ctx context.Context, o options) error {
