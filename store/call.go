@@ -154,36 +154,44 @@ func (s *Store) RememberAssetID(ctx context.Context, ref FileRef, assetID string
 // exist yet (admitted before anyone joined): it is then created with this
 // field alone, and RecordRoom merges the room into it.
 func (s *Store) RecordAdmission(ctx context.Context, appointmentID, uid, by string, at time.Time, audit *Audit) error {
-	if !validID(appointmentID) {
-		return wrapf(ErrNotFound, "record admission on call %q", appointmentID)
-	}
-	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
-	b.Set(s.callRef(appointmentID), map[string]any{
+	return s.mergeCall(ctx, appointmentID, map[string]any{
 		"admitted":  map[string]any{uid: map[string]any{"at": norm(at), "by": by}},
 		"updatedAt": firestore.ServerTimestamp,
-	}, firestore.MergeAll)
-	if w := s.auditWrite(audit); w != nil {
-		b.Create(w.ref, w.data)
-	}
-	_, err := b.Commit(ctx)
-	return wrapf(err, "record admission of %s on call %s", uid, appointmentID)
+	}, audit, "record admission of "+uid)
 }
 
 // RecordConsent records on calls/{appointmentID} uid's answer to recording:
 // consent.{uid}: {recording, at} (server time; the latest answer stands).
 // audit, when set, is created in the same commit.
 func (s *Store) RecordConsent(ctx context.Context, appointmentID, uid string, recording bool, audit *Audit) error {
-	if !validID(appointmentID) {
-		return wrapf(ErrNotFound, "record consent on call %q", appointmentID)
-	}
-	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
-	b.Set(s.callRef(appointmentID), map[string]any{
+	return s.mergeCall(ctx, appointmentID, map[string]any{
 		"consent":   map[string]any{uid: map[string]any{"recording": recording, "at": firestore.ServerTimestamp}},
 		"updatedAt": firestore.ServerTimestamp,
-	}, firestore.MergeAll)
+	}, audit, "record consent of "+uid)
+}
+
+// mergeCall merges fields into calls/{appointmentID} with audit (when set)
+// created in the same commit: one atomic commit, no reads (see
+// commitBlind), for a callable's change whose fields need no stored value.
+func (s *Store) mergeCall(ctx context.Context, appointmentID string, fields map[string]any, audit *Audit, op string) error {
+	if !validID(appointmentID) {
+		return wrapf(ErrNotFound, "%s on call %q", op, appointmentID)
+	}
+	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
+	b.Set(s.callRef(appointmentID), fields, firestore.MergeAll)
 	if w := s.auditWrite(audit); w != nil {
 		b.Create(w.ref, w.data)
 	}
 	_, err := b.Commit(ctx)
-	return wrapf(err, "record consent of %s on call %s", uid, appointmentID)
+	return wrapf(err, "%s on call %s", op, appointmentID)
+}
+
+// commitCallPlan commits a plan that reads the call's book (the recording
+// control, removals) with audit (when set) created in the same commit; a
+// plan that changes nothing still creates the entry.
+func (s *Store) commitCallPlan(ctx context.Context, appointmentID string, p plan, audit *Audit, op string) error {
+	if !validID(appointmentID) {
+		return wrapf(ErrNotFound, "%s on call %q", op, appointmentID)
+	}
+	return wrapf(s.commitRead(ctx, s.auditWrite(audit), p), "%s on call %s", op, appointmentID)
 }

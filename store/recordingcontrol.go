@@ -109,16 +109,6 @@ func (s *Store) controlPlan(appointmentID string, change func(rc *recordingContr
 	}}
 }
 
-// runControl commits a control plan, with audit (when set) created in the
-// same commit; a plan that changes nothing still creates the entry.
-func (s *Store) runControl(ctx context.Context, appointmentID string, p plan, audit *Audit, op string) error {
-	if !validID(appointmentID) {
-		return wrapf(ErrNotFound, "%s on call %q", op, appointmentID)
-	}
-	err := s.commitRead(ctx, s.auditWrite(audit), p)
-	return wrapf(err, "%s on call %s", op, appointmentID)
-}
-
 // ClaimRecording opens a new generation in state starting, unless one is
 // starting or running: then it claims nothing and says which. audit is
 // created in the same commit.
@@ -133,7 +123,7 @@ func (s *Store) ClaimRecording(ctx context.Context, appointmentID, by string, at
 		out = RecordingStart{Claimed: true, Gen: rc.gen, State: rc.state}
 		return true
 	})
-	err := s.runControl(ctx, appointmentID, p, audit, "claim recording")
+	err := s.commitCallPlan(ctx, appointmentID, p, audit, "claim recording")
 	return out, err
 }
 
@@ -152,7 +142,7 @@ func (s *Store) RecordingStarted(ctx context.Context, appointmentID string, gen 
 		}
 		return true
 	})
-	return s.runControl(ctx, appointmentID, p, nil, "record recording start")
+	return s.commitCallPlan(ctx, appointmentID, p, nil, "record recording start")
 }
 
 // StopRecording marks the current generation stopped by by (a uid, or
@@ -170,7 +160,7 @@ func (s *Store) StopRecording(ctx context.Context, appointmentID, by string, at 
 		rc.stop(by, norm(at))
 		return true
 	})
-	err := s.runControl(ctx, appointmentID, p, audit, "stop recording")
+	err := s.commitCallPlan(ctx, appointmentID, p, audit, "stop recording")
 	return was, err
 }
 

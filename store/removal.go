@@ -57,7 +57,7 @@ func (s *Store) RecordRemoval(ctx context.Context, appointmentID, uid, by string
 		}
 		return book, []write{{s.callRef(appointmentID), call}}
 	}}
-	return s.runRemoval(ctx, appointmentID, p, audit, "record removal of "+uid)
+	return s.commitCallPlan(ctx, appointmentID, p, audit, "record removal of "+uid)
 }
 
 // AllowBack undoes a removal of uid: removed.{uid} is dropped from the
@@ -72,33 +72,15 @@ func (s *Store) AllowBack(ctx context.Context, appointmentID, uid string, audit 
 		call := map[string]any{"removed": map[string]any{uid: firestore.Delete}, "updatedAt": firestore.ServerTimestamp}
 		return drop, []write{{s.callRef(appointmentID), call}}
 	}}
-	return s.runRemoval(ctx, appointmentID, p, audit, "allow back "+uid)
+	return s.commitCallPlan(ctx, appointmentID, p, audit, "allow back "+uid)
 }
 
 // RecordWait sends uid back to the waiting room: admitted.{uid} is dropped
 // from the call, with audit (when set) in the same commit. It reads
 // nothing: the admission is on the call alone.
 func (s *Store) RecordWait(ctx context.Context, appointmentID, uid string, audit *Audit) error {
-	if !validID(appointmentID) {
-		return wrapf(ErrNotFound, "send %s back to the waiting room on call %q", uid, appointmentID)
-	}
-	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
-	b.Set(s.callRef(appointmentID), map[string]any{
+	return s.mergeCall(ctx, appointmentID, map[string]any{
 		"admitted":  map[string]any{uid: firestore.Delete},
 		"updatedAt": firestore.ServerTimestamp,
-	}, firestore.MergeAll)
-	if w := s.auditWrite(audit); w != nil {
-		b.Create(w.ref, w.data)
-	}
-	_, err := b.Commit(ctx)
-	return wrapf(err, "send %s back to the waiting room on call %s", uid, appointmentID)
-}
-
-// runRemoval commits a removal's plan with audit (when set) in the same
-// commit; a plan that changes nothing still creates the entry.
-func (s *Store) runRemoval(ctx context.Context, appointmentID string, p plan, audit *Audit, op string) error {
-	if !validID(appointmentID) {
-		return wrapf(ErrNotFound, "%s on call %q", op, appointmentID)
-	}
-	return wrapf(s.commitRead(ctx, s.auditWrite(audit), p), "%s on call %s", op, appointmentID)
+	}, audit, "send "+uid+" back to the waiting room")
 }
