@@ -83,6 +83,9 @@ func (a *app) issueToken(ctx, reads context.Context, o opened, _ *tokenRequest) 
 		return nil, err
 	}
 	o.audit.room(room.ID)
+	if err := a.syncParticipants(ctx, g, st, appt, o.who); err != nil {
+		return nil, err
+	}
 	if appt.RoomLocked {
 		if err := a.unlockRoom(ctx, g, st, client, appt.ID, room.ID); err != nil {
 			return nil, err
@@ -163,6 +166,23 @@ func (a *app) roomOf(ctx, reads context.Context, g *grant, st *store.Store, clie
 		return store.Room{}, err
 	}
 	return room, nil
+}
+
+// syncParticipants copies the appointment's participants to a call whose
+// room was recorded before this request (a new room has them already):
+// for every doctor's token, which comes before the doctor's join that may
+// tell the guests the doctor is ready (docs/notifications.md), and for
+// anyone's when the call names another doctor or client than the
+// appointment (the queue's rule goes by calls.doctorId). The grant's entry
+// rides in the same commit, so a doctor's token costs no extra round trip.
+func (a *app) syncParticipants(ctx context.Context, g *grant, st *store.Store, appt store.Appointment, who part) error {
+	if appt.Room.ID == "" ||
+		(who != partDoctor && appt.Call.DoctorID == appt.DoctorID && appt.Call.ClientID == appt.ClientID) {
+		return nil
+	}
+	return g.write(ctx, func(ctx context.Context, entry *store.Audit) error {
+		return st.RecordParticipants(ctx, appt, entry)
+	})
 }
 
 // unlockRoom re-enables the room hmsEndCall locked: a new token is the

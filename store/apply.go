@@ -33,6 +33,10 @@ type ApplyResult struct {
 	// claimed (peer.go, fact k): the caller asks 100ms to remove each. A
 	// duplicate, or a replay of a join claimed before, lists none.
 	Enforce []RemovedPeer
+	// Notify lists the notifications this delivery claimed (notify.go):
+	// the caller sends each and records the outcome. A duplicate, or any
+	// later event of the same session, lists none of them again.
+	Notify []Notification
 	// NotApplied, when set, says why the event was stored raw only
 	// (applied: false): its changes can never be written, whatever the
 	// number of deliveries (an id that cannot name a document or field, or
@@ -115,6 +119,9 @@ func (s *Store) ApplyEventWith(ctx context.Context, ev *hms.Event, raw []byte, r
 			res := ApplyResult{AppointmentID: appt, Reconciled: rec.done, ReconcileError: rec.failed}
 			if p.claims != nil {
 				res.Enforce = *p.claims
+			}
+			if p.notify != nil {
+				res.Notify = *p.notify
 			}
 			return res, nil
 		case errors.Is(err, errDuplicate),

@@ -32,12 +32,15 @@ type Appointment struct {
 // who is in it, who was admitted and who consented to recording, and the
 // recording hmsRecording controls.
 type CallState struct {
-	Live      bool
-	InCall    map[string]string // uid → current 100ms role
-	Admitted  map[string]bool
-	Removed   map[string]bool // uid → removed by the doctor (hmsRemove)
-	Consent   map[string]bool // uid → consented to recording
-	Recording RecordingControl
+	// DoctorID and ClientID are the participants the call document names
+	// (RecordParticipants keeps them equal to the appointment's).
+	DoctorID, ClientID string
+	Live               bool
+	InCall             map[string]string // uid → current 100ms role
+	Admitted           map[string]bool
+	Removed            map[string]bool // uid → removed by the doctor (hmsRemove)
+	Consent            map[string]bool // uid → consented to recording
+	Recording          RecordingControl
 }
 
 // RecordingControl is calls/{id}.recordingControl.
@@ -169,7 +172,8 @@ func (f *fieldReader) uids(field string) []string {
 }
 
 func callStateOf(call map[string]any) CallState {
-	c := CallState{Live: strAt(call, "status") == statusLive, InCall: map[string]string{},
+	c := CallState{DoctorID: strAt(call, "doctorId"), ClientID: strAt(call, "clientId"),
+		Live: strAt(call, "status") == statusLive, InCall: map[string]string{},
 		Admitted: map[string]bool{}, Removed: map[string]bool{}, Consent: map[string]bool{}}
 	for uid := range removedOf(call) {
 		c.Removed[uid] = true

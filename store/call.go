@@ -148,16 +148,44 @@ func (s *Store) RememberAssetID(ctx context.Context, ref FileRef, assetID string
 	return wrapf(err, "remember asset id on %s/%s of %s", ref.collection, ref.docID, ref.appointmentID)
 }
 
-// RecordAdmission records on calls/{appointmentID} that the doctor (by)
-// admitted uid from the waiting room: admitted.{uid}: {at, by}. audit,
-// when set, is created in the same commit. The call document may not
-// exist yet (admitted before anyone joined): it is then created with this
-// field alone, and RecordRoom merges the room into it.
+// RecordAdmission records that the doctor (by) admitted uid from the
+// waiting room: admitted.{uid}: {at, by} on calls/{appointmentID} and in
+// its book, which the webhook reads (an admitted user no longer waits:
+// waitingSince, notify.go), with waitingSince derived again. audit, when
+// set, is created in the same commit. The call document may not exist yet
+// (admitted before anyone joined): it is then created with these fields,
+// and RecordRoom merges the room into it.
 func (s *Store) RecordAdmission(ctx context.Context, appointmentID, uid, by string, at time.Time, audit *Audit) error {
-	return s.mergeCall(ctx, appointmentID, map[string]any{
-		"admitted":  map[string]any{uid: map[string]any{"at": norm(at), "by": by}},
-		"updatedAt": firestore.ServerTimestamp,
-	}, audit, "record admission of "+uid)
+	rec := map[string]any{"at": norm(at), "by": by}
+	return s.commitCallPlan(ctx, appointmentID, s.admissionPlan(appointmentID, uid, rec, nil), audit, "record admission of "+uid)
+}
+
+// admissionPlan sets uid's admission to rec, or drops it (rec nil), in the
+// call's book and on the call, and derives the call's waitingSince again;
+// also, when set, merges then (the book's fields, the call's fields) into
+// what it writes.
+func (s *Store) admissionPlan(appt, uid string, rec map[string]any, also func(stored map[string]any) (book, call map[string]any)) plan {
+	return plan{read: s.callBookRef(appt), step: func(stored map[string]any) (map[string]any, []write) {
+		var value any = firestore.Delete
+		if rec != nil {
+			value = rec
+		}
+		book := map[string]any{"admitted": map[string]any{uid: value}}
+		call := map[string]any{"admitted": map[string]any{uid: value}, "updatedAt": firestore.ServerTimestamp}
+		if also != nil {
+			b, c := also(stored)
+			deepMerge(book, b)
+			deepMerge(call, c)
+		}
+		pr := presenceOf(stored)
+		if rec != nil {
+			pr.admitted[uid] = true
+		} else {
+			delete(pr.admitted, uid)
+		}
+		call["waitingSince"] = pr.waitingSince(pr.present(activeSession(pr.sessions)), s.waitingRole)
+		return book, []write{{s.callRef(appt), call}}
+	}}
 }
 
 // RecordConsent records on calls/{appointmentID} uid's answer to recording:

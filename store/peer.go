@@ -224,13 +224,16 @@ type peerEvent struct {
 	isJoin   bool
 	eventID  string // a join's, named in its enforcement's audit entry
 	roomID   string
+	// at is the event's time: a notification is claimed only by an
+	// event of the last few minutes (notify.go).
+	at time.Time
 	// userName and leaveReason have no merge rule: every event of a peer
 	// carries the same name, and only its one leave a reason.
 	userName, leaveReason string
 }
 
 func joinEvent(ev *hms.Event, d *hms.PeerJoin) peerEvent {
-	return peerEvent{pid: d.PeerID, isJoin: true, eventID: ev.ID, roomID: d.RoomID, userName: d.UserName, fact: peerFact{
+	return peerEvent{pid: d.PeerID, isJoin: true, eventID: ev.ID, roomID: d.RoomID, at: norm(ev.Timestamp), userName: d.UserName, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
 		joinedAt: joinTime(ev, d),
 		role:     clip(d.Role, maxTextBytes), roleKey: joinRoleKey(ev), hasRole: d.Role != "",
@@ -238,7 +241,7 @@ func joinEvent(ev *hms.Event, d *hms.PeerJoin) peerEvent {
 }
 
 func leaveEvent(ev *hms.Event, d *hms.PeerLeave) peerEvent {
-	return peerEvent{pid: d.PeerID, roomID: d.RoomID, userName: d.UserName, leaveReason: d.Reason, fact: peerFact{
+	return peerEvent{pid: d.PeerID, roomID: d.RoomID, at: norm(ev.Timestamp), userName: d.UserName, leaveReason: d.Reason, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID,
 		joinedAt: tm(d.JoinedAt), leftAt: firstTime(tm(d.LeftAt), norm(ev.Timestamp)),
 		duration: seconds(d.Duration),
@@ -246,7 +249,7 @@ func leaveEvent(ev *hms.Event, d *hms.PeerLeave) peerEvent {
 }
 
 func roleChangeEvent(ev *hms.Event, d *hms.RoleChange) peerEvent {
-	return peerEvent{pid: d.PeerID, roomID: d.RoomID, userName: d.UserName, prevRole: d.PreviousRole, fact: peerFact{
+	return peerEvent{pid: d.PeerID, roomID: d.RoomID, at: norm(ev.Timestamp), userName: d.UserName, prevRole: d.PreviousRole, fact: peerFact{
 		userID: clip(d.UserID, maxTextBytes), sessionID: ev.SessionID, joinedAt: tm(d.JoinedAt),
 		role:    clip(d.Role, maxTextBytes),
 		roleKey: roleChangeKey(ev, d), hasRole: d.Role != "",
@@ -282,12 +285,12 @@ func (s *Store) peerPlan(appt string, pe peerEvent) plan {
 	case !safeID(pe.pid):
 		return refuse("peer id")
 	}
-	claims := new([]RemovedPeer)
+	claims, notify := new([]RemovedPeer), new([]Notification)
 	// The enforcement's entry has one id however often the step runs, so
 	// that the commit that lands writes one.
 	entryID := NewAuditID()
-	return plan{read: s.callBookRef(appt), claims: claims, step: func(stored map[string]any) (map[string]any, []write) {
-		*claims = nil // the step may run again on a newer book
+	return plan{read: s.callBookRef(appt), claims: claims, notify: notify, step: func(stored map[string]any) (map[string]any, []write) {
+		*claims, *notify = nil, nil // the step may run again on a newer book
 		pr := presenceOf(stored)
 		fields := pr.apply(pe, s.waitingRole)
 		if fields == nil { // past the bound: no fact to claim on
@@ -308,11 +311,18 @@ func (s *Store) peerPlan(appt string, pe peerEvent) plan {
 				UID: SystemUID, Role: SystemUID, AppointmentID: appt, RoomID: pe.roomID, RequestID: entryID,
 				Details: map[string]any{"uid": f.userID, "peerId": pe.pid, "eventId": pe.eventID}}))
 		}
+		call := pr.derived(s.waitingRole)
+		// Notifications this event makes due are claimed in its commit
+		// too (notify.go).
+		book, claimed, due := s.notifications(appt, pr, stored, pe)
+		deepMerge(fields, book)
+		deepMerge(call, claimed)
+		*notify = due
 		peer := pe.said(false)
 		deepMerge(peer, pr.peers[pe.pid].sessionPeer())
 		return fields, append(entry,
 			s.sessionPeerWrite(appt, pe, peer),
-			write{s.callRef(appt), pr.derived(s.waitingRole)},
+			write{s.callRef(appt), call},
 		)
 	}}
 }

@@ -38,6 +38,9 @@ type plan struct {
 	// claims, when set, holds what the winning attempt's step claimed for
 	// enforcement of a removal (peerPlan): reported in ApplyResult.Enforce.
 	claims *[]RemovedPeer
+	// notify, when set, holds the notifications the winning attempt's
+	// step claimed (notify.go): reported in ApplyResult.Notify.
+	notify *[]Notification
 	// seen, when set, is told what the winning attempt read and merged.
 	seen func(stored map[string]any, merges []write)
 	// refused, when set, says why the event cannot be applied at all: it

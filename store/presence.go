@@ -30,17 +30,34 @@ type presence struct {
 	peers              map[string]peerFact
 	sessions           map[string]sessionState
 	doctorID, clientID string
+	// guestIDs and admitted are the book's copies of the appointment's
+	// guests and of the doctor's admissions (hmsAdmit): who is told the
+	// doctor is ready, and who no longer waits (notify.go).
+	guestIDs []string
+	admitted map[string]bool
 }
 
 func presenceOf(stored map[string]any) presence {
 	p := presence{peers: map[string]peerFact{}, sessions: map[string]sessionState{},
-		doctorID: strAt(stored, "doctorId"), clientID: strAt(stored, "clientId")}
+		doctorID: strAt(stored, "doctorId"), clientID: strAt(stored, "clientId"), admitted: map[string]bool{}}
 	for id, v := range mapAt(stored, "peers") {
 		if m, ok := v.(map[string]any); ok {
 			p.peers[id] = peerFactOf(m)
 		}
 	}
 	p.sessions = sessionsOf(stored)
+	if list, ok := stored["guestIds"].([]any); ok {
+		for _, g := range list {
+			if uid, ok := g.(string); ok && uid != "" {
+				p.guestIDs = append(p.guestIDs, uid)
+			}
+		}
+	}
+	for uid, v := range mapAt(stored, "admitted") {
+		if _, ok := v.(map[string]any); ok {
+			p.admitted[uid] = true
+		}
+	}
 	return p
 }
 
@@ -56,54 +73,93 @@ func (p presence) apply(ev peerEvent, waitingRole string) map[string]any {
 	return map[string]any{"peers": map[string]any{ev.pid: cur.fields()}}
 }
 
-// derived is calls/{id}'s inCall and visit from p, each written whole
-// (a field not known is deleted, so that none outlives its meaning).
+// derived is calls/{id}'s inCall, waitingSince and visit from p, each
+// written whole (a field not known is deleted, so that none outlives its
+// meaning).
 func (p presence) derived(waitingRole string) map[string]any {
+	in := p.present(activeSession(p.sessions))
 	return map[string]any{
-		"inCall":    p.inCall(),
-		"visit":     p.visit(waitingRole),
-		"updatedAt": firestore.ServerTimestamp,
+		"inCall":       p.inCall(in),
+		"waitingSince": p.waitingSince(in, waitingRole),
+		"visit":        p.visit(waitingRole),
+		"updatedAt":    firestore.ServerTimestamp,
 	}
 }
 
-// inCall: every user with a peer joined and not left in the open session,
-// with that peer's current role; of several peers (two devices), the one
-// that joined last. Users with none are deleted, and so is the whole field
-// when nobody is in, so that it reads the same however it got there.
-func (p presence) inCall() any {
-	active := activeSession(p.sessions)
-	type pick struct {
-		pid string
-		f   peerFact
+// presentPeer is the peer that stands for a user in a session.
+type presentPeer struct {
+	pid string
+	f   peerFact
+}
+
+// present is every user with a peer joined and not left in session sid
+// (none when sid is ""), with that peer; of several peers (two devices),
+// the one that joined last.
+func (p presence) present(sid string) map[string]presentPeer {
+	best := map[string]presentPeer{}
+	if sid == "" {
+		return best
 	}
-	best := map[string]pick{}
-	users := map[string]bool{}
 	for pid, f := range p.peers {
-		if f.userID == "" || !safeID(f.userID) {
-			continue
-		}
-		users[f.userID] = true
-		if active == "" || f.sessionID != active || f.joined().IsZero() || !f.left().IsZero() {
+		if f.userID == "" || !safeID(f.userID) ||
+			f.sessionID != sid || f.joined().IsZero() || !f.left().IsZero() {
 			continue
 		}
 		b, ok := best[f.userID]
 		if !ok || f.joined().After(b.f.joined()) || (f.joined().Equal(b.f.joined()) && pid > b.pid) {
-			best[f.userID] = pick{pid, f}
+			best[f.userID] = presentPeer{pid, f}
 		}
 	}
-	if len(best) == 0 {
+	return best
+}
+
+// inCall: every user present in the open session (in), with that peer's
+// current role. Users with no peer there are deleted, and so is the whole
+// field when nobody is in, so that it reads the same however it got there.
+func (p presence) inCall(in map[string]presentPeer) any {
+	if len(in) == 0 {
 		return firestore.Delete // nobody: the field goes, whatever was in it
 	}
 	out := map[string]any{}
-	for uid := range users {
-		b, ok := best[uid]
-		if !ok {
-			out[uid] = firestore.Delete
-			continue
+	for _, f := range p.peers {
+		if f.userID != "" && safeID(f.userID) {
+			out[f.userID] = firestore.Delete
 		}
+	}
+	for uid, b := range in {
 		entry := map[string]any{"peerId": b.pid, "since": b.f.joined()}
 		setStr(entry, "role", b.f.currentRole())
 		out[uid] = entry
+	}
+	return out
+}
+
+// waitingSince (SPEC §19, the doctor's queue): the earliest since of a
+// user in the open session (in) in the waiting role and not admitted by
+// the doctor; deleted when nobody waits, so that the queue's query
+// (ordered by it) lists exactly the calls with someone waiting.
+func (p presence) waitingSince(in map[string]presentPeer, waitingRole string) any {
+	var since time.Time
+	for uid := range p.waiting(in, waitingRole) {
+		since = earlier(since, in[uid].f.joined())
+	}
+	if since.IsZero() {
+		return firestore.Delete
+	}
+	return since
+}
+
+// waiting is the users of in (the doctor aside) in the waiting role whom
+// the doctor has not admitted.
+func (p presence) waiting(in map[string]presentPeer, waitingRole string) map[string]bool {
+	out := map[string]bool{}
+	if waitingRole == "" {
+		return out
+	}
+	for uid, b := range in {
+		if uid != p.doctorID && b.f.currentRole() == waitingRole && !p.admitted[uid] {
+			out[uid] = true
+		}
 	}
 	return out
 }

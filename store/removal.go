@@ -37,26 +37,21 @@ func removedOf(stored map[string]any) map[string]map[string]any {
 }
 
 // RecordRemoval records that the doctor (by) removed uid: removed.{uid}
-// on the call and its book, and admitted.{uid} dropped from the call (a
+// on the call and its book, and admitted.{uid} dropped from both (a
 // user allowed back goes through the waiting room again), with audit
 // (when set) created in the same commit. A repeat keeps the first
 // removal's record and writes it to the call again.
 func (s *Store) RecordRemoval(ctx context.Context, appointmentID, uid, by string, at time.Time, audit *Audit) error {
-	p := plan{read: s.callBookRef(appointmentID), step: func(stored map[string]any) (map[string]any, []write) {
+	p := s.admissionPlan(appointmentID, uid, nil, func(stored map[string]any) (map[string]any, map[string]any) {
 		rec := map[string]any{"at": norm(at), "by": by}
-		var book map[string]any
+		book := map[string]any{}
 		if old, ok := removedOf(stored)[uid]; ok {
 			rec = map[string]any{"at": timeAt(old, "at"), "by": strAt(old, "by")}
 		} else {
-			book = map[string]any{"removed": map[string]any{uid: rec}}
+			book["removed"] = map[string]any{uid: rec}
 		}
-		call := map[string]any{
-			"removed":   map[string]any{uid: rec},
-			"admitted":  map[string]any{uid: firestore.Delete},
-			"updatedAt": firestore.ServerTimestamp,
-		}
-		return book, []write{{s.callRef(appointmentID), call}}
-	}}
+		return book, map[string]any{"removed": map[string]any{uid: rec}}
+	})
 	return s.commitCallPlan(ctx, appointmentID, p, audit, "record removal of "+uid)
 }
 
@@ -76,11 +71,9 @@ func (s *Store) AllowBack(ctx context.Context, appointmentID, uid string, audit 
 }
 
 // RecordWait sends uid back to the waiting room: admitted.{uid} is dropped
-// from the call, with audit (when set) in the same commit. It reads
-// nothing: the admission is on the call alone.
+// from the call and its book, with waitingSince derived again and audit
+// (when set) in the same commit.
 func (s *Store) RecordWait(ctx context.Context, appointmentID, uid string, audit *Audit) error {
-	return s.mergeCall(ctx, appointmentID, map[string]any{
-		"admitted":  map[string]any{uid: firestore.Delete},
-		"updatedAt": firestore.ServerTimestamp,
-	}, audit, "send "+uid+" back to the waiting room")
+	return s.commitCallPlan(ctx, appointmentID, s.admissionPlan(appointmentID, uid, nil, nil), audit,
+		"send "+uid+" back to the waiting room")
 }

@@ -184,9 +184,36 @@ func (s *Store) recordAfterRace(ctx context.Context, r roomRecord) (Room, error)
 }
 
 // participantsBook is what the call's bookkeeping document keeps of the
-// appointment: whose time the visit sums (presence.go).
+// appointment: whose time the visit sums (presence.go), and who is told
+// the doctor is ready (notify.go).
 func participantsBook(appt Appointment) map[string]any {
-	return map[string]any{"doctorId": appt.DoctorID, "clientId": appt.ClientID}
+	guests := appt.GuestIDs
+	if guests == nil {
+		guests = []string{}
+	}
+	return map[string]any{"doctorId": appt.DoctorID, "clientId": appt.ClientID, "guestIds": guests}
+}
+
+// RecordParticipants copies the appointment's participants to the call's
+// book, and its doctorId and clientId to calls/{id} when they differ
+// there (the queue's query and rule go by calls.doctorId), with audit
+// (when set) in the same commit: one commit, no reads. hmsToken calls it
+// for the doctor's tokens, which come before the doctor's join, so that
+// the guests told the doctor is ready are the appointment's of now.
+func (s *Store) RecordParticipants(ctx context.Context, appt Appointment, audit *Audit) error {
+	if !validID(appt.ID) {
+		return wrapf(ErrNotFound, "record participants of %q", appt.ID)
+	}
+	b := s.fs.Batch() //nolint:staticcheck // SA1019: one atomic commit, no reads (see commitBlind).
+	b.Set(s.callBookRef(appt.ID), participantsBook(appt), firestore.MergeAll)
+	if appt.Call.DoctorID != appt.DoctorID || appt.Call.ClientID != appt.ClientID {
+		b.Set(s.callRef(appt.ID), map[string]any{"doctorId": appt.DoctorID, "clientId": appt.ClientID}, firestore.MergeAll)
+	}
+	if w := s.auditWrite(audit); w != nil {
+		b.Create(w.ref, w.data)
+	}
+	_, err := b.Commit(ctx)
+	return wrapf(err, "record participants of %s", appt.ID)
 }
 
 // createAuditIn adds audit, naming room, to a transaction's writes.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,10 @@ const (
 	// status rank of a stream, recording or transcript (rank.go).
 	colCallBooks = "hmsCalls"
 	colRanks     = "hmsRanks"
+	// The app's: users/{uid}/fcmTokens/{token}, its devices' registration
+	// tokens, which these functions read and prune (notify.go).
+	colUsers     = "users"
+	colFCMTokens = "fcmTokens"
 )
 
 // txAttempts bounds transaction retries; the caller's deadline bounds them too.
@@ -74,6 +79,10 @@ type Store struct {
 	// waitingRole is the 100ms role of the waiting room (SetWaitingRole),
 	// "" when there is none: a change from it to another role admits a peer.
 	waitingRole string
+	// notifyOff: no notification is claimed (SetNotify).
+	notifyOff bool
+	// now is the clock notifyWindow is measured by; time.Now when nil.
+	now func() time.Time
 
 	// txLocks stripes the read-then-write locks (see lock.go); each
 	// is a one-slot semaphore so that waiting can honour a context.
