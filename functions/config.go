@@ -29,6 +29,8 @@ const (
 	envConsent        = "RECORDING_CONSENT"
 	envTranscription  = "RECORDING_TRANSCRIPTION"
 	envSummary        = "RECORDING_SUMMARY"
+	envNotify         = "NOTIFY"
+	envFCMBase        = "FCM_API_BASE"
 	envProject        = "GOOGLE_CLOUD_PROJECT"
 	envFirestoreEmu   = "FIRESTORE_EMULATOR_HOST"
 	envAuthEmu        = "FIREBASE_AUTH_EMULATOR_HOST"
@@ -67,7 +69,12 @@ type config struct {
 	// transcribe, summarise: what hmsRecording asks 100ms for besides the
 	// recording.
 	transcribe, summarise bool
-	emulated              bool
+	// notify: the webhook's push notifications (NOTIFY, on by default);
+	// fcmBase: FCM's v1 base URL when FCM_API_BASE names a fake one with
+	// the emulators, "" for FCM itself (the Admin SDK's default).
+	notify   bool
+	fcmBase  string
+	emulated bool
 	// authEmulated: the Admin SDK talks to the Auth emulator, where
 	// VerifyIDToken itself reads the user (auth.go verifyIDToken).
 	authEmulated bool
@@ -134,6 +141,17 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 		c.problems[envConsent] = "must be required or off"
 		c.consentRequired = true
 	}
+	switch strings.ToLower(get(envNotify)) {
+	case "", "on":
+		c.notify = true
+	case "off":
+	default:
+		c.problems[envNotify] = "must be on or off"
+	}
+	c.fcmBase = strings.TrimRight(get(envFCMBase), "/")
+	if c.fcmBase != "" && !strings.HasPrefix(c.fcmBase, "https://") && !strings.HasPrefix(c.fcmBase, "http://") {
+		c.problems[envFCMBase] = "must be an http(s) URL"
+	}
 
 	// The Admin SDK and the Firestore client take an emulator variable as
 	// set when it is present at all, even blank: so must this check, or a
@@ -151,6 +169,11 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 			// unauthenticated.
 			c.problems[name] = "is set in a deployed function (K_SERVICE is set); remove the emulator variables"
 		}
+	}
+	if c.fcmBase != "" && !c.emulated {
+		// FCM_API_BASE's client sends no credentials: with the real
+		// Firestore it would be pointed at FCM itself, or at a stranger.
+		c.problems[envFCMBase] = "is for the emulators only (a fake FCM); unset it to reach FCM"
 	}
 	return c
 }
@@ -234,7 +257,7 @@ var functionSettings = map[string]settingsSpec{
 	},
 	"hmssWebhook": {
 		required: []string{envProject, envWebhookAnyAuth},
-		optional: []string{envWebhookHeader, envWaitingRole},
+		optional: []string{envWebhookHeader, envWaitingRole, envNotify, envFCMBase},
 	},
 	"hmsAdmit": {
 		required: []string{envProject, envAccessKey, envSecret},

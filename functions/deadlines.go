@@ -38,6 +38,11 @@ const (
 	// answer. A delivery 100ms retries
 	// after a slow answer is a duplicate and enforces nothing again.
 	enforceTimeout = 3 * time.Second
+	// notifyTimeout bounds the webhook's push notifications (the devices'
+	// read, FCM's sends, the outcome's write), for the same reason; a
+	// delivery retried after a slow answer is a duplicate and sends
+	// nothing again.
+	notifyTimeout = 5 * time.Second
 )
 
 // authDeadline is the context of one token check.

@@ -16,6 +16,7 @@ import (
 
 	firebase "firebase.google.com/go/v4"
 	"firebase.google.com/go/v4/auth"
+	"firebase.google.com/go/v4/messaging"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/telemed/videocalls/hms"
@@ -63,6 +64,7 @@ type app struct {
 	fbApp    *firebase.App
 	auth     idTokenVerifier
 	hms      *hms.Client
+	fcm      *messaging.Client
 	appCheck lazyAppCheck
 }
 
@@ -107,6 +109,7 @@ func (a *app) firestore(ctx context.Context) (*store.Store, error) {
 			return nil, fmt.Errorf("open firestore: %w", err)
 		}
 		s.SetWaitingRole(a.cfg.waitingRole.String())
+		s.SetNotify(a.cfg.notify)
 		a.store = s
 	}
 	return a.store, nil

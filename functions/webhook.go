@@ -98,6 +98,15 @@ func (a *app) receiveEvent(ctx context.Context, w http.ResponseWriter, r *http.R
 	// A removed user's join this delivery claimed: disconnected at 100ms,
 	// after the event is stored; never fails the delivery.
 	a.enforceRemovals(ctx, ev, res, rl)
+	// The notifications it claimed: sent, and their outcome recorded.
+	if len(res.Notify) > 0 {
+		requestID := traceID(r)
+		if requestID == "" {
+			requestID = store.NewAuditID()
+		}
+		rl.annotate(slog.String("requestId", requestID))
+		a.sendNotifications(ctx, st, requestID, res.Notify, rl)
+	}
 	if res.Duplicate {
 		rl.annotate(slog.Bool("duplicate", true))
 		return http.StatusOK, webhookAnswer{Status: "duplicate", EventID: ev.ID}

@@ -394,6 +394,7 @@ type readyInfo struct {
 	PID       int      `json:"pid"`
 	Functions []string `json:"functions"`
 	Fake100ms string   `json:"fake100ms"`
+	FakeFCM   string   `json:"fakeFcm"`
 }
 
 func (d *dev) startServer(ctx context.Context, l net.Listener) error {
@@ -413,7 +414,9 @@ func (d *dev) startServer(ctx context.Context, l net.Listener) error {
 	env := append(os.Environ(), "GOOGLE_CLOUD_PROJECT="+d.project, "FUNCTION_REGION="+d.region,
 		"FIRESTORE_EMULATOR_HOST="+d.fsHost, "FIREBASE_AUTH_EMULATOR_HOST="+d.authHost, "LISTEN_FD=3")
 	if d.fake {
-		env = append(env, "HMS_API_BASE=http://"+d.fakeAddr, "FAKE_100MS_ADDR="+d.fakeAddr)
+		env = append(env, "HMS_API_BASE=http://"+d.fakeAddr, "FAKE_100MS_ADDR="+d.fakeAddr,
+			// The fake FCM is served by the functions server itself.
+			"FAKE_FCM=on", "FCM_API_BASE=http://"+net.JoinHostPort("127.0.0.1", d.port)+"/_local/fakefcm/v1")
 		for k, v := range fakeDefaults {
 			if os.Getenv(k) == "" {
 				env = append(env, k+"="+v)
@@ -476,6 +479,7 @@ func (d *dev) banner(took time.Duration) {
 	}
 	if d.fake {
 		fmt.Fprintf(&b, "  100ms            FAKE, offline: internal/fake100ms at %s (HMS_API_BASE; rooms, sessions, recordings in memory)\n", d.ready.Fake100ms)
+		fmt.Fprintf(&b, "  FCM              FAKE, offline: internal/fakefcm at %s (FCM_API_BASE; each notification is printed here)\n", d.ready.FakeFCM)
 	} else {
 		fmt.Fprintf(&b, "  100ms            %s (the real API; --fake-100ms runs offline)\n", envOr("HMS_API_BASE", "https://api.100ms.live/v2"))
 	}

@@ -13,7 +13,11 @@
 // With FAKE_100MS_ADDR set it also runs internal/fake100ms there (the
 // documented fake 100ms the tests use; HMS_API_BASE must point at it), and
 // lets scripts/simulate record sessions and recording assets in it through
-// /_local/fake100ms/..., from this machine only.
+// /_local/fake100ms/..., from this machine only. With FAKE_FCM=on it also
+// serves internal/fakefcm, the fake Firebase Cloud Messaging, at
+// /_local/fakefcm/v1 (FCM_API_BASE must point at it), and prints each
+// notification it receives, so that the doctor's phone being told a
+// patient waits can be seen offline.
 package main
 
 import (
@@ -39,6 +43,7 @@ import (
 	// init): the list served here is the framework's, not a copy of it.
 	_ "github.com/telemed/videocalls/functions"
 	"github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fakefcm"
 )
 
 // defaultRegion is the region Firebase's client SDKs assume when none is
@@ -80,6 +85,10 @@ func run() error {
 		defer fake.Close()
 	}
 	h := &handler{project: project, region: region, names: names, fake: fake, inner: proxyTo(inner)}
+	if os.Getenv("FAKE_FCM") == "on" {
+		_, fcm := fakefcm.NewHandler(printNotification)
+		h.fcm = http.StripPrefix("/_local/fakefcm", fcm)
+	}
 
 	l, err := listener()
 	if err != nil {
@@ -203,7 +212,19 @@ type handler struct {
 	project, region string
 	names           []string
 	fake            *fake100ms.Server
+	fcm             http.Handler // the fake FCM, when FAKE_FCM=on
 	inner           http.Handler
+}
+
+// printNotification shows what a phone would: the texts, and what the
+// data says. Never the device's token.
+func printNotification(m fakefcm.Message) {
+	var title, body string
+	if m.Notification != nil {
+		title, body = m.Notification.Title, m.Notification.Body
+	}
+	log.Printf("fake FCM: a device is told %q: %q (data: kind=%s appointmentId=%s)", title, body,
+		m.Data["kind"], m.Data["appointmentId"])
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -239,6 +260,9 @@ func (h *handler) local(w http.ResponseWriter, r *http.Request, path string) {
 		if h.fake != nil {
 			info["fake100ms"] = h.fake.URL
 		}
+		if h.fcm != nil {
+			info["fakeFcm"] = os.Getenv("FCM_API_BASE")
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(info)
 		return
@@ -247,6 +271,10 @@ func (h *handler) local(w http.ResponseWriter, r *http.Request, path string) {
 	// opens the functions to the network.
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
 		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	if strings.HasPrefix(path, "fakefcm/") && h.fcm != nil {
+		h.fcm.ServeHTTP(w, r)
 		return
 	}
 	if h.fake == nil {
