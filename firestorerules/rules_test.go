@@ -60,12 +60,15 @@ var seed = map[string]map[string]any{
 	"appointments/S": {"doctorId": doctorA, "clientId": clientA, "guestIds": guest},
 	"appointments/M": {"doctorId": doctorA, "clientId": clientA, "guestIds": map[string]any{guest: true}},
 
-	"calls/A": {"appointmentId": "A", "doctorId": doctorA, "clientId": clientA, "roomId": "room-a", "status": "live"},
+	"calls/A": {"appointmentId": "A", "doctorId": doctorA, "clientId": clientA, "roomId": "room-a", "status": "live",
+		"waitingSince": at.Add(2 * time.Minute)},
 	// B's call names the guest (a call document the functions got wrong,
 	// say): the appointment decides, not the call.
-	"calls/B": {"appointmentId": "B", "doctorId": doctorB, "clientId": clientB, "roomId": "room-b", "status": "live", "guestIds": []string{guest}},
+	"calls/B": {"appointmentId": "B", "doctorId": doctorB, "clientId": clientB, "roomId": "room-b", "status": "live", "guestIds": []string{guest},
+		"waitingSince": at},
 	"calls/D": {"appointmentId": "D", "doctorId": doctorA, "clientId": clientA, "roomId": "room-d", "status": "idle"},
-	"calls/N": {"appointmentId": "N", "doctorId": doctorA, "clientId": clientA, "roomId": "room-n", "status": "live"},
+	"calls/N": {"appointmentId": "N", "doctorId": doctorA, "clientId": clientA, "roomId": "room-n", "status": "live",
+		"waitingSince": at.Add(time.Minute)},
 	"calls/E": {"appointmentId": "E", "doctorId": doctorA, "clientId": clientA, "roomId": "room-e", "status": "live"},
 	"calls/S": {"appointmentId": "S", "doctorId": doctorA, "clientId": clientA, "roomId": "room-s", "status": "live"},
 	"calls/M": {"appointmentId": "M", "doctorId": doctorA, "clientId": clientA, "roomId": "room-m", "status": "live"},
@@ -178,8 +181,9 @@ var targets = []target{
 // Lists of a top-level collection are refused to everyone, even when every
 // document in it would be readable one by one: the rules engine must prove
 // the rule from the query, and the calls rule depends on each id (get()).
-// Unfiltered lists of appointments are refused for the same reason; the
-// filtered queries are in TestAppointmentQueries.
+// Unfiltered lists of appointments and calls are refused for the same
+// reason; the filtered queries (one's own appointments, the doctor's
+// queue) are in TestQueries.
 var listOnlyRefused = map[string]bool{"calls": true, "appointments": true}
 
 func TestRules(t *testing.T) {
@@ -308,6 +312,12 @@ func TestQueries(t *testing.T) {
 		}
 		return map[string]any{"structuredQuery": q}
 	}
+	queue := func(where map[string]any) map[string]any {
+		q := query("calls", false, where)
+		q["structuredQuery"].(map[string]any)["orderBy"] = []any{map[string]any{
+			"field": map[string]any{"fieldPath": "waitingSince"}, "direction": "ASCENDING"}}
+		return q
+	}
 	// A's doctor and client are N's, E's, S's and M's too.
 	ownAppointments := []string{"appointments/A", "appointments/E", "appointments/M", "appointments/N", "appointments/S"}
 	cases := []struct {
@@ -323,9 +333,26 @@ func TestQueries(t *testing.T) {
 		{"client lists doctor's appointments", clientA, "", query("appointments", false, eq("doctorId", doctorA)), nil},
 		{"no user lists appointments", noUser, "", query("appointments", false, eq("doctorId", doctorA)), nil},
 		{"doctor lists all appointments", doctorA, "", query("appointments", false, nil), nil},
-		{"doctor queries calls by own doctorId", doctorA, "", query("calls", false, eq("doctorId", doctorA)), nil},
+		// The doctor's queue (docs/notifications.md): their calls with
+		// someone waiting, oldest wait first. Allowed to that doctor only,
+		// and only with the filter on their own uid.
+		{"doctor's queue", doctorA, "", queue(eq("doctorId", doctorA)), []string{"calls/N", "calls/A"}},
+		{"doctor queries another doctor's queue", doctorA, "", queue(eq("doctorId", doctorB)), nil},
+		{"client queries the doctor's queue", clientA, "", queue(eq("doctorId", doctorA)), nil},
+		{"guest queries the doctor's queue", guest, "", queue(eq("doctorId", doctorA)), nil},
+		{"stranger queries the doctor's queue", stranger, "", queue(eq("doctorId", doctorA)), nil},
+		{"no user queries the doctor's queue", noUser, "", queue(eq("doctorId", doctorA)), nil},
+		{"doctor queries every queue (no filter)", doctorA, "", queue(nil), nil},
+		{"client queries calls by own clientId", clientA, "", query("calls", false, eq("clientId", clientA)), nil},
 		{"doctor queries calls by appointmentId", doctorA, "", query("calls", false, eq("appointmentId", "A")), nil},
+		// A query naming one document is checked against that document:
+		// the doctor's own call passes by its doctorId, as the queue does;
+		// the client's does not (list is the doctor's only).
 		{"doctor queries calls by own call's id", doctorA, "", query("calls", false, map[string]any{"fieldFilter": map[string]any{
+			"field": map[string]any{"fieldPath": "__name__"}, "op": "EQUAL",
+			"value": map[string]any{"referenceValue": docName("calls/A")},
+		}}), []string{"calls/A"}},
+		{"client queries calls by own call's id", clientA, "", query("calls", false, map[string]any{"fieldFilter": map[string]any{
 			"field": map[string]any{"fieldPath": "__name__"}, "op": "EQUAL",
 			"value": map[string]any{"referenceValue": docName("calls/A")},
 		}}), nil},
@@ -366,6 +393,8 @@ func TestQueries(t *testing.T) {
 		{"no user queries the audit trail", noUser, "", query("auditLog", false, nil), nil},
 		{"doctor queries audit entries (collection group)", doctorA, "", query("auditLog", true, eq("uid", doctorA)), nil},
 	}
+	// The queue's answer is in the order of its wait, oldest first.
+	ordered := map[string]bool{"doctor's queue": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u := docURL(tc.parent)
@@ -379,6 +408,11 @@ func TestQueries(t *testing.T) {
 			}
 			res.wantOK(t)
 			res.wantDocs(t, tc.want...)
+			for i := 1; ordered[tc.name] && i < len(tc.want); i++ {
+				if bytes.Index(res.body, []byte(docName(tc.want[i-1])+`"`)) > bytes.Index(res.body, []byte(docName(tc.want[i])+`"`)) {
+					t.Errorf("%s comes after %s: %s", tc.want[i-1], tc.want[i], res.body)
+				}
+			}
 		})
 	}
 }
@@ -667,4 +701,37 @@ func plain(t *testing.T, v any) any {
 		return out
 	}
 	return m
+}
+
+// TestDeviceTokens: users/{uid}/fcmTokens/{token} is the app's (its rule
+// is in the app's section, docs/notifications.md): the signed-in user
+// writes, reads and deletes their own devices' tokens, and nobody else
+// touches them: not the doctor of their appointment, not a stranger, not
+// a request without a user.
+func TestDeviceTokens(t *testing.T) {
+	c := setup(t)
+	own := "users/" + clientA + "/fcmTokens/device-token-1"
+	create := func(uid, path string) result {
+		parent, id := splitDoc(path)
+		return c.do(t, uid, http.MethodPost, docURL(parent)+"?documentId="+url.QueryEscape(id),
+			fields(map[string]any{"platform": "android"}))
+	}
+	create(clientA, own).wantOK(t)
+	c.do(t, clientA, http.MethodGet, docURL(own), nil).wantOK(t)
+	c.do(t, clientA, http.MethodGet, docURL("users/"+clientA+"/fcmTokens"), nil).wantDocs(t, own)
+	for _, uid := range []string{doctorA, guest, stranger, noUser} {
+		t.Run(actorName(uid), func(t *testing.T) {
+			c.do(t, uid, http.MethodGet, docURL(own), nil).wantDenied(t)
+			c.do(t, uid, http.MethodGet, docURL("users/"+clientA+"/fcmTokens"), nil).wantDenied(t)
+			create(uid, "users/"+clientA+"/fcmTokens/planted-by-"+actorName(uid)).wantDenied(t)
+			c.do(t, uid, http.MethodDelete, docURL(own), nil).wantDenied(t)
+		})
+	}
+	// Nor anything else of the user's: the rule names fcmTokens only.
+	create(clientA, "users/"+clientA+"/profile/p").wantDenied(t)
+	create(clientA, "users/"+clientA).wantDenied(t)
+	c.do(t, clientA, http.MethodDelete, docURL(own), nil).wantOK(t)
+	if res := c.do(t, "owner", http.MethodGet, docURL(own), nil); res.status != http.StatusNotFound {
+		t.Errorf("%s after its owner deleted it: %d %s, want 404", own, res.status, res.body)
+	}
 }
