@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fakefcm"
 )
 
 // hmsEnv serves, in process over real HTTP, hmsToken, hmssWebhook,
@@ -28,6 +29,7 @@ import (
 type hmsEnv struct {
 	e    *e2eEnv
 	fake *fake100ms.Server
+	fcm  *fakefcm.Server
 	app  *app
 	mux  *http.ServeMux
 	url  string
@@ -45,7 +47,6 @@ func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *h
 	// process is needed (nor its build).
 	fsHost := emulatortest.Firestore(t)
 	authHost := emulatortest.Auth(t)
-	_ = fsHost
 	e := &e2eEnv{project: emulatortest.AuthProject, auth: authHost, logs: &emulatortest.Output{},
 		sensitive: []string{e2eSecret, e2eWebhookSecret}}
 	fs, err := firestore.NewClient(context.Background(), e.project)
@@ -70,12 +71,15 @@ func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *h
 	env := map[string]string{
 		envProject: e.project, envAPIBase: fake.URL, envSecret: e2eSecret, envAccessKey: e2eAccessKey,
 		envTemplateID: e2eTemplateID, envTokenTTL: "2h", envWebhookSecret: e2eWebhookSecret, envSweepIdle: "1s",
+		// Notifications go to the shared fake FCM, which FCM_API_BASE may
+		// name only with the emulators.
+		envFirestoreEmu: fsHost, envFCMBase: sharedFCMFake().URL,
 	}
 	for k, v := range settings {
 		env[k] = v
 	}
 	a := newApp(testEnv(env), newLogger(e.logs))
-	h := &hmsEnv{e: e, fake: fake, app: a, mux: http.NewServeMux()}
+	h := &hmsEnv{e: e, fake: fake, fcm: sharedFCMFake(), app: a, mux: http.NewServeMux()}
 	h.mux.Handle("/hmsToken", a.tokenHandler())
 	h.mux.Handle("/hmssWebhook", a.webhookHandler())
 	h.mux.Handle("/hmsEndCall", a.endCallHandler())
@@ -95,7 +99,17 @@ func newHMSEnvWith(t *testing.T, lim sweepLimits, settings map[string]string) *h
 var (
 	hmsFakeOnce sync.Once
 	hmsFake     *fake100ms.Server
+	fcmFakeOnce sync.Once
+	fcmFake     *fakefcm.Server
 )
+
+// sharedFCMFake is one fake FCM for these tests and the server process,
+// never closed before the binary ends; tests tell their messages apart by
+// their devices' tokens, which each test makes.
+func sharedFCMFake() *fakefcm.Server {
+	fcmFakeOnce.Do(func() { fcmFake = fakefcm.New() })
+	return fcmFake
+}
 
 // sharedHMSFake is one fake 100ms for these tests, never closed before the
 // binary ends: its ids count from 1, so a fake per test would hand the

@@ -111,6 +111,7 @@ func startE2E(fsHost, authHost string) (*e2eEnv, error) {
 		"HMS_TEMPLATE_ID="+e2eTemplateID,
 		"HMS_WEBHOOK_SECRET="+e2eWebhookSecret,
 		"HMS_API_BASE="+e.fake.URL,
+		"FCM_API_BASE="+sharedFCMFake().URL,
 		"HMS_TOKEN_TTL=2h",
 		"JOIN_EARLY=15m",
 		"JOIN_LATE=1h",
