@@ -90,12 +90,17 @@ func (a *app) sendNotifications(ctx context.Context, st *store.Store, requestID 
 			rl.annotate(slog.String("notifyError", capLog(err.Error(), maxLoggedError)))
 			rl.noteWarning()
 		}
-		entry := &store.Audit{Action: store.ActionNotify, Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
-			AppointmentID: n.AppointmentID, RequestID: requestID,
-			Details: map[string]any{"kind": n.Kind, "to": n.To, "toRole": n.ToRole, "sessionId": n.SessionID,
-				"devices": o.Devices, "sent": o.Sent}}
-		if o.Error != "" {
-			entry.Details["error"] = o.Error
+		// A recipient without a device is told nothing: the outcome is kept
+		// on the call, but the trail records sends (and failed attempts).
+		var entry *store.Audit
+		if o.Devices > 0 || err != nil {
+			entry = &store.Audit{Action: store.ActionNotify, Outcome: store.AuditGranted, UID: store.SystemUID, Role: store.SystemUID,
+				AppointmentID: n.AppointmentID, RequestID: requestID,
+				Details: map[string]any{"kind": n.Kind, "to": n.To, "toRole": n.ToRole, "sessionId": n.SessionID,
+					"devices": o.Devices, "sent": o.Sent}}
+			if o.Error != "" {
+				entry.Details["error"] = o.Error
+			}
 		}
 		wctx, cancelWrite := writeDeadline(ctx)
 		err = st.RecordNotification(wctx, n, o, entry)
@@ -119,7 +124,7 @@ func (a *app) send(ctx context.Context, st *store.Store, n store.Notification) (
 		return o, err
 	}
 	if o.Devices = len(tokens); len(tokens) == 0 {
-		o.Error = "NO_DEVICES"
+		o.Error = store.NoDevices
 		return o, nil
 	}
 	client, err := a.messagingClient(ctx)

@@ -125,6 +125,10 @@ func (s *Store) clock() time.Time {
 	return time.Now()
 }
 
+// NoDevices is the outcome's error when the recipient has no registered
+// device: nothing was sent, and nothing failed.
+const NoDevices = "NO_DEVICES"
+
 // NotifyOutcome is what came of one send.
 type NotifyOutcome struct {
 	// Devices is the number of registration tokens the recipient had;
@@ -137,12 +141,16 @@ type NotifyOutcome struct {
 }
 
 // RecordNotification records the outcome of n's send on calls/{id}
-// (notified.{key}: status sent or failed, and the counts), with the
-// system's notify entry in the same commit: the kind and the number of
+// (notified.{key}: status sent, failed, or skipped when the recipient has
+// no device, and the counts), with the system's notify entry (if any) in
+// the same commit: the kind and the number of
 // devices, never a token.
 func (s *Store) RecordNotification(ctx context.Context, n Notification, o NotifyOutcome, audit *Audit) error {
 	rec := map[string]any{"status": "sent", "devices": o.Devices, "sent": o.Sent, "at": firestore.ServerTimestamp}
-	if o.Sent == 0 {
+	switch {
+	case o.Devices == 0 && o.Error == NoDevices:
+		rec["status"] = "skipped"
+	case o.Sent == 0:
 		rec["status"] = "failed"
 	}
 	setText(rec, "error", o.Error)
