@@ -121,6 +121,14 @@ func TestNotificationsAtMostOnceInAnyOrder(t *testing.T) {
 	if n := apply(t, s, evs[2]).Notify; len(n) != 0 {
 		t.Errorf("the doctor's join with the patient in the room claimed %+v; want nothing", n)
 	}
+	// The doctor in the room first: the patient's wait tells nobody.
+	seed(t, s, "appt-no-y", "room-no-y")
+	evs = events("room-no-y")
+	apply(t, s, evs[0])
+	apply(t, s, evs[2])
+	if n := apply(t, s, evs[1]).Notify; len(n) != 0 {
+		t.Errorf("the patient's wait with the doctor in the room claimed %+v; want nothing", n)
+	}
 	// Too old: nothing.
 	seed(t, s, "appt-no-old", "room-no-old")
 	clockAt(s, notifyAt.Add(notifyWindow+time.Minute))
