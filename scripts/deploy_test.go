@@ -26,6 +26,8 @@ HMS_TOKEN_TTL=4h
 JOIN_EARLY=10m
 FIRESTORE_EMULATOR_HOST=
 FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
+FCM_API_BASE=http://127.0.0.1:8080/_local/fakefcm/v1
+NOTIFY=off
 PORT=8080
 `
 
@@ -164,7 +166,7 @@ func TestDeployPrint(t *testing.T) {
 	inv := "hms-sweep-invoker@my-clinic-prod.iam.gserviceaccount.com"
 	sm := "--set-secrets=HMS_SECRET=hms-secret:latest,HMS_WEBHOOK_SECRET=hms-webhook-secret:latest"
 	want := []string{
-		"#   HMS_ACCESS_KEY: 'ak_123'\n#   HMS_TEMPLATE_ID: 'tmpl-1'\n#   HMS_WEBHOOK_HEADER: 'X-Clinic-Hook'\n#   HMS_TOKEN_TTL: '4h'\n#   JOIN_EARLY: '10m'\n#   GOOGLE_CLOUD_PROJECT: 'my-clinic-prod'\n",
+		"#   HMS_ACCESS_KEY: 'ak_123'\n#   HMS_TEMPLATE_ID: 'tmpl-1'\n#   HMS_WEBHOOK_HEADER: 'X-Clinic-Hook'\n#   HMS_TOKEN_TTL: '4h'\n#   JOIN_EARLY: '10m'\n#   NOTIFY: 'off'\n#   GOOGLE_CLOUD_PROJECT: 'my-clinic-prod'\n",
 		"\ncd " + r.root + "\n",
 		"\ngcloud functions deploy hmsToken --gen2 --runtime=go126 --trigger-http --entry-point=hmsToken --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated --service-account=" + sa + " --cpu=1 --memory=256Mi --concurrency=80 --max-instances=20 --timeout=60s --env-vars-file=" + yaml + " " + sm + "\n",
 		"\ngcloud functions deploy hmssWebhook --gen2 --runtime=go126 --trigger-http --entry-point=hmssWebhook --source=. --region=us-central1 --project=my-clinic-prod --allow-unauthenticated --service-account=" + sa + " --cpu=1 --memory=512Mi --concurrency=80 --max-instances=20",
@@ -182,6 +184,8 @@ func TestDeployPrint(t *testing.T) {
 		"\nfirebase deploy --only firestore:rules,firestore:indexes --project=my-clinic-prod --non-interactive\n",
 		"\ngcloud projects add-iam-policy-binding my-clinic-prod --member=serviceAccount:" + sa + " --role=roles/datastore.user --condition=None --format=none\n",
 		"--role=roles/firebaseauth.viewer",
+		"--role=roles/firebasecloudmessaging.admin",
+		" fcm.googleapis.com",
 		"\ngcloud secrets add-iam-policy-binding hms-webhook-secret --project=my-clinic-prod --member=serviceAccount:" + sa + " --role=roles/secretmanager.secretAccessor",
 		"https://us-central1-my-clinic-prod.cloudfunctions.net/hmsToken",
 		"header X-Clinic-Hook",
@@ -194,7 +198,7 @@ func TestDeployPrint(t *testing.T) {
 			t.Errorf("--print lacks\n%s\nin:\n%s", w, out)
 		}
 	}
-	for _, bad := range []string{"hms-token", "hmss-webhook", "EMULATOR", "PORT", "HMS_API_BASE", "HMS_SECRET: ", "/tmp/videocalls-deploy."} {
+	for _, bad := range []string{"hms-token", "hmss-webhook", "EMULATOR", "PORT", "HMS_API_BASE", "FCM_API_BASE", "fakefcm", "HMS_SECRET: ", "/tmp/videocalls-deploy."} {
 		if strings.Contains(out, bad) {
 			t.Errorf("--print output contains %q:\n%s", bad, out)
 		}
@@ -208,7 +212,7 @@ func TestDeployPrint(t *testing.T) {
 		t.Errorf("env-vars file mode %o, want 600", st.Mode().Perm())
 	}
 	b, _ := os.ReadFile(yaml)
-	if got, want := string(b), "HMS_ACCESS_KEY: 'ak_123'\nHMS_TEMPLATE_ID: 'tmpl-1'\nHMS_WEBHOOK_HEADER: 'X-Clinic-Hook'\nHMS_TOKEN_TTL: '4h'\nJOIN_EARLY: '10m'\nGOOGLE_CLOUD_PROJECT: 'my-clinic-prod'\n"; got != want {
+	if got, want := string(b), "HMS_ACCESS_KEY: 'ak_123'\nHMS_TEMPLATE_ID: 'tmpl-1'\nHMS_WEBHOOK_HEADER: 'X-Clinic-Hook'\nHMS_TOKEN_TTL: '4h'\nJOIN_EARLY: '10m'\nNOTIFY: 'off'\nGOOGLE_CLOUD_PROJECT: 'my-clinic-prod'\n"; got != want {
 		t.Errorf("env-vars file:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -332,12 +336,12 @@ func TestDeployEnvPrecedence(t *testing.T) {
 	}
 	b, _ := os.ReadFile(r.yamlPath())
 	yaml := string(b)
-	for _, w := range []string{"HMS_TOKEN_TTL: '2h'", "SWEEP_IDLE: '45m'"} {
+	for _, w := range []string{"HMS_TOKEN_TTL: '2h'", "SWEEP_IDLE: '45m'", "NOTIFY: 'off'"} {
 		if !strings.Contains(yaml, w) || !strings.Contains(out, "#   "+w) {
 			t.Errorf("env-vars file or --print lacks %s:\n%s\n%s", w, yaml, out)
 		}
 	}
-	for _, bad := range []string{"'4h'", "JOIN_EARLY", "UNRELATED_VAR"} {
+	for _, bad := range []string{"'4h'", "JOIN_EARLY", "UNRELATED_VAR", "FCM_API_BASE"} {
 		if strings.Contains(yaml, bad) {
 			t.Errorf("env-vars file has %s:\n%s", bad, yaml)
 		}

@@ -144,7 +144,7 @@ func TestEnvExample(t *testing.T) {
 	for _, v := range []string{"HMS_ACCESS_KEY", "HMS_SECRET", "HMS_TEMPLATE_ID", "HMS_WEBHOOK_SECRET",
 		"HMS_WEBHOOK_HEADER", "HMS_API_BASE", "HMS_TOKEN_TTL", "JOIN_EARLY", "JOIN_LATE",
 		"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST",
-		"WAITING_ROOM_ROLE", "RECORDING_CONSENT", "RECORDING_TRANSCRIPTION", "RECORDING_SUMMARY"} {
+		"WAITING_ROOM_ROLE", "RECORDING_CONSENT", "RECORDING_TRANSCRIPTION", "RECORDING_SUMMARY", "NOTIFY", "FCM_API_BASE"} {
 		at := -1
 		for i, l := range lines {
 			if strings.HasPrefix(l, v+"=") || strings.HasPrefix(l, "# "+v+"=") {
@@ -700,14 +700,20 @@ func TestTryItLocally(t *testing.T) {
 	text := string(out)
 	for _, want := range []string{`"token"`, "client waits (waiting-room)", "inCall=[client:waiting-room]", "client admitted",
 		"inCall=[client:guest doctor:host]", "client drops (network)", "transcript ready", "status=ended", "visit: together=",
-		// scripts/audit: the doctor's token, granted, named by its jti.
-		"audit: 1 entry", `"jti":`} {
+		// scripts/audit: the doctor's token, granted, named by its jti,
+		// and the notification of the wait to the doctor's one phone.
+		"audit: 2 entries", `"jti":`, `"kind":"waiting"`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
 	if !regexp.MustCompile(`token\s+granted\s+doctor`).MatchString(text) {
 		t.Errorf("the audit trail lacks the doctor's granted token:\n%s", text)
+	}
+	// scripts/dev's terminal: the doctor's phone told of the wait, once,
+	// without its token.
+	if dev := d.out.String(); strings.Count(dev, `fake FCM: a device is told "A patient is waiting"`) != 1 || strings.Contains(dev, "doctor-phone-1") {
+		t.Errorf("scripts/dev should print the doctor's phone told once of the wait, never the token:\n%s", dev)
 	}
 	// The last block reads calls/appt-1 from the emulator: ended.
 	if !regexp.MustCompile(`"status":\s*\{\s*"stringValue":\s*"ended"`).MatchString(text) {
