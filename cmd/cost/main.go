@@ -100,6 +100,7 @@ type tally struct {
 	byFunction  map[string]*billing.Ops
 	invocations map[string]int
 	hms         map[string]int
+	fcm         int
 	cpu         time.Duration
 }
 
@@ -137,6 +138,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if c.clientUID, c.clientToken, err = rig.SignUp(w.AuthHost, "client-"+runID+"@example.com"); err != nil {
 		return rig.SetupErrorf("sign up: %w", err)
 	}
+	// A phone each, registered as the app does, so that the notifications
+	// are sent and their reads and writes counted (docs/notifications.md).
+	for _, uid := range []string{c.doctorUID, c.clientUID} {
+		if _, err := fs.Doc("users/" + uid + "/fcmTokens/phone-" + runID).Set(ctx, map[string]any{"platform": "ios"}); err != nil {
+			return rig.SetupErrorf("register a device: %w", err)
+		}
+	}
 
 	cpu0, _ := procstat.CPUTime(srv.PID())
 	c.cursor = time.Now()
@@ -156,6 +164,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	sweepOps := *c.t.byFunction["hmsSweep"]
 	cpu1, _ := procstat.CPUTime(srv.PID())
 	c.t.cpu = cpu1 - cpu0
+	c.t.fcm = len(w.FCM.Messages())
 	c.t.invocations = door.calls
 	fmt.Fprint(out, c.t.report(o.consultations, sweepOps, usCentral1))
 	return nil
@@ -437,6 +446,7 @@ func (t *tally) report(n int, sweep billing.Ops, p prices) string {
 		o := *t.fs.ByCollection[col]
 		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f (%.2f) |\n", col, per(o.Reads), per(o.Writes), per(o.Deletes+o.TTLDeletes), per(o.TTLDeletes))
 	}
+	fmt.Fprintf(&b, "\nPush notifications sent (FCM messages, free of charge): %.2f per consultation.\n", per(t.fcm))
 	fmt.Fprintln(&b, "\n| 100ms route | requests |")
 	fmt.Fprintln(&b, "|---|---:|")
 	for _, r := range sortedKeys(t.hms) {

@@ -22,6 +22,7 @@ type sample struct {
 	elapsed time.Duration
 	depth   int    // Firestore and Auth round trips in sequence
 	hms     int    // calls to 100ms
+	fcm     int    // calls to FCM
 	chain   string // the calls, level by level
 }
 
@@ -45,22 +46,25 @@ func (m *measurer) measure(row string, do func() error) error {
 		return nil
 	}
 	var all, delayed []delayproxy.Call
-	hms := 0
+	hms, fcm := 0, 0
 	for _, px := range []struct {
 		p      *delayproxy.Proxy
 		prefix string
-	}{{m.w.FS, "Firestore "}, {m.w.Auth, "Auth "}, {m.w.HMS, "100ms "}} {
+	}{{m.w.FS, "Firestore "}, {m.w.Auth, "Auth "}, {m.w.HMS, "100ms "}, {m.w.FCMProxy, "FCM "}} {
 		for _, c := range px.p.Calls(start) {
 			c.Name = px.prefix + shortName(c.Name)
 			all = append(all, c)
-			if px.p == m.w.HMS {
+			switch px.p {
+			case m.w.HMS:
 				hms++
-			} else {
+			case m.w.FCMProxy:
+				fcm++
+			default:
 				delayed = append(delayed, c)
 			}
 		}
 	}
-	m.samples[row] = append(m.samples[row], sample{elapsed: elapsed, depth: delayproxy.Depth(delayed), hms: hms, chain: chain(all)})
+	m.samples[row] = append(m.samples[row], sample{elapsed: elapsed, depth: delayproxy.Depth(delayed), hms: hms, fcm: fcm, chain: chain(all)})
 	return nil
 }
 
@@ -196,6 +200,10 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 		}
 	}
 
+	if err := m.measure(rowAdmit, func() error { return m.admit(a, u.doctorToken, id, u.clientUID) }); err != nil {
+		return err
+	}
+
 	s := newSession(room, u)
 	m.w.Fake.AddSession(fake100ms.Session{ID: s.id, RoomID: room, CreatedAt: s.opened, UpdatedAt: s.opened.Add(time.Minute),
 		Peers: []fake100ms.Peer{
@@ -211,8 +219,9 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 	}{
 		// b has never seen this room: as in production, where the
 		// instance that served hmsToken is rarely the one 100ms reaches.
-		{rowFirstEvent, b, doctorJoin, "stored"},
-		{rowOpen, a, s.open(), "stored"},
+		{rowFirstEvent, b, s.open(), "stored"},
+		// The client is away: the doctor's join tells the client's phone.
+		{rowJoinNotify, a, doctorJoin, "stored"},
 		{rowJoin, a, clientJoin, "stored"},
 		{rowRole, a, s.roleChange(s.clientPeer, u.clientUID, "co-host"), "stored"},
 		{rowLeaveNoDuration, a, s.leave(s.clientPeer, u.clientUID, "co-host", false), "stored"},
@@ -235,6 +244,23 @@ func (m *measurer) appointment(ctx context.Context, fs *firestore.Client, u user
 		return err
 	}
 	return m.measure(rowClose, func() error { return m.deliver(a, s.close(), "stored") })
+}
+
+// admit calls hmsAdmit on s as the doctor, admitting uid.
+func (m *measurer) admit(s *rig.Server, idToken, appointmentID, uid string) error {
+	var out struct {
+		Result struct {
+			Admitted string `json:"admitted"`
+		} `json:"result"`
+	}
+	body, _ := json.Marshal(map[string]any{"data": map[string]string{"appointmentId": appointmentID, "uid": uid}})
+	if err := m.post(s.URL+"/hmsAdmit", http.Header{"Authorization": {"Bearer " + idToken}}, body, &out); err != nil {
+		return err
+	}
+	if out.Result.Admitted != uid {
+		return fmt.Errorf("hmsAdmit answered no admission")
+	}
+	return nil
 }
 
 // remove calls hmsRemove on s as the doctor, removing uid.

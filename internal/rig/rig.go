@@ -25,6 +25,7 @@ import (
 	"github.com/telemed/videocalls/internal/delayproxy"
 	"github.com/telemed/videocalls/internal/emulatortest"
 	"github.com/telemed/videocalls/internal/fake100ms"
+	"github.com/telemed/videocalls/internal/fakefcm"
 )
 
 // Project is the Auth emulator's project (its ID tokens name it), so the
@@ -51,10 +52,14 @@ type World struct {
 	FSHost, AuthHost string // the emulators themselves (not delayed)
 	FS, Auth, HMS    *delayproxy.Proxy
 	Fake             *fake100ms.Server
-	Servers          []*Server // instances of the functions
-	WebhookSecret    string
-	LogDir           string
-	closers          []func()
+	// FCM is the fake FCM the servers send notifications to (FCM_API_BASE),
+	// behind FCMProxy with the 100ms RTT: both are services on the internet.
+	FCM           *fakefcm.Server
+	FCMProxy      *delayproxy.Proxy
+	Servers       []*Server // instances of the functions
+	WebhookSecret string
+	LogDir        string
+	closers       []func()
 }
 
 // Close stops everything Setup started.
@@ -126,11 +131,15 @@ func Setup(ctx context.Context, o Options) (*World, error) {
 		return nil, SetupError{err}
 	}
 	w.closers = append(w.closers, w.Fake.Close)
+	w.FCM = fakefcm.New()
+	w.closers = append(w.closers, w.FCM.Close)
+	fcmHost := strings.TrimSuffix(strings.TrimPrefix(w.FCM.URL, "http://"), "/v1")
 	for _, px := range []struct {
 		p        **delayproxy.Proxy
 		upstream string
 		rtt      time.Duration
-	}{{&w.FS, w.FSHost, o.RTT}, {&w.Auth, w.AuthHost, o.RTT}, {&w.HMS, strings.TrimPrefix(w.Fake.URL, "http://"), o.HMSRTT}} {
+	}{{&w.FS, w.FSHost, o.RTT}, {&w.Auth, w.AuthHost, o.RTT}, {&w.HMS, strings.TrimPrefix(w.Fake.URL, "http://"), o.HMSRTT},
+		{&w.FCMProxy, fcmHost, o.HMSRTT}} {
 		p, err := delayproxy.Listen("127.0.0.1:0", px.upstream, px.rtt)
 		if err != nil {
 			return nil, SetupError{err}
@@ -155,6 +164,7 @@ func Setup(ctx context.Context, o Options) (*World, error) {
 		"HMS_TEMPLATE_ID=rig-template",
 		"HMS_WEBHOOK_SECRET=" + w.WebhookSecret,
 		"HMS_WEBHOOK_HEADER=X-Webhook-Secret",
+		"FCM_API_BASE=http://" + w.FCMProxy.Addr() + "/v1",
 	}, o.Env...)
 	for i := range max(o.Servers, 1) {
 		s, err := startServer(ctx, o.Server, env, filepath.Join(w.LogDir, fmt.Sprintf("server-%d.log", i)))
