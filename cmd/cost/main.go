@@ -141,7 +141,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// A phone each, registered as the app does, so that the notifications
 	// are sent and their reads and writes counted (docs/notifications.md).
 	for _, uid := range []string{c.doctorUID, c.clientUID} {
-		if _, err := fs.Doc("users/" + uid + "/fcmTokens/phone-" + runID).Set(ctx, map[string]any{"platform": "ios"}); err != nil {
+		if _, err := fs.Doc("users/"+uid+"/fcmTokens/phone-"+runID).Set(ctx, map[string]any{"platform": "ios"}); err != nil {
 			return rig.SetupErrorf("register a device: %w", err)
 		}
 	}
