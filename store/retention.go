@@ -75,46 +75,32 @@ func storedDocOf(snap *firestore.DocumentSnapshot) StoredDoc {
 // transcriptFileNames are a transcript's files, in a fixed order.
 var transcriptFileNames = []string{"transcriptTxt", "transcriptSrt", "transcriptJson", "summaryJson"}
 
-// ExpiredDocs returns recordings and transcripts created before before
-// whose files are not yet deleted, oldest first, at most limit of each
-// kind (collection-group queries on createdAt, whose index
-// firestore.indexes.json declares). more is true when a kind had more.
-func (s *Store) ExpiredDocs(ctx context.Context, before time.Time, limit int) (docs []StoredDoc, more bool, err error) {
+// EachExpiredDoc calls fn with each recording and transcript created
+// before before whose files are not yet deleted, oldest first, recordings
+// then transcripts (collection-group queries on createdAt, whose indexes
+// firestore.indexes.json declares), until fn returns false or ctx ends.
+// Deleted documents stay in the range and are read and passed over: the
+// cost docs/recordings.md states.
+func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn func(StoredDoc) bool) error {
 	for _, col := range []string{colRecordings, colTranscripts} {
-		// Deleted documents stay in the range; they are passed over here.
-		// A run reads at most limit of them beside the others: past that,
-		// the next run goes on (docs/recordings.md says what this costs).
 		it := s.fs.CollectionGroup(col).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Documents(ctx)
-		read, kept := 0, 0
 		for {
 			snap, err := it.Next()
-			if err != nil {
-				it.Stop()
-				if errors.Is(err, iterator.Done) {
-					break
-				}
-				return nil, false, wrapf(err, "query %s created before %s", col, before.UTC().Format(time.RFC3339))
-			}
-			read++
-			doc := storedDocOf(snap)
-			if doc.Deleted {
-				if read >= 4*limit {
-					more = true
-					it.Stop()
-					break
-				}
-				continue
-			}
-			if kept == limit {
-				more = true
-				it.Stop()
+			if errors.Is(err, iterator.Done) {
 				break
 			}
-			docs = append(docs, doc)
-			kept++
+			if err != nil {
+				it.Stop()
+				return wrapf(err, "query %s created before %s", col, before.UTC().Format(time.RFC3339))
+			}
+			if doc := storedDocOf(snap); !doc.Deleted && !fn(doc) {
+				it.Stop()
+				return nil
+			}
 		}
+		it.Stop()
 	}
-	return docs, more, nil
+	return nil
 }
 
 // CallDocs returns every recording and transcript of a call, deleted ones
