@@ -68,6 +68,8 @@ const (
 	reasonMalformed           = "MALFORMED_APPOINTMENT"
 	reasonNotLive             = "NOT_LIVE"
 	reasonNoSuchRecording     = "NO_SUCH_RECORDING"
+	reasonDeleted             = "DELETED" // hmsRecordingUrl: the file was deleted (retention, erasure)
+	reasonCannotSign          = "CANNOT_SIGN"
 	reasonAuthUnavailable     = "AUTH_UNAVAILABLE"
 	reasonAppCheckUnavailable = "APP_CHECK_UNAVAILABLE"
 	reasonStoreUnavailable    = "STORE_UNAVAILABLE"

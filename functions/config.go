@@ -8,39 +8,49 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telemed/videocalls/bucket"
 	"github.com/telemed/videocalls/hms"
 )
 
 // The settings of README, Configuration, read from the process environment.
 const (
-	envAccessKey      = "HMS_ACCESS_KEY"
-	envSecret         = "HMS_SECRET"
-	envTemplateID     = "HMS_TEMPLATE_ID"
-	envWebhookSecret  = "HMS_WEBHOOK_SECRET"
-	envWebhookHeader  = "HMS_WEBHOOK_HEADER"
-	envSigningSecret  = "HMS_WEBHOOK_SIGNING_SECRET"
-	envAPIBase        = "HMS_API_BASE"
-	envTokenTTL       = "HMS_TOKEN_TTL"
-	envJoinEarly      = "JOIN_EARLY"
-	envJoinLate       = "JOIN_LATE"
-	envAppCheck       = "APP_CHECK_ENFORCE"
-	envSweepIdle      = "SWEEP_IDLE"
-	envWaitingRole    = "WAITING_ROOM_ROLE"
-	envConsent        = "RECORDING_CONSENT"
-	envTranscription  = "RECORDING_TRANSCRIPTION"
-	envSummary        = "RECORDING_SUMMARY"
-	envNotify         = "NOTIFY"
-	envFCMBase        = "FCM_API_BASE"
-	envProject        = "GOOGLE_CLOUD_PROJECT"
-	envFirestoreEmu   = "FIRESTORE_EMULATOR_HOST"
-	envAuthEmu        = "FIREBASE_AUTH_EMULATOR_HOST"
-	envCloudRunName   = "K_SERVICE"
-	envLegacyProject  = "GCLOUD_PROJECT"
-	defaultHeader     = "X-Webhook-Secret"
-	defaultAPIBase    = "https://api.100ms.live/v2"
-	defaultJoinEarly  = 15 * time.Minute
-	defaultJoinLate   = 60 * time.Minute
-	defaultSweepIdle  = 30 * time.Minute
+	envAccessKey     = "HMS_ACCESS_KEY"
+	envSecret        = "HMS_SECRET"
+	envTemplateID    = "HMS_TEMPLATE_ID"
+	envWebhookSecret = "HMS_WEBHOOK_SECRET"
+	envWebhookHeader = "HMS_WEBHOOK_HEADER"
+	envSigningSecret = "HMS_WEBHOOK_SIGNING_SECRET"
+	envAPIBase       = "HMS_API_BASE"
+	envTokenTTL      = "HMS_TOKEN_TTL"
+	envJoinEarly     = "JOIN_EARLY"
+	envJoinLate      = "JOIN_LATE"
+	envAppCheck      = "APP_CHECK_ENFORCE"
+	envSweepIdle     = "SWEEP_IDLE"
+	envWaitingRole   = "WAITING_ROOM_ROLE"
+	envConsent       = "RECORDING_CONSENT"
+	envTranscription = "RECORDING_TRANSCRIPTION"
+	envSummary       = "RECORDING_SUMMARY"
+	envNotify        = "NOTIFY"
+	envFCMBase       = "FCM_API_BASE"
+	envBucket        = "RECORDING_BUCKET"
+	envLinkTTL       = "RECORDING_LINK_TTL"
+	envRetentionDays = "RECORDING_RETENTION_DAYS"
+	envCredentials   = "GOOGLE_APPLICATION_CREDENTIALS"
+	envStorageEmu    = "STORAGE_EMULATOR_HOST"
+	envProject       = "GOOGLE_CLOUD_PROJECT"
+	envFirestoreEmu  = "FIRESTORE_EMULATOR_HOST"
+	envAuthEmu       = "FIREBASE_AUTH_EMULATOR_HOST"
+	envCloudRunName  = "K_SERVICE"
+	envLegacyProject = "GCLOUD_PROJECT"
+	defaultHeader    = "X-Webhook-Secret"
+	defaultAPIBase   = "https://api.100ms.live/v2"
+	defaultJoinEarly = 15 * time.Minute
+	defaultJoinLate  = 60 * time.Minute
+	defaultSweepIdle = 30 * time.Minute
+	defaultLinkTTL   = 15 * time.Minute
+	maxLinkTTL       = time.Hour
+	// maxRetentionDays keeps a retention cutoff a time Firestore can hold.
+	maxRetentionDays  = 36500
 	envWebhookAnyAuth = envWebhookSecret + " or " + envSigningSecret
 )
 
@@ -75,6 +85,16 @@ type config struct {
 	notify   bool
 	fcmBase  string
 	emulated bool
+	// bucket: RECORDING_BUCKET, the clinic's bucket 100ms writes to, ""
+	// for none; linkTTL: how long a link we sign to its files lives;
+	// retentionDays: its files older than this are deleted by hmsSweep
+	// (0: kept until erased); keyFile: GOOGLE_APPLICATION_CREDENTIALS,
+	// whose service-account key signs links locally (deployed: none, and
+	// the storage client signs through IAM signBlob).
+	bucket        string
+	linkTTL       time.Duration
+	retentionDays int
+	keyFile       string
 	// authEmulated: the Admin SDK talks to the Auth emulator, where
 	// VerifyIDToken itself reads the user (auth.go verifyIDToken).
 	authEmulated bool
@@ -151,6 +171,27 @@ func loadConfig(lookup func(string) (string, bool)) *config {
 	c.fcmBase = strings.TrimRight(get(envFCMBase), "/")
 	if c.fcmBase != "" && !strings.HasPrefix(c.fcmBase, "https://") && !strings.HasPrefix(c.fcmBase, "http://") {
 		c.problems[envFCMBase] = "must be an http(s) URL"
+	}
+
+	c.bucket = get(envBucket)
+	if c.bucket != "" && !bucket.ValidName(c.bucket) {
+		c.problems[envBucket] = "is not a Cloud Storage bucket name (lowercase letters, digits, - _ and .; no gs://)"
+	}
+	c.linkTTL = c.duration(get, envLinkTTL, defaultLinkTTL, maxLinkTTL)
+	if s := get(envRetentionDays); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil || n < 1 || n > maxRetentionDays:
+			c.problems[envRetentionDays] = fmt.Sprintf("must be a whole number of days from 1 to %d", maxRetentionDays)
+		case c.bucket == "":
+			c.problems[envRetentionDays] = "needs " + envBucket + " (the files it deletes are that bucket's)"
+		default:
+			c.retentionDays = n
+		}
+	}
+	c.keyFile = get(envCredentials)
+	if present(envStorageEmu) && get(envCloudRunName) != "" {
+		c.problems[envStorageEmu] = "is set in a deployed function (K_SERVICE is set); remove it to reach Cloud Storage"
 	}
 
 	// The Admin SDK and the Firestore client take an emulator variable as
@@ -230,7 +271,7 @@ func (c *config) duration(get func(string) string, name string, def, max time.Du
 		c.problems[name] = "is not a Go duration such as 4h or 15m"
 	case d < 0:
 		c.problems[name] = "must not be negative"
-	case d == 0 && (name == envTokenTTL || name == envSweepIdle):
+	case d == 0 && (name == envTokenTTL || name == envSweepIdle || name == envLinkTTL):
 		c.problems[name] = "must be positive"
 	case max > 0 && d > max:
 		c.problems[name] = fmt.Sprintf("must be at most %s", max)
@@ -281,11 +322,11 @@ var functionSettings = map[string]settingsSpec{
 	},
 	"hmsRecordingUrl": {
 		required: []string{envProject, envAccessKey, envSecret},
-		optional: []string{envAPIBase, envAppCheck},
+		optional: []string{envAPIBase, envAppCheck, envBucket, envLinkTTL, envStorageEmu},
 	},
 	"hmsSweep": {
 		required: []string{envProject, envAccessKey, envSecret},
-		optional: []string{envAPIBase, envSweepIdle},
+		optional: []string{envAPIBase, envSweepIdle, envBucket, envRetentionDays, envStorageEmu},
 	},
 }
 

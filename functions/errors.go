@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/telemed/videocalls/bucket"
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
 )
@@ -30,6 +31,10 @@ func callErrorOf(err error) *callError {
 		return ce
 	case errors.Is(err, errVideoMisconfigured):
 		return fail(statusInternal, reasonMisconfigured, "The video service is not configured.", err)
+	case errors.Is(err, errBucketMisconfigured):
+		return fail(statusInternal, reasonMisconfigured, "The recording bucket is not configured.", err)
+	case errors.Is(err, bucket.ErrSign):
+		return fail(statusInternal, reasonCannotSign, "Links to recordings cannot be signed: the functions' service account needs roles/iam.serviceAccountTokenCreator on itself.", err)
 	case errors.Is(err, hms.ErrUnavailable):
 		return fail(statusUnavailable, reasonVideoUnavailable, "The video service is unavailable; try again in a moment.", err)
 	case errors.Is(err, hms.ErrRefused):

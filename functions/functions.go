@@ -19,6 +19,7 @@ import (
 	"firebase.google.com/go/v4/messaging"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/telemed/videocalls/bucket"
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
 )
@@ -65,6 +66,7 @@ type app struct {
 	auth     idTokenVerifier
 	hms      *hms.Client
 	fcm      *messaging.Client
+	bkt      *bucket.Bucket
 	appCheck lazyAppCheck
 }
 

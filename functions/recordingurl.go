@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telemed/videocalls/bucket"
 	"github.com/telemed/videocalls/hms"
 	"github.com/telemed/videocalls/store"
 )
@@ -47,7 +48,8 @@ func (a *app) recordingURLHandler() http.HandlerFunc {
 }
 
 // recordingURL, after onAppointment's opening (any participant): the
-// document must exist → its asset id (looked up and remembered when no event
+// document must exist, its files not deleted → a file in RECORDING_BUCKET
+// gets a link signed here (bucketLink); any other → its asset id (looked up and remembered when no event
 // named one) → a fresh presigned link. The link is a bearer credential for a
 // patient's consultation: it goes to the caller and nowhere else, never to a
 // log.
@@ -63,6 +65,14 @@ func (a *app) recordingURL(ctx, reads context.Context, o opened, req *recordingU
 		return nil, noSuchRecording(err)
 	} else if err != nil {
 		return nil, err
+	}
+	if f.Deleted {
+		return nil, fail(statusNotFound, reasonDeleted, "This recording was deleted, as the clinic's retention or erasure policy says.", nil)
+	}
+	// A file in the clinic's own bucket (a HIPAA workspace): 100ms can
+	// only write there, so the link is ours to sign.
+	if object, ok := bucket.ObjectIn(a.cfg.bucket, f.Location); ok {
+		return a.bucketLink(o, object)
 	}
 	client, err := a.hmsClient()
 	if err != nil {

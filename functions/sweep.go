@@ -83,6 +83,15 @@ type sweepSummary struct {
 	FailedDeliveries int    `json:"failedDeliveries"` // of the first page: at most 100
 	ReplaysRequested int    `json:"replaysRequested"`
 	ReplayError      string `json:"replayError,omitempty"`
+	// Retention (RECORDING_RETENTION_DAYS): RecordingsDeleted, the
+	// recordings and transcripts whose files this run deleted and marked;
+	// FilesDeleted, their files; Held, those past retention kept by their
+	// appointment's legal hold; RetentionTruncated: more were due than one
+	// run takes. Their failures count in Errors.
+	RecordingsDeleted  int  `json:"recordingsDeleted"`
+	FilesDeleted       int  `json:"filesDeleted"`
+	Held               int  `json:"held"`
+	RetentionTruncated bool `json:"retentionTruncated"`
 	// TimedOut: the run's budget ended before all was done.
 	TimedOut bool `json:"timedOut"`
 }
@@ -118,7 +127,9 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 			slog.Int("stillLive", sum.StillLive), slog.Int("unknown", sum.Unknown), slog.Int("errors", sum.Errors),
 			slog.Bool("truncated", sum.Truncated), slog.Int("failedDeliveries", sum.FailedDeliveries),
 			slog.Int("replaysRequested", sum.ReplaysRequested), slog.String("replayFrom", sum.ReplayFrom),
-			slog.String("replayTo", sum.ReplayTo), slog.Bool("timedOut", sum.TimedOut), slog.Any("callErrors", sum.CallErrors))
+			slog.String("replayTo", sum.ReplayTo), slog.Int("recordingsDeleted", sum.RecordingsDeleted),
+			slog.Int("filesDeleted", sum.FilesDeleted), slog.Int("held", sum.Held), slog.Bool("retentionTruncated", sum.RetentionTruncated),
+			slog.Bool("timedOut", sum.TimedOut), slog.Any("callErrors", sum.CallErrors))
 		if err != nil {
 			// Nothing could be looked at: 503, so that the scheduler's log
 			// shows the failed run; the next run starts over.
@@ -140,7 +151,8 @@ func (a *app) sweepHandlerWith(lim sweepLimits) http.HandlerFunc {
 // sweep runs the jobs of docs/webhook.md, hmsSweep, within lim.budget: idle
 // live calls are checked with 100ms and closed when their session is over,
 // then closed sessions whose reconciliation is still due are reconciled;
-// beside both, failed webhook deliveries since the last run are replayed.
+// beside both, failed webhook deliveries since the last run are replayed,
+// and files past RECORDING_RETENTION_DAYS deleted (retention.go).
 func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) {
 	var sum sweepSummary
 	st, err := a.firestore(ctx)
@@ -156,12 +168,9 @@ func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) 
 	now := a.now()
 
 	var wg sync.WaitGroup
-	var replay sweepSummary
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		replay = a.sweepReplay(ctx, st, client, lim, now)
-	}()
+	var replay, retention sweepSummary
+	wg.Go(func() { replay = a.sweepReplay(ctx, st, client, lim, now) })
+	wg.Go(func() { retention = a.sweepRetention(ctx, st, lim, now) })
 	err = a.sweepCalls(ctx, st, client, lim, now, &sum)
 	if err == nil {
 		err = a.sweepReconciliations(ctx, st, client, lim, &sum)
@@ -169,6 +178,14 @@ func (a *app) sweep(ctx context.Context, lim sweepLimits) (sweepSummary, error) 
 	wg.Wait()
 	sum.ReplayFrom, sum.ReplayTo, sum.FailedDeliveries = replay.ReplayFrom, replay.ReplayTo, replay.FailedDeliveries
 	sum.ReplaysRequested, sum.ReplayError = replay.ReplaysRequested, replay.ReplayError
+	sum.RecordingsDeleted, sum.FilesDeleted, sum.Held = retention.RecordingsDeleted, retention.FilesDeleted, retention.Held
+	sum.RetentionTruncated = retention.RetentionTruncated
+	sum.Errors += retention.Errors
+	for _, e := range retention.CallErrors {
+		if len(sum.CallErrors) < maxCallErrors {
+			sum.CallErrors = append(sum.CallErrors, e)
+		}
+	}
 	sum.TimedOut = ctx.Err() != nil
 	return sum, err
 }

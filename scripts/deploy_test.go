@@ -645,3 +645,62 @@ func TestDotenvByteOrderMark(t *testing.T) {
 		t.Errorf("the first line (GOOGLE_CLOUD_PROJECT) was lost:\n%s\n%s", out, stderr)
 	}
 }
+
+// TestDeployRecordingBucket: with RECORDING_BUCKET set, the functions'
+// service account gets what links, retention and erasure need and no
+// more: token creator on itself (signBlob), object viewer and a custom
+// role of storage.objects.delete alone on that bucket (not objectAdmin, not
+// on the project); the key file and the storage emulator are not
+// deployed. Without the setting, none of it.
+func TestDeployRecordingBucket(t *testing.T) {
+	r := newDeployRig(t)
+	sa := "serviceAccount:hms-functions@my-clinic-prod.iam.gserviceaccount.com"
+	grants := []string{
+		"gcloud iam service-accounts add-iam-policy-binding hms-functions@my-clinic-prod.iam.gserviceaccount.com --project=my-clinic-prod --member=" + sa + " --role=roles/iam.serviceAccountTokenCreator --format=none",
+		"gcloud iam roles create hmsRecordingDeleter --project=my-clinic-prod --title='Delete recordings' --description='Delete objects (hmsSweep retention, scripts/erase)' --permissions=storage.objects.delete --stage=GA",
+		"gcloud storage buckets add-iam-policy-binding gs://clinic-recordings --project=my-clinic-prod --member=" + sa + " --role=roles/storage.objectViewer --format=none",
+		"gcloud storage buckets add-iam-policy-binding gs://clinic-recordings --project=my-clinic-prod --member=" + sa + " --role=projects/my-clinic-prod/roles/hmsRecordingDeleter --format=none",
+		"iamcredentials.googleapis.com storage.googleapis.com",
+	}
+	out, stderr, err := r.run(t, nil, "--print")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, g := range append(grants, "hmsRecordingDeleter", "storage.objectViewer") {
+		if strings.Contains(out, g) {
+			t.Errorf("without RECORDING_BUCKET the output has %q", g)
+		}
+	}
+	writeFile(t, filepath.Join(r.root, ".env"), deployEnv+"RECORDING_BUCKET=clinic-recordings\nRECORDING_RETENTION_DAYS=2190\n"+
+		"GOOGLE_APPLICATION_CREDENTIALS=/home/me/key.json\nSTORAGE_EMULATOR_HOST=127.0.0.1:4443\n")
+	out, stderr, err = r.run(t, nil, "--print")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, g := range grants {
+		if !strings.Contains(out, g) {
+			t.Errorf("output lacks %q:\n%s", g, out)
+		}
+	}
+	if n := strings.Count(out, "--role="); n != 2+2+1+2 {
+		// datastore.user, firebaseauth.viewer, two secrets, token creator, viewer, deleter
+		t.Errorf("%d role grants; want 7 (no broader role):\n%s", n, out)
+	}
+	for _, bad := range []string{"objectAdmin", "roles/storage.admin", "projects add-iam-policy-binding my-clinic-prod --member=" + sa + " --role=roles/storage"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output grants %q", bad)
+		}
+	}
+	yaml, err := os.ReadFile(r.yamlPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := string(yaml); !strings.Contains(y, "RECORDING_BUCKET: 'clinic-recordings'") || !strings.Contains(y, "RECORDING_RETENTION_DAYS: '2190'") ||
+		strings.Contains(y, "GOOGLE_APPLICATION_CREDENTIALS") || strings.Contains(y, "STORAGE_EMULATOR_HOST") {
+		t.Errorf("env-vars file:\n%s", y)
+	}
+	writeFile(t, filepath.Join(r.root, ".env"), deployEnv+"RECORDING_BUCKET=gs://clinic-recordings\n")
+	if _, stderr, err := r.run(t, nil, "--print"); err == nil || !strings.Contains(stderr, "not a Cloud Storage bucket name") {
+		t.Errorf("a gs:// bucket setting: %v %s", err, stderr)
+	}
+}

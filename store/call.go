@@ -34,6 +34,9 @@ type File struct {
 	// AssetID is 100ms's recording-asset id, empty when no event named one
 	// (SFU recordings): it is then looked up by room, session and path.
 	AssetID, Location, SessionID, Kind string
+	// Deleted: the file was deleted from the clinic's bucket (retention
+	// or erasure, deletedAt set); it has no link any more.
+	Deleted bool
 }
 
 // FileRef says where a file's assetId is kept.
@@ -66,6 +69,7 @@ func (s *Store) RecordingFile(ctx context.Context, appointmentID, recordingID st
 		AssetID: strAt(d, "assetId"), Location: strAt(d, "location"),
 		SessionID: strAt(d, "sessionId"), Kind: strAt(d, "kind"),
 	}
+	_, f.Deleted = d["deletedAt"]
 	if layers, ok := d["layers"].([]any); ok && f.AssetID == "" && len(layers) > 0 {
 		pick := 0
 		for i, l := range layers {
@@ -99,7 +103,8 @@ func (s *Store) TranscriptFile(ctx context.Context, appointmentID, transcriptID,
 	if !ok {
 		return File{}, wrapf(ErrNotFound, "transcript %s of %s has no %s", transcriptID, appointmentID, file)
 	}
-	return File{
+	_, deleted := d["deletedAt"]
+	return File{Deleted: deleted,
 		Ref:     FileRef{appointmentID: appointmentID, collection: colTranscripts, docID: transcriptID, field: file, layer: -1},
 		AssetID: strAt(m, "assetId"), Location: strAt(m, "location"), SessionID: strAt(d, "sessionId"),
 		Kind: file,

@@ -167,7 +167,7 @@ func hlsAssets(r map[string]any, a *hms.HLSAssets) {
 }
 
 // transcriptPlan applies transcription.* to transcripts/{transcriptionId}:
-// status by rank as recordings; sessionId, hmsRecordingId, durationSec and
+// status and createdAt by rank as recordings; sessionId, hmsRecordingId, durationSec and
 // each file's {assetId, location, url} from the events that carry them;
 // error from the failure.
 func (s *Store) transcriptPlan(ev *hms.Event, appt string) plan {
@@ -211,7 +211,9 @@ func (s *Store) transcriptPlan(ev *hms.Event, appt string) plan {
 		}
 	}
 	docRef := s.transcriptRef(appt, ref.TranscriptionID)
-	withStatus := map[string]any{"status": status}
+	// createdAt, as a recording's: the time of the event whose status
+	// stands (retention counts from it).
+	withStatus := map[string]any{"status": status, "createdAt": norm(ev.Timestamp)}
 	for k, v := range t {
 		withStatus[k] = v
 	}

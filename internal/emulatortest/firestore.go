@@ -94,6 +94,7 @@ func StopFirestore() {
 func Main(m *testing.M) {
 	code := m.Run()
 	StopFirestore()
+	StopStorage()
 	os.Exit(code)
 }
 

@@ -129,3 +129,21 @@ run_tool() {
   "$_run_tool_bin/$name" "$@" || status=$?
   exit "$status"
 }
+
+# The Cloud Storage emulator the tests use (internal/emulatortest, storage.go:
+# FakeGCSServerVersion says the same version).
+fake_gcs_server_version=v1.56.1
+
+# ensure_fake_gcs_server installs fake-gcs-server, a Go module reached
+# through the Go module proxy, into the checkout's .bin/ (git ignores it)
+# unless that version is there, and exports FAKE_GCS_SERVER with its path,
+# where the tests look first. It fails when go install fails.
+ensure_fake_gcs_server() {
+  local bin=$_common_root/.bin
+  if [ ! -x "$bin/fake-gcs-server" ] || [ "$(cat "$bin/fake-gcs-server.version" 2>/dev/null)" != "$fake_gcs_server_version" ]; then
+    echo "== go install github.com/fsouza/fake-gcs-server@$fake_gcs_server_version (the tests' Cloud Storage emulator; first run only)"
+    GOBIN=$bin go install "github.com/fsouza/fake-gcs-server@$fake_gcs_server_version" || return 1
+    printf '%s\n' "$fake_gcs_server_version" >"$bin/fake-gcs-server.version"
+  fi
+  export FAKE_GCS_SERVER=$bin/fake-gcs-server
+}

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+)
+
+// Recordings and transcripts whose files are in the clinic's own bucket
+// (docs/recordings.md): retention (hmsSweep) and erasure (scripts/erase)
+// delete the files, then mark the document here, once.
+
+// Who deleted a document's files (deletedBy).
+const (
+	DeletedByRetention = "retention"
+	DeletedByErasure   = "erasure"
+)
+
+// StoredDoc is a recording or transcript document with every storage
+// location it names: the file, and a recording's chat file, HLS playlist,
+// layers and thumbnails; a transcript's txt, srt, json and summary.
+type StoredDoc struct {
+	AppointmentID string
+	// Collection is "recordings" or "transcripts"; ID the document's id.
+	Collection, ID string
+	CreatedAt      time.Time
+	Locations      []string
+	// Deleted: its files were deleted already (deletedAt is set).
+	Deleted bool
+}
+
+// IsTranscript tells a transcript from a recording.
+func (d StoredDoc) IsTranscript() bool { return d.Collection == colTranscripts }
+
+func (s *Store) storedDocRef(d StoredDoc) *firestore.DocumentRef {
+	return s.callRef(d.AppointmentID).Collection(d.Collection).Doc(d.ID)
+}
+
+// storedDocOf reads a recording or transcript snapshot.
+func storedDocOf(snap *firestore.DocumentSnapshot) StoredDoc {
+	d := snap.Data()
+	doc := StoredDoc{Collection: snap.Ref.Parent.ID, ID: snap.Ref.ID, CreatedAt: timeAt(d, "createdAt")}
+	if call := snap.Ref.Parent.Parent; call != nil {
+		doc.AppointmentID = call.ID
+	}
+	_, doc.Deleted = d["deletedAt"]
+	add := func(m map[string]any, k string) {
+		if v := strAt(m, k); v != "" {
+			doc.Locations = append(doc.Locations, v)
+		}
+	}
+	if doc.IsTranscript() {
+		for _, f := range transcriptFileNames {
+			add(mapAt(d, f), "location")
+		}
+		return doc
+	}
+	for _, k := range []string{"location", "chatLocation", "playlistLocation"} {
+		add(d, k)
+	}
+	for _, list := range []string{"layers", "thumbnails"} {
+		items, _ := d[list].([]any)
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				add(m, "location")
+			}
+		}
+	}
+	return doc
+}
+
+// transcriptFileNames are a transcript's files, in a fixed order.
+var transcriptFileNames = []string{"transcriptTxt", "transcriptSrt", "transcriptJson", "summaryJson"}
+
+// EachExpiredDoc calls fn with each recording and transcript created
+// before before whose files are not yet deleted, oldest first, recordings
+// then transcripts (collection-group queries on createdAt, whose indexes
+// firestore.indexes.json declares), until fn returns false or ctx ends.
+// Deleted documents stay in the range and are read and passed over: the
+// cost docs/recordings.md states.
+func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn func(StoredDoc) bool) error {
+	for _, col := range []string{colRecordings, colTranscripts} {
+		it := s.fs.CollectionGroup(col).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Documents(ctx)
+		for {
+			snap, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				break
+			}
+			if err != nil {
+				it.Stop()
+				return wrapf(err, "query %s created before %s", col, before.UTC().Format(time.RFC3339))
+			}
+			if doc := storedDocOf(snap); !doc.Deleted && !fn(doc) {
+				it.Stop()
+				return nil
+			}
+		}
+		it.Stop()
+	}
+	return nil
+}
+
+// CallDocs returns every recording and transcript of a call, deleted ones
+// included.
+func (s *Store) CallDocs(ctx context.Context, appointmentID string) ([]StoredDoc, error) {
+	if !validID(appointmentID) {
+		return nil, wrapf(ErrNotFound, "read the recordings of %q", appointmentID)
+	}
+	var docs []StoredDoc
+	for _, col := range []string{colRecordings, colTranscripts} {
+		snaps, err := s.callRef(appointmentID).Collection(col).Documents(ctx).GetAll()
+		if err != nil {
+			return nil, wrapf(err, "read the %s of %s", col, appointmentID)
+		}
+		for _, snap := range snaps {
+			docs = append(docs, storedDocOf(snap))
+		}
+	}
+	return docs, nil
+}
+
+// LegalHold reports whether appointments/{id} carries legalHold: true
+// (the app sets it); an appointment that does not exist holds nothing.
+func (s *Store) LegalHold(ctx context.Context, appointmentID string) (bool, error) {
+	if !validID(appointmentID) {
+		return false, nil
+	}
+	snap, err := s.fs.Collection(colAppointments).Doc(appointmentID).Get(ctx)
+	switch {
+	case isNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, wrapf(err, "read the legal hold of %s", appointmentID)
+	}
+	held, _ := snap.Data()["legalHold"].(bool)
+	return held, nil
+}
+
+// MarkDeleted records that doc's files are deleted: deletedAt (server
+// time), deletedBy, and its links dropped (they lead nowhere now), with
+// audit created in the same commit. It does so once: a document already
+// marked (by another run at once, or an erasure) is left as it is, and
+// marked is false, so that two sweeps at once write one entry.
+func (s *Store) MarkDeleted(ctx context.Context, doc StoredDoc, by string, audit *Audit) (marked bool, err error) {
+	ref := s.storedDocRef(doc)
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		marked = false
+		snap, err := tx.Get(ref)
+		switch {
+		case isNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		}
+		d := snap.Data()
+		if _, done := d["deletedAt"]; done {
+			return nil
+		}
+		updates := []firestore.Update{{Path: "deletedAt", Value: firestore.ServerTimestamp}, {Path: "deletedBy", Value: by}}
+		if doc.IsTranscript() {
+			for _, f := range transcriptFileNames {
+				if _, ok := mapAt(d, f)["url"]; ok {
+					updates = append(updates, firestore.Update{FieldPath: firestore.FieldPath{f, "url"}, Value: firestore.Delete})
+				}
+			}
+		} else {
+			for _, k := range []string{"url", "chatUrl", "playlistUrl"} {
+				if _, ok := d[k]; ok {
+					updates = append(updates, firestore.Update{Path: k, Value: firestore.Delete})
+				}
+			}
+			for _, list := range []string{"layers", "thumbnails"} {
+				if items, ok := d[list].([]any); ok {
+					for _, it := range items {
+						if m, ok := it.(map[string]any); ok {
+							delete(m, "url")
+						}
+					}
+					updates = append(updates, firestore.Update{Path: list, Value: items})
+				}
+			}
+		}
+		if err := tx.Update(ref, updates); err != nil {
+			return err
+		}
+		if w := s.auditWrite(audit); w != nil {
+			if err := tx.Create(w.ref, w.data); err != nil {
+				return err
+			}
+		}
+		marked = true
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return false, wrapf(err, "mark %s/%s of %s deleted", doc.Collection, doc.ID, doc.AppointmentID)
+	}
+	return marked, nil
+}
