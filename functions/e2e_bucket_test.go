@@ -206,7 +206,8 @@ func TestE2EBucketLink(t *testing.T) {
 // retention.delete entry each; the held appointment's file and the recent
 // one stay, the held one counted; a file outside the bucket is left to
 // 100ms; a third sweep changes nothing; the deleted file's link is
-// NOT_FOUND DELETED. Planted bugs caught: the hold ignored (held file
+// NOT_FOUND DELETED; the sweep's cursor stands past what is settled, and
+// lifting the hold lets the next run delete the held file. Planted bugs caught: the hold ignored (held file
 // deleted), the cutoff inverted or in hours (recent file deleted, or old
 // kept), the mark made without a transaction (two entries).
 func TestE2ERetention(t *testing.T) {
@@ -313,4 +314,32 @@ func TestE2ERetention(t *testing.T) {
 	}
 	ans, out := b.call(t, "hmsRecordingUrl", clientOld, map[string]any{"appointmentId": apptOld, "recordingId": "sfu-s1"})
 	wantReason(t, "link to a file retention deleted", ans, out, 404, "NOT_FOUND", reasonDeleted)
+
+	// The sweep keeps its place: the cursor stands past every settled
+	// document (deleted, elsewhere, or held with its appointment listed);
+	// store's TestRetentionCursor shows a run then reads none of them.
+	state := b.e.doc(t, "hmsSweep/retention")
+	through, _ := state["settledThrough"].(map[string]any)
+	if rc, _ := through["recordings"].(time.Time); !rc.Equal(old.Truncate(time.Microsecond)) {
+		t.Errorf("retention state %v; want recordings settled through %v", state, old)
+	}
+	if h, _ := state["held"].(map[string]any); len(h) != 1 || h[apptHeld] != true {
+		t.Errorf("held appointments %v; want only %s", state["held"], apptHeld)
+	}
+
+	// The hold lifted: the next run deletes the held file, reached through
+	// the held list (the cursor is past it), and takes it off the list.
+	if _, err := b.e.fs.Collection("appointments").Doc(apptHeld).Update(ctx, []firestore.Update{{Path: "legalHold", Value: false}}); err != nil {
+		t.Fatal(err)
+	}
+	lifted := b.sweep(t)
+	if lifted.RecordingsDeleted != 1 || lifted.FilesDeleted != 1 || lifted.Held != 0 {
+		t.Errorf("sweep after the hold was lifted: %+v; want the held recording deleted", lifted)
+	}
+	if b.exists(t, files["held"]) || !b.exists(t, files["recent"]) {
+		t.Errorf("after the hold was lifted: held file exists %t, recent exists %t; want false, true", b.exists(t, files["held"]), b.exists(t, files["recent"]))
+	}
+	if h, _ := b.e.doc(t, "hmsSweep/retention")["held"].(map[string]any); len(h) != 0 {
+		t.Errorf("held appointments after the hold was lifted: %v; want none", h)
+	}
 }

@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/telemed/videocalls/bucket"
@@ -16,10 +17,13 @@ const retentionDay = 24 * time.Hour
 // recording and transcript created more than RECORDING_RETENTION_DAYS ago
 // whose files are in RECORDING_BUCKET has them deleted, then its document
 // marked deletedAt/deletedBy "retention" with one system retention.delete
-// entry, unless its appointment is under legal hold (then it is counted
-// held, and kept). Deleting first and marking after makes two runs at once
-// safe: both delete (a file already gone counts as deleted), one marks and
-// writes the entry. It stops with the run's budget; the next run goes on.
+// entry, unless its appointment is under legal hold (then it is kept, and
+// the appointment counted held and listed for the runs after). Deleting
+// first and marking after makes two runs at once safe: both delete (a file
+// already gone counts as deleted), one marks and writes the entry. A run
+// reads what expired since the last one (the store's cursor) and the
+// appointments held before; it stops with the run's budget, and the next
+// run goes on.
 func (a *app) sweepRetention(ctx context.Context, st *store.Store, lim sweepLimits, now time.Time) (out sweepSummary) {
 	if a.cfg.retentionDays == 0 || a.cfg.bucket == "" {
 		return out
@@ -30,38 +34,99 @@ func (a *app) sweepRetention(ctx context.Context, st *store.Store, lim sweepLimi
 		return out
 	}
 	cutoff := now.Add(-time.Duration(a.cfg.retentionDays) * retentionDay)
-	held := map[string]bool{} // appointment → under legal hold, read once a run
+	hold := map[string]bool{} // appointment → under legal hold, read once a run
+	holds := func(appt string) (bool, error) {
+		if h, ok := hold[appt]; ok {
+			return h, nil
+		}
+		h, err := st.LegalHold(ctx, appt)
+		if err == nil {
+			hold[appt] = h
+		}
+		return h, err
+	}
 	handled := 0
-	err = st.EachExpiredDoc(ctx, cutoff, func(doc store.StoredDoc) bool {
+	// deleteExpired deletes doc's files unless its appointment is held;
+	// settled: nothing is left to do for doc until a hold is lifted.
+	deleteExpired := func(doc store.StoredDoc) (settled bool) {
 		objects := bucketObjects(b, doc)
 		if len(objects) == 0 {
 			return true // none of its files is ours to delete
 		}
-		hold, ok := held[doc.AppointmentID]
-		if !ok {
-			var err error
-			if hold, err = st.LegalHold(ctx, doc.AppointmentID); err != nil {
-				out.callError(doc.AppointmentID, err)
-				return ctx.Err() == nil
-			}
-			held[doc.AppointmentID] = hold
-		}
-		if hold {
-			out.Held++
+		held, err := holds(doc.AppointmentID)
+		switch {
+		case err != nil:
+			out.callError(doc.AppointmentID, err)
+			return false
+		case held:
 			return true
 		}
+		handled++
 		files, marked, err := a.deleteDoc(ctx, st, b, doc, objects, store.DeletedByRetention, "retention.delete", nil)
 		switch {
 		case err != nil:
 			out.callError(doc.AppointmentID, err)
+			return false
 		case marked:
 			out.RecordingsDeleted++
 			out.FilesDeleted += files
 		}
-		handled++
-		return ctx.Err() == nil && handled < lim.maxCalls
+		return true
+	}
+
+	// The appointments held in earlier runs: still held, or lifted and
+	// their expired documents deleted now.
+	listed, err := st.RetentionHeld(ctx)
+	if err != nil {
+		out.callError("retention", err)
+		return out
+	}
+	var released []string
+	for _, appt := range listed {
+		if handled >= lim.maxCalls || ctx.Err() != nil {
+			break
+		}
+		if held, err := holds(appt); err != nil || held {
+			if err != nil {
+				out.callError(appt, err)
+			}
+			continue
+		}
+		docs, err := st.CallDocs(ctx, appt)
+		if err != nil {
+			out.callError(appt, err)
+			continue
+		}
+		done := true
+		for _, doc := range docs {
+			if !doc.Deleted && !doc.CreatedAt.IsZero() && doc.CreatedAt.Before(cutoff) {
+				done = deleteExpired(doc) && done
+			}
+		}
+		if done {
+			released = append(released, appt)
+		}
+	}
+
+	err = st.EachExpiredDoc(ctx, cutoff, func(doc store.StoredDoc) (bool, bool) {
+		settled := deleteExpired(doc)
+		return settled, ctx.Err() == nil && handled < lim.maxCalls
 	})
 	if err != nil {
+		out.callError("retention", err)
+	}
+	var newlyHeld []string
+	for appt, held := range hold {
+		if held {
+			out.Held++
+			if !slices.Contains(listed, appt) {
+				newlyHeld = append(newlyHeld, appt)
+			}
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, firestoreWriteTimeout)
+	defer cancel()
+	if err := st.SetRetentionHeld(wctx, newlyHeld, released); err != nil {
 		out.callError("retention", err)
 	}
 	out.RetentionTruncated = handled >= lim.maxCalls

@@ -85,9 +85,9 @@ type sweepSummary struct {
 	ReplayError      string `json:"replayError,omitempty"`
 	// Retention (RECORDING_RETENTION_DAYS): RecordingsDeleted, the
 	// recordings and transcripts whose files this run deleted and marked;
-	// FilesDeleted, their files; Held, those past retention kept by their
-	// appointment's legal hold; RetentionTruncated: more were due than one
-	// run takes. Their failures count in Errors.
+	// FilesDeleted, their files; Held, the appointments whose expired
+	// files their legal hold kept; RetentionTruncated: more were due than
+	// one run takes. Their failures count in Errors.
 	RecordingsDeleted  int  `json:"recordingsDeleted"`
 	FilesDeleted       int  `json:"filesDeleted"`
 	Held               int  `json:"held"`

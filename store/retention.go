@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -75,16 +76,56 @@ func storedDocOf(snap *firestore.DocumentSnapshot) StoredDoc {
 // transcriptFileNames are a transcript's files, in a fixed order.
 var transcriptFileNames = []string{"transcriptTxt", "transcriptSrt", "transcriptJson", "summaryJson"}
 
+// The retention state, hmsSweep/retention: per collection, settledThrough
+// is the createdAt up to which every document is settled (its files
+// deleted, none of them in the bucket, or its appointment held and listed
+// in held), so that a run reads only what expired since the last one and
+// never again the documents already deleted; held lists the appointments
+// whose documents the cursor passed under a legal hold, which each run
+// looks at again (RetentionHeld) until the hold is lifted.
+const retentionStateID = "retention"
+
+func (s *Store) retentionRef() *firestore.DocumentRef {
+	return s.fs.Collection(colSweep).Doc(retentionStateID)
+}
+
+// ExpiredDocFunc is called with each expired document not yet deleted; it
+// says whether the document is settled (nothing left for retention to do
+// unless its hold is lifted) and whether to go on.
+type ExpiredDocFunc func(StoredDoc) (settled, more bool)
+
 // EachExpiredDoc calls fn with each recording and transcript created
-// before before whose files are not yet deleted, oldest first, recordings
-// then transcripts (collection-group queries on createdAt, whose indexes
-// firestore.indexes.json declares), until fn returns false or ctx ends.
-// Deleted documents stay in the range and are read and passed over: the
-// cost docs/recordings.md states.
-func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn func(StoredDoc) bool) error {
+// before before, from where the last run settled everything, oldest first,
+// recordings then transcripts (collection-group queries on createdAt,
+// whose indexes firestore.indexes.json declares), until fn says stop or
+// ctx ends. Documents deleted already are passed over. It then moves each
+// collection's settledThrough to the latest createdAt up to which every
+// document it read is settled (the next run reads only after it; never
+// back: two runs at once keep the later), in one transaction when it
+// moved.
+func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn ExpiredDocFunc) error {
+	snap, err := s.retentionRef().Get(ctx)
+	if err != nil && !isNotFound(err) {
+		return wrapf(err, "read the retention state")
+	}
+	from := mapAt(dataOf(snap), "settledThrough")
+	moved := map[string]time.Time{}
+	stop := false
 	for _, col := range []string{colRecordings, colTranscripts} {
-		it := s.fs.CollectionGroup(col).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Documents(ctx)
-		for {
+		if stop {
+			break
+		}
+		q := s.fs.CollectionGroup(col).Where("createdAt", "<", before)
+		if t := timeAt(from, col); !t.IsZero() {
+			q = q.Where("createdAt", ">", t)
+		}
+		it := q.OrderBy("createdAt", firestore.Asc).Documents(ctx)
+		// through: every document created up to it is settled; prior: the
+		// settled instant before it, where the cursor stays when a document
+		// of through's own instant is not settled.
+		var through, prior time.Time
+		unbroken := true
+		for !stop {
 			snap, err := it.Next()
 			if errors.Is(err, iterator.Done) {
 				break
@@ -93,14 +134,92 @@ func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn func(St
 				it.Stop()
 				return wrapf(err, "query %s created before %s", col, before.UTC().Format(time.RFC3339))
 			}
-			if doc := storedDocOf(snap); !doc.Deleted && !fn(doc) {
-				it.Stop()
-				return nil
+			doc := storedDocOf(snap)
+			settled, more := doc.Deleted, true
+			if !doc.Deleted {
+				settled, more = fn(doc)
 			}
+			switch {
+			case !unbroken:
+			case settled && !doc.CreatedAt.IsZero():
+				if doc.CreatedAt.After(through) {
+					prior, through = through, doc.CreatedAt
+				}
+			default:
+				unbroken = false
+				if doc.CreatedAt.Equal(through) {
+					through = prior
+				}
+			}
+			stop = !more || ctx.Err() != nil
 		}
 		it.Stop()
+		if !through.IsZero() {
+			moved[col] = through
+		}
 	}
-	return nil
+	if len(moved) == 0 {
+		return nil
+	}
+	return wrapf(s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.retentionRef())
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		stored := mapAt(dataOf(snap), "settledThrough")
+		through := map[string]any{}
+		for col, t := range moved {
+			if t.After(timeAt(stored, col)) {
+				through[col] = t
+			}
+		}
+		if len(through) == 0 {
+			return nil
+		}
+		return tx.Set(s.retentionRef(), map[string]any{"settledThrough": through, "updatedAt": firestore.ServerTimestamp}, firestore.MergeAll)
+	}, firestore.MaxAttempts(txAttempts)), "move the retention state")
+}
+
+// RetentionHeld lists the appointments whose expired documents were kept
+// under a legal hold (SetRetentionHeld).
+func (s *Store) RetentionHeld(ctx context.Context) ([]string, error) {
+	snap, err := s.retentionRef().Get(ctx)
+	switch {
+	case isNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, wrapf(err, "read the retention state")
+	}
+	var out []string
+	for appt, v := range mapAt(snap.Data(), "held") {
+		if v == true {
+			out = append(out, appt)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// SetRetentionHeld adds appointments to the held list and removes those
+// whose hold was lifted and whose expired documents are now deleted, in
+// one write.
+func (s *Store) SetRetentionHeld(ctx context.Context, add, remove []string) error {
+	held := map[string]any{}
+	for _, a := range add {
+		if validID(a) {
+			held[a] = true
+		}
+	}
+	for _, a := range remove {
+		if validID(a) {
+			held[a] = firestore.Delete
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	_, err := s.retentionRef().Set(ctx, map[string]any{"held": held, "updatedAt": firestore.ServerTimestamp}, firestore.MergeAll)
+	return wrapf(err, "record the appointments held from retention")
 }
 
 // CallDocs returns every recording and transcript of a call, deleted ones
