@@ -682,9 +682,10 @@ func TestDeployRecordingBucket(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", g, out)
 		}
 	}
-	if n := strings.Count(out, "--role="); n != 2+2+1+2 {
-		// datastore.user, firebaseauth.viewer, two secrets, token creator, viewer, deleter
-		t.Errorf("%d role grants; want 7 (no broader role):\n%s", n, out)
+	if n := strings.Count(out, "--role="); n != 3+2+1+2 {
+		// datastore.user, firebaseauth.viewer, firebasecloudmessaging.admin,
+		// two secrets, token creator, viewer, deleter
+		t.Errorf("%d role grants; want 8 (no broader role):\n%s", n, out)
 	}
 	for _, bad := range []string{"objectAdmin", "roles/storage.admin", "projects add-iam-policy-binding my-clinic-prod --member=" + sa + " --role=roles/storage"} {
 		if strings.Contains(out, bad) {
