@@ -10,6 +10,7 @@ import (
 	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
 	"google.golang.org/api/option"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/telemed/videocalls/store"
 )
@@ -85,7 +86,14 @@ func (a *app) sendNotifications(ctx context.Context, st *store.Store, requestID 
 	defer cancel()
 	for _, n := range due {
 		o, err := a.send(ctx, st, n)
-		if err != nil {
+		switch {
+		case errors.Is(err, errStaleKept):
+			// Its code only: a Firestore error may quote the document's
+			// path, which is the token.
+			rl.annotate(slog.String("notifyCleanupError", grpcstatus.Code(errors.Unwrap(err)).String()))
+			rl.noteWarning()
+			err = nil
+		case err != nil:
 			o.Error = firstNonEmpty(o.Error, "UNSENT")
 			rl.annotate(slog.String("notifyError", capLog(err.Error(), maxLoggedError)))
 			rl.noteWarning()
@@ -158,10 +166,21 @@ func (a *app) send(ctx context.Context, st *store.Store, n store.Notification) (
 	wctx, cancel := writeDeadline(ctx)
 	defer cancel()
 	if err := st.DeleteDeviceTokens(wctx, n.To, stale); err != nil {
-		return o, err
+		return o, staleKept{err}
 	}
 	return o, nil
 }
+
+// errStaleKept: the send's outcome stands, but the tokens FCM said are
+// gone could not be deleted (the next send finds them gone again).
+var errStaleKept = errors.New("stale devices not deleted")
+
+// staleKept is errStaleKept with the store's error as its cause.
+type staleKept struct{ cause error }
+
+func (e staleKept) Error() string        { return errStaleKept.Error() }
+func (e staleKept) Is(target error) bool { return target == errStaleKept }
+func (e staleKept) Unwrap() error        { return e.cause }
 
 // fcmErrorCode names FCM's error (its v1 ErrorCode), as the Admin SDK
 // classifies it; never the message, which may quote the token.

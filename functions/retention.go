@@ -3,7 +3,6 @@ package functions
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/telemed/videocalls/bucket"
@@ -46,8 +45,11 @@ func (a *app) sweepRetention(ctx context.Context, st *store.Store, lim sweepLimi
 		return h, err
 	}
 	handled := 0
+	listedNow := map[string]bool{} // held appointments this run listed
 	// deleteExpired deletes doc's files unless its appointment is held;
-	// settled: nothing is left to do for doc until a hold is lifted.
+	// settled: nothing is left to do for doc until a hold is lifted. A
+	// held appointment is listed before the cursor can pass its document
+	// (and whatever the run's budget), so that no later run loses it.
 	deleteExpired := func(doc store.StoredDoc) (settled bool) {
 		objects := bucketObjects(b, doc)
 		if len(objects) == 0 {
@@ -58,6 +60,16 @@ func (a *app) sweepRetention(ctx context.Context, st *store.Store, lim sweepLimi
 		case err != nil:
 			out.callError(doc.AppointmentID, err)
 			return false
+		case held && !listedNow[doc.AppointmentID]:
+			wctx, cancel := writeDeadline(ctx)
+			err := st.SetRetentionHeld(wctx, []string{doc.AppointmentID}, nil)
+			cancel()
+			if err != nil {
+				out.callError(doc.AppointmentID, err)
+				return false
+			}
+			listedNow[doc.AppointmentID] = true
+			return true
 		case held:
 			return true
 		}
@@ -115,18 +127,14 @@ func (a *app) sweepRetention(ctx context.Context, st *store.Store, lim sweepLimi
 	if err != nil {
 		out.callError("retention", err)
 	}
-	var newlyHeld []string
-	for appt, held := range hold {
+	for _, held := range hold {
 		if held {
 			out.Held++
-			if !slices.Contains(listed, appt) {
-				newlyHeld = append(newlyHeld, appt)
-			}
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, firestoreWriteTimeout)
+	wctx, cancel := writeDeadline(ctx)
 	defer cancel()
-	if err := st.SetRetentionHeld(wctx, newlyHeld, released); err != nil {
+	if err := st.SetRetentionHeld(wctx, nil, released); err != nil {
 		out.callError("retention", err)
 	}
 	out.RetentionTruncated = handled >= lim.maxCalls

@@ -154,6 +154,11 @@ func (s *Store) EachExpiredDoc(ctx context.Context, before time.Time, fn Expired
 			stop = !more || ctx.Err() != nil
 		}
 		it.Stop()
+		if stop {
+			// Stopped within the range: documents of through's own instant
+			// may be unread, and the next run reads only after the cursor.
+			through = prior // before a partly read instant
+		}
 		if !through.IsZero() {
 			moved[col] = through
 		}

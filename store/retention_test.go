@@ -9,7 +9,8 @@ import (
 // next run starts where everything before was settled, so a settled
 // document that is not deleted (its files elsewhere, or held) is not read
 // again, and a document fn could not settle (a failed delete) is passed
-// again with everything after it. Planted: the query from the start each
+// again with everything after it, and a run stopped by its budget
+// within one instant leaves the cursor before it. Planted: the query from the start each
 // run (the settled ones passed again), the cursor moved over an unsettled
 // document (it is never passed again).
 func TestRetentionCursor(t *testing.T) {
@@ -63,5 +64,24 @@ func TestRetentionCursor(t *testing.T) {
 	}
 	if got := run(""); len(got) != 0 {
 		t.Fatalf("all settled, a run passed %v; want none", got)
+	}
+	// A run that stops (its budget) after the first of two documents of
+	// one instant: the next run still reads the second.
+	for _, id := range []string{"e1", "e2"} {
+		if _, err := s.fs.Doc("calls/appt-rc/transcripts/"+id).Set(ctx, map[string]any{
+			"status": "success", "transcriptTxt": map[string]any{"location": "gs://bucket/" + id}, "createdAt": base.Add(6 * time.Hour),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first []string
+	if err := s.EachExpiredDoc(ctx, cutoff, func(d StoredDoc) (bool, bool) {
+		first = append(first, d.ID)
+		return true, false
+	}); err != nil || len(first) != 1 {
+		t.Fatalf("a run stopped after one document passed %v, %v", first, err)
+	}
+	if got := run(""); len(got) != 2 {
+		t.Fatalf("after a run stopped within an instant, the next passed %v; want e1 and e2", got)
 	}
 }

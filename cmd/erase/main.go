@@ -134,7 +134,9 @@ func erase(ctx context.Context, o options, out io.Writer) error {
 	}
 	if held {
 		if !o.dryRun {
-			_ = st.WriteAudit(ctx, o.entry(store.AuditRefused, "LEGAL_HOLD", nil))
+			if err := st.WriteAudit(ctx, o.entry(store.AuditRefused, "LEGAL_HOLD", nil)); err != nil {
+				return errors.Join(errHeld, fmt.Errorf("the refused attempt is not in the audit trail: %w", err))
+			}
 		}
 		return errHeld
 	}
