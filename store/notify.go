@@ -92,6 +92,18 @@ func (s *Store) notifications(appt string, pr presence, stored map[string]any, p
 			}
 		}
 	}
+	// A participant's leave that reaches us after the doctor's join but
+	// happened before it: they were away when the doctor joined, which
+	// the join, seeing them still in, could not know. Ready is due now,
+	// as it was then (the key keeps it once).
+	if left := pe.fact.leftAt; doctorIn && !pe.isJoin && !left.IsZero() && left.Before(in[pr.doctorID].f.joined()) {
+		removed := removedOf(stored)
+		for _, p := range pr.participants() {
+			if _, there := in[p.uid]; p.uid == pe.fact.userID && !there && removed[p.uid] == nil {
+				claim(NotifyReady, p.uid, p.role)
+			}
+		}
+	}
 	if book == nil {
 		return nil, nil, nil
 	}

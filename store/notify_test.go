@@ -121,6 +121,47 @@ func TestNotificationsAtMostOnceInAnyOrder(t *testing.T) {
 	if n := apply(t, s, evs[2]).Notify; len(n) != 0 {
 		t.Errorf("the doctor's join with the patient in the room claimed %+v; want nothing", n)
 	}
+	// The client comes and goes before the doctor joins: in every order
+	// of delivery, the client is told ready exactly once (a leave that
+	// arrives after the doctor's join but happened before it claims it).
+	leaveFirst := func(room string) [][]byte {
+		return [][]byte{
+			openSession("open-"+room, room, "s-"+room, at(0)),
+			peerJoin("cj-"+room, room, "s-"+room, "p-cli", "client-uid", "guest", at(1)),
+			event("cl-"+room, "peer.leave.success", at(2), room, map[string]any{"session_id": "s-" + room, "peer_id": "p-cli",
+				"user_id": "client-uid", "role": "guest", "joined_at": at(1).Format(time.RFC3339Nano), "left_at": at(2).Format(time.RFC3339Nano)}),
+			peerJoin("dj-"+room, room, "s-"+room, "p-doc", "doc-uid", "host", at(3)),
+		}
+	}
+	for i, order := range [][]int{{0, 1, 2, 3}, {0, 1, 3, 2}, {3, 2, 1, 0}, {0, 3, 1, 2}, {2, 3, 0, 1}} {
+		appt, room := fmt.Sprintf("appt-lf-%d", i), fmt.Sprintf("room-lf-%d", i)
+		seed(t, s, appt, room)
+		evs := leaveFirst(room)
+		ready := 0
+		for _, k := range order {
+			for _, n := range apply(t, s, evs[k]).Notify {
+				if n.Kind == NotifyReady && n.To == "client-uid" {
+					ready++
+				}
+			}
+		}
+		if ready != 1 {
+			t.Errorf("order %v: the client told ready %d times; want once", order, ready)
+		}
+	}
+	// The client leaves after the doctor joined: nobody is told ready.
+	seed(t, s, "appt-lf-after", "room-lf-after")
+	for _, ev := range [][]byte{
+		openSession("open-lfa", "room-lf-after", "s-lfa", at(0)),
+		peerJoin("cj-lfa", "room-lf-after", "s-lfa", "p-cli", "client-uid", "guest", at(1)),
+		peerJoin("dj-lfa", "room-lf-after", "s-lfa", "p-doc", "doc-uid", "host", at(2)),
+		event("cl-lfa", "peer.leave.success", at(3), "room-lf-after", map[string]any{"session_id": "s-lfa", "peer_id": "p-cli",
+			"user_id": "client-uid", "role": "guest", "joined_at": at(1).Format(time.RFC3339Nano), "left_at": at(3).Format(time.RFC3339Nano)}),
+	} {
+		if n := apply(t, s, ev).Notify; len(n) != 0 {
+			t.Errorf("the client in the room when the doctor joined: claimed %+v", n)
+		}
+	}
 	// The doctor in the room first: the patient's wait tells nobody.
 	seed(t, s, "appt-no-y", "room-no-y")
 	evs = events("room-no-y")
