@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,4 +176,36 @@ func short(v any) string {
 		s = s[:120] + "..."
 	}
 	return s
+}
+
+// applyRacing delivers each body at once, round-robin over insts (other
+// instances of one project), and returns the results of those applied.
+// Errors are reported with t.Errorf: t.Fatal must not be called from
+// another goroutine.
+func applyRacing(t *testing.T, insts []*Store, raws [][]byte) []ApplyResult {
+	t.Helper()
+	results := make(chan ApplyResult, len(raws))
+	var wg sync.WaitGroup
+	for i, raw := range raws {
+		wg.Go(func() {
+			ev, err := hms.ParseEvent(raw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res, err := insts[i%len(insts)].ApplyEvent(ctxT(t), ev, raw)
+			if err != nil {
+				t.Errorf("apply %s: %v", ev.ID, err)
+				return
+			}
+			results <- res
+		})
+	}
+	wg.Wait()
+	close(results)
+	var out []ApplyResult
+	for res := range results {
+		out = append(out, res)
+	}
+	return out
 }

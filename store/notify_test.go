@@ -2,11 +2,8 @@ package store
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/telemed/videocalls/hms"
 )
 
 // notifyAt is the events' time in these tests; each store's clock reads a
@@ -34,28 +31,12 @@ func TestNotificationClaimRace(t *testing.T) {
 	for _, in := range insts {
 		clockAt(in, notifyAt.Add(time.Minute))
 	}
-	results := make(chan ApplyResult, 9)
-	var wg sync.WaitGroup
-	for i := range 9 {
-		wg.Go(func() {
-			raw := peerJoin(fmt.Sprintf("ev-nr-%d", i), "room-nr", "sess-nr", "p-wait", "client-uid", testWaitingRole, notifyAt)
-			ev, err := hms.ParseEvent(raw)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			res, err := insts[i%3].ApplyEvent(ctxT(t), ev, raw)
-			if err != nil {
-				t.Errorf("apply %s: %v", ev.ID, err)
-				return
-			}
-			results <- res
-		})
+	raws := make([][]byte, 9)
+	for i := range raws {
+		raws[i] = peerJoin(fmt.Sprintf("ev-nr-%d", i), "room-nr", "sess-nr", "p-wait", "client-uid", testWaitingRole, notifyAt)
 	}
-	wg.Wait()
-	close(results)
 	var claims []Notification
-	for res := range results {
+	for _, res := range applyRacing(t, insts, raws) {
 		claims = append(claims, res.Notify...)
 	}
 	if len(claims) != 1 || claims[0].Kind != NotifyWaiting || claims[0].To != "doc-uid" || claims[0].ToRole != "doctor" {

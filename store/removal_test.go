@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -170,30 +169,13 @@ func TestRemovalClaimRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	insts := append(instances(t, "demo-removal-race", 2), s)
-	results := make(chan ApplyResult, 9)
-	var wg sync.WaitGroup
-	for i := range 9 {
-		wg.Go(func() {
-			raw := event(fmt.Sprintf("ev-race-%d", i), "peer.join.success", at, "room-rr", map[string]any{"session_id": "sess-rr",
-				"peer_id": "p-race", "user_id": "client-uid", "role": "guest", "joined_at": at.Format(time.RFC3339Nano)})
-			ev, err := hms.ParseEvent(raw)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			// Not apply: t.Fatal must not be called from another goroutine.
-			res, err := insts[i%3].ApplyEvent(ctxT(t), ev, raw)
-			if err != nil {
-				t.Errorf("apply %s: %v", ev.ID, err)
-				return
-			}
-			results <- res
-		})
+	raws := make([][]byte, 9)
+	for i := range raws {
+		raws[i] = event(fmt.Sprintf("ev-race-%d", i), "peer.join.success", at, "room-rr", map[string]any{"session_id": "sess-rr",
+			"peer_id": "p-race", "user_id": "client-uid", "role": "guest", "joined_at": at.Format(time.RFC3339Nano)})
 	}
-	wg.Wait()
-	close(results)
 	claims := 0
-	for res := range results {
+	for _, res := range applyRacing(t, insts, raws) {
 		claims += len(res.Enforce)
 	}
 	if claims != 1 {
